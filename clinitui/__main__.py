@@ -1,0 +1,3 @@
+from clinitui.cli.app import main
+
+main()

@@ -1,0 +1,66 @@
+"""``clinitui eval`` and ``clinitui predict`` over a saved checkpoint."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from typing_extensions import Annotated
+
+from clinitui.cli.common import boundary, print_json
+
+Opt = typer.Option
+Arg = typer.Argument
+
+
+def eval_command(
+    checkpoint: Annotated[Path, Arg(help="A run's checkpoint/ folder (or the run folder).")],
+    data: Annotated[Path, Opt("--data", "-d", help="Labelled CSV, TSV, JSONL or Parquet file.")],
+    split: Annotated[str, Opt(help="With --split-col: which rows to score (train, dev, test, all).")] = "test",
+    text_col: Annotated[str, Opt(help="Column with the note text.")] = "text",
+    label_col: Annotated[str, Opt(help="Column with the label.")] = "label",
+    split_col: Annotated[Optional[str], Opt(help="Column with the split; default: score every row.")] = None,
+    json_out: Annotated[bool, Opt("--json", help="Print the metrics as JSON on stdout.")] = False,
+) -> None:
+    """Score a saved checkpoint on a labelled file: accuracy, precision, recall, F1, ROC-AUC, confusion matrix."""
+    with boundary():
+        from clinitui.engine.inference import evaluate
+
+        metrics = evaluate(checkpoint, data, text_col=text_col, label_col=label_col, split_col=split_col, split=split)
+        if json_out:
+            print_json(metrics)
+        else:
+            from clinitui.cli.report import print_metrics
+
+            print_metrics(metrics, metrics["labels"], title=f"{Path(data).name} [{metrics['split']}]")
+
+
+def predict_command(
+    checkpoint: Annotated[Path, Arg(help="A run's checkpoint/ folder (or the run folder).")],
+    data: Annotated[Path, Opt("--data", "-d", help="CSV, TSV, JSONL or Parquet file (labels not needed).")],
+    out: Annotated[Optional[Path], Opt("--out", "-o", help="Write a CSV here; default: JSON lines on stdout.")] = None,
+    text_col: Annotated[str, Opt(help="Column with the note text.")] = "text",
+) -> None:
+    """Predict a label and class probabilities for every note (row order kept; note text not repeated)."""
+    with boundary():
+        from clinitui.engine.inference import predict
+
+        names, rows = predict(checkpoint, data, text_col=text_col)
+        if out is None:
+            for row in rows:
+                sys.stdout.write(json.dumps(row) + "\n")
+            return
+        from clinitui.errors import RunDirectoryError
+
+        try:
+            with open(out, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+        except OSError as exc:
+            raise RunDirectoryError(f"{out}: cannot write predictions ({exc.strerror}); choose another --out") from None
+        sys.stderr.write(f"wrote {len(rows)} predictions to {out}\n")

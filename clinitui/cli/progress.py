@@ -1,0 +1,95 @@
+"""Training progress on stderr: a Rich bar in a terminal, plain periodic lines otherwise (cron)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def _fmt_counts(counts: dict) -> str:
+    return "  ".join(
+        f"{split}: " + ", ".join(f"{label}={n}" for label, n in by_label.items()) for split, by_label in counts.items()
+    )
+
+
+class PlainProgress:
+    """One line per event of interest, at most every ``every`` seconds for steps."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every = every
+        self._last = 0.0
+
+    def __call__(self, event: dict) -> None:
+        line = self.format(event)
+        if line:
+            self.write(line)
+
+    def write(self, line: str) -> None:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    def format(self, event: dict) -> str | None:
+        kind = event["type"]
+        line = None
+        if kind == "run_started":
+            p = event["params"]
+            line = (f"run {event['run_dir']}\n  data {event['data_source']} ({event['split']})\n"
+                    f"  classes {_fmt_counts(event['counts'])}\n"
+                    f"  model {event['config']['model']['backbone']} + {event['config']['model']['adapter']}, "
+                    f"{p['trainable']:,} trainable / {p['total']:,} parameters, freeze={event['freeze']}, "
+                    f"device {event['device']}")
+        elif kind == "step":
+            now = time.monotonic()
+            if now - self._last >= self.every or event["step"] == event["total_steps"]:
+                self._last = now
+                line = (f"epoch {event['epoch']} step {event['step']}/{event['total_steps']} "
+                        f"loss {event['loss']:.4f} lr {event['lr']:.2e} {event['tokens_per_s']:.0f} tok/s")
+        elif kind == "eval":
+            line = f"{event['split']} epoch {event['epoch']}: macro-F1 {event['f1_macro']:.4f} accuracy {event['accuracy']:.4f}"
+        elif kind == "checkpoint":
+            line = f"checkpoint saved (epoch {event['epoch']}, val macro-F1 {event['value']:.4f})"
+        elif kind in ("warning", "oom_backoff"):
+            line = f"{kind}: {event.get('message', event)}"
+        return line
+
+    def close(self) -> None:
+        pass
+
+
+class RichProgress(PlainProgress):
+    """A live progress bar; other events print above it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from clinitui.cli.common import err_console
+
+        self.console = err_console()
+        self.bar = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                            TimeRemainingColumn(), console=self.console, transient=True)
+        self.task = None
+
+    def __call__(self, event: dict) -> None:
+        kind = event["type"]
+        if kind == "step":
+            if self.task is None:
+                self.bar.start()
+                self.task = self.bar.add_task("train", total=event["total_steps"], info="")
+            self.bar.update(self.task, completed=event["step"], total=event["total_steps"],
+                            info=f"epoch {event['epoch']} loss {event['loss']:.4f} {event['tokens_per_s']:.0f} tok/s")
+            return
+        super().__call__(event)
+
+    def write(self, line: str) -> None:
+        self.console.print(line, markup=False)  # printed above the live bar
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.bar.stop()
+
+
+def make_progress(quiet: bool):
+    if quiet:
+        return None
+    return RichProgress() if sys.stderr.isatty() else PlainProgress()

@@ -1,0 +1,1 @@
+"""Validated run configuration: schemas, presets and ``--set`` overrides."""

@@ -1,0 +1,91 @@
+"""The run configuration: one validated document, written in full to ``run.toml``.
+
+Its tables' dotted paths (``train.epochs``, ``model.freeze`` ...) are the one vocabulary used
+by preset files, ``clinitui train --set key=value`` and the TUI. Every field says what it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(Section):
+    path: Optional[str] = Field(None, description="CSV/TSV/JSONL/Parquet file; empty = the built-in demo corpus.")
+    text_col: str = Field("text", description="Column holding the note text.")
+    label_col: str = Field("label", description="Column holding the class label.")
+    split_col: Optional[str] = Field(
+        None, description="Optional column with train / dev|val|validation / test per row."
+    )
+    val_fraction: float = Field(0.1, gt=0.0, lt=0.5, description="Validation share when no split column is given.")
+    test_fraction: float = Field(0.1, gt=0.0, lt=0.5, description="Test share when no split column is given.")
+    split_seed: int = Field(13, description="Seed of the stratified split (recorded in run.toml).")
+    positive_label: Optional[str] = Field(
+        None, description="Positive class of a binary task (default: '1'/'true'/'yes'/'positive' if present)."
+    )
+    demo_size: int = Field(5400, ge=100, description="Number of notes in the built-in demo corpus.")
+
+
+class ModelConfig(Section):
+    backbone: str = Field(
+        "scratch-transformer", description="Registry name, Hugging Face id or local folder of an encoder."
+    )
+    adapter: str = Field("grn", description="Final layers before the classifier: grn, adapter, lightweight, ...")
+    pooling: Literal["cls", "mean"] = Field("mean", description="How token states become one vector.")
+    freeze: Optional[Literal["backbone", "none", "lora"]] = Field(
+        None, description="What is frozen: backbone (adapter + head train), none (full fine-tuning) or lora; "
+        "default: backbone for pre-trained encoders, none for from-scratch ones."
+    )
+    dropout: float = Field(0.1, ge=0.0, lt=1.0, description="Dropout before the linear head.")
+    backbone_options: dict[str, Any] = Field(
+        default_factory=dict, description="Backbone-specific options (see `clinitui models show NAME`)."
+    )
+    adapter_options: dict[str, Any] = Field(
+        default_factory=dict, description="Adapter-specific options (width, rank, dropout ...)."
+    )
+
+
+class TrainConfig(Section):
+    epochs: int = Field(4, ge=1, le=1000, description="Maximum number of passes over the training split.")
+    lr: float = Field(1e-3, gt=0.0, le=1.0, description="Peak learning rate of AdamW.")
+    weight_decay: float = Field(0.01, ge=0.0, description="AdamW weight decay (not applied to biases and norms).")
+    warmup_fraction: float = Field(0.06, ge=0.0, lt=1.0, description="Share of steps with linear warm-up.")
+    batch_size: int = Field(32, ge=1, description="Effective batch (micro-batch × gradient accumulation).")
+    micro_batch: Optional[int] = Field(
+        None, ge=1, description="Sequences per forward pass; default: as planned for the budget."
+    )
+    max_length: int = Field(256, ge=8, le=8192, description="Tokens per note; longer notes are truncated.")
+    class_weights: bool = Field(False, description="Weight the loss by inverse class frequency.")
+    early_stopping: bool = Field(True, description="Stop when validation macro-F1 stops improving.")
+    patience: int = Field(2, ge=1, description="Epochs without improvement before early stopping.")
+    grad_clip: float = Field(1.0, ge=0.0, description="Gradient norm clipping (0 = off).")
+    bucket_by_length: bool = Field(True, description="Group notes of similar length into batches (less padding).")
+    eval_batch_size: int = Field(64, ge=1, description="Sequences per evaluation forward pass.")
+    max_steps: Optional[int] = Field(None, ge=1, description="Stop after this many optimizer steps (smoke tests).")
+    log_every: int = Field(10, ge=1, description="Optimizer steps between `step` events.")
+    seed: int = Field(42, description="Seed for initialisation, dropout and data order.")
+    threads: Optional[int] = Field(None, ge=1, description="CPU threads for torch (default: all cores).")
+
+
+class BudgetConfig(Section):
+    name: str = Field("auto", description="Budget preset this section came from.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train: auto picks CUDA if present.")
+    memory_bytes: Optional[int] = Field(None, ge=1, description="Memory the run may use (GPU or host); None = all.")
+    max_micro_batch: int = Field(64, ge=1, description="Upper bound on sequences per forward pass.")
+    max_length: int = Field(512, ge=8, description="Upper bound on tokens per sequence.")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto", description="Autocast precision on GPU (auto: bf16 where supported, else fp16); CPU uses fp32."
+    )
+
+
+class RunConfig(Section):
+    name: Optional[str] = Field(None, description="Experiment preset this run was built from, if any.")
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)

@@ -1,0 +1,1 @@
+"""Datasets: readers, splits, the built-in demo corpus and tokenizers."""

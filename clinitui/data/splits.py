@@ -1,0 +1,157 @@
+"""Turn a :class:`Table` into train / val / test splits and a label map, with checks."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter
+from dataclasses import dataclass
+
+from clinitui.data.readers import Table
+from clinitui.errors import DataError
+
+POSITIVE_NAMES = ("1", "true", "yes", "positive", "pos", "oui")
+
+
+@dataclass
+class Split:
+    texts: list[str]
+    labels: list[int]  # indices into Dataset.label_names
+
+
+@dataclass
+class Dataset:
+    train: Split
+    val: Split
+    test: Split
+    label_names: list[str]
+    positive_index: int | None  # binary tasks only
+    source: str
+    split_kind: str  # "file" (split column) or "stratified(seed=..)"
+    digest: str  # identifies the data without revealing it
+    warnings: list[str]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """``{split: {label: count}}``: what the CLI prints before training."""
+        out = {}
+        for name in ("train", "val", "test"):
+            c = Counter(getattr(self, name).labels)
+            out[name] = {self.label_names[i]: c.get(i, 0) for i in range(len(self.label_names))}
+        return out
+
+
+def sort_labels(labels: set[str]) -> list[str]:
+    """Numeric labels in numeric order, others alphabetically."""
+    try:
+        return sorted(labels, key=float)
+    except ValueError:
+        return sorted(labels)
+
+
+def positive_index(label_names: list[str], positive_label: str | None) -> int | None:
+    if len(label_names) != 2:
+        return None
+    if positive_label is not None:
+        if positive_label not in label_names:
+            raise DataError(f"positive label '{positive_label}' is not a class; classes are {', '.join(label_names)}")
+        return label_names.index(positive_label)
+    for i, name in enumerate(label_names):
+        if name.lower() in POSITIVE_NAMES:
+            return i
+    return 1
+
+
+def data_digest(texts: list[str], labels: list[str]) -> str:
+    h = hashlib.sha256()
+    for t, l in zip(texts, labels):
+        h.update(t.encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+        h.update(l.encode())
+        h.update(b"\x1e")
+    return "sha256:" + h.hexdigest()[:16]
+
+
+def _stratified(indices_by_label: dict[str, list[int]], val_fraction: float, test_fraction: float, seed: int):
+    rng = random.Random(seed)
+    parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    for label in sorted(indices_by_label):
+        idx = list(indices_by_label[label])
+        rng.shuffle(idx)
+        n = len(idx)
+        n_test = max(1, round(n * test_fraction))
+        n_val = max(1, round(n * val_fraction))
+        parts["test"] += idx[:n_test]
+        parts["val"] += idx[n_test : n_test + n_val]
+        parts["train"] += idx[n_test + n_val :]
+    for part in parts.values():
+        part.sort()
+    return parts
+
+
+def make_dataset(table: Table, *, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 13,
+                 positive_label: str | None = None) -> Dataset:
+    counts = Counter(table.labels)
+    src = table.source
+    if len(counts) < 2:
+        only = next(iter(counts)) if counts else "none"
+        raise DataError(f"{src}: only one class ('{only[:30]}') in the labels; a classifier needs two or more")
+    warnings = list(table.warnings)
+    if table.splits is not None:
+        parts = {"train": [], "val": [], "test": []}
+        for i, s in enumerate(table.splits):
+            parts[s].append(i)
+        if not parts["train"]:
+            raise DataError(f"{src}: the split column has no 'train' rows; mark some rows as train")
+        if not parts["val"] and not parts["test"]:
+            raise DataError(f"{src}: the split column has no dev/val or test rows; mark some, or drop --split-col")
+        if not parts["val"] or not parts["test"]:
+            # one held-out split given: carve the missing one out of train, stratified
+            have, need = ("test", "val") if parts["test"] else ("val", "test")
+            sub = _by_label({i: table.labels[i] for i in parts["train"]})
+            frac = val_fraction if need == "val" else test_fraction
+            inner = _stratified(_require_min(sub, src, 2), frac, 1e-9, seed)
+            parts[need] = inner["val"]
+            parts["train"] = sorted(inner["train"] + inner["test"])
+            warnings.append(f"no {need} rows in the split column: took {len(parts[need])} stratified from train")
+        split_kind = "file"
+        train_texts = {table.texts[i] for i in parts["train"]}
+        dup = sum(1 for s in ("val", "test") for i in parts[s] if table.texts[i] in train_texts)
+        if dup:
+            warnings.append(f"{dup} held-out note(s) also appear in train; scores will be optimistic")
+    else:
+        by_label = _require_min(_by_label(dict(enumerate(table.labels))), src, 3)
+        parts = _stratified(by_label, val_fraction, test_fraction, seed)
+        split_kind = f"stratified(seed={seed}, val={val_fraction}, test={test_fraction})"
+
+    label_names = sort_labels(set(table.labels))
+    if len({table.labels[i] for i in parts["train"]}) < 2:
+        raise DataError(f"{src}: the train split holds a single class; put examples of every class in train")
+    index = {name: i for i, name in enumerate(label_names)}
+
+    def build(name: str) -> Split:
+        ids = parts[name]
+        return Split([table.texts[i] for i in ids], [index[table.labels[i]] for i in ids])
+
+    return Dataset(
+        train=build("train"), val=build("val"), test=build("test"), label_names=label_names,
+        positive_index=positive_index(label_names, positive_label), source=src, split_kind=split_kind,
+        digest=data_digest(table.texts, table.labels), warnings=warnings,
+    )
+
+
+def _by_label(labels: dict[int, str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for i, label in labels.items():
+        out.setdefault(label, []).append(i)
+    return out
+
+
+def _require_min(by_label: dict[str, list[int]], src: str, minimum: int) -> dict[str, list[int]]:
+    small = {k: len(v) for k, v in by_label.items() if len(v) < minimum}
+    if small:
+        listing = ", ".join(f"'{k[:30]}' ({n})" for k, n in sorted(small.items()))
+        raise DataError(
+            f"{src}: too few examples to split for class {listing}; each class needs at least {minimum} "
+            "(add examples, merge rare classes, or give a --split-col)"
+        )
+    return by_label

@@ -1,0 +1,194 @@
+"""The training loop: read it top to bottom.
+
+AdamW with linear warm-up and linear decay, gradient accumulation up to the effective batch,
+optional class weights, early stopping on validation macro-F1, best checkpoint kept. The loop
+syncs with the device only at logging intervals (no ``.item()`` per step).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from clinitui.config.schema import TrainConfig
+from clinitui.engine.batching import batch_order, collate
+from clinitui.engine.metrics import classification_metrics
+from clinitui.errors import StopRequested, TrainingFailedError
+
+
+@dataclass
+class EncodedSplit:
+    ids: list[list[int]]
+    labels: list[int]
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(x) for x in self.ids]
+
+
+@dataclass
+class FitResult:
+    best_epoch: int = 0
+    best_f1: float = -1.0
+    best_val: dict = field(default_factory=dict)
+    epochs_run: int = 0
+    steps: int = 0
+    stopped_early: bool = False
+    train_seconds: float = 0.0
+    real_tokens: int = 0
+
+
+def autocast(device: torch.device, precision: str):
+    if device.type == "cuda" and precision in ("bf16", "fp16"):
+        return torch.autocast("cuda", dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+    return contextlib.nullcontext()
+
+
+@torch.inference_mode()
+def predict_probs(model, split: EncodedSplit, pad_id: int, batch_size: int, device: torch.device,
+                  precision: str = "fp32") -> np.ndarray:
+    """Class probabilities for every row of ``split``, in row order."""
+    model.eval()
+    out = [None] * len(split.ids)
+    labels = split.labels or [0] * len(split.ids)
+    for indices in batch_order(split.lengths, batch_size, rng=None, bucket=True):
+        batch = collate(split.ids, labels, indices, pad_id).to(device)
+        with autocast(device, precision):
+            logits = model(batch.input_ids, batch.attention_mask)
+        probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        for row, i in enumerate(indices):
+            out[i] = probs[row]
+    return np.stack(out)
+
+
+def make_optimizer(model, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim < 2 else decay).append(p)  # biases and norm scales: no decay
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, fused=device.type == "cuda")
+
+
+def warmup_linear(total_steps: int, warmup_fraction: float) -> Callable[[int], float]:
+    warmup = max(1, int(total_steps * warmup_fraction))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    return factor
+
+
+def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micro_batch: int, pad_id: int,
+        label_names: list[str], positive_index: int | None, device: torch.device, precision: str,
+        emit: Callable[..., dict], save_best: Callable[[int, dict], None],
+        should_stop: Callable[[], bool] = lambda: False, progress: dict | None = None) -> FitResult:
+    n_labels = len(label_names)
+    accum = max(1, math.ceil(cfg.batch_size / micro_batch))
+    batches_per_epoch = math.ceil(len(train.ids) / micro_batch)
+    steps_per_epoch = math.ceil(batches_per_epoch / accum)
+    total_steps = steps_per_epoch * cfg.epochs
+    if cfg.max_steps:
+        total_steps = min(total_steps, cfg.max_steps)
+
+    optimizer = make_optimizer(model, cfg, device)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear(total_steps, cfg.warmup_fraction))
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and precision == "fp16")
+    weights = None
+    if cfg.class_weights:
+        counts = np.bincount(train.labels, minlength=n_labels).astype(np.float64)
+        weights = torch.tensor(len(train.labels) / (n_labels * np.maximum(counts, 1)), dtype=torch.float32, device=device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+
+    result = FitResult()
+    progress = progress if progress is not None else {}
+    stale_epochs = 0
+    step = 0
+    start = time.perf_counter()
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        rng = random.Random(f"{cfg.seed}-epoch-{epoch}")  # data order depends on (seed, epoch) only
+        batches = batch_order(train.lengths, micro_batch, rng, cfg.bucket_by_length)
+        loss_sum = torch.zeros((), device=device)
+        aux_sum = torch.zeros((), device=device)
+        window_batches, window_tokens, window_samples, window_start = 0, 0, 0, time.perf_counter()
+        for group_start in range(0, len(batches), accum):
+            group = batches[group_start : group_start + accum]
+            group_size = sum(len(b) for b in group)
+            for indices in group:
+                batch = collate(train.ids, train.labels, indices, pad_id).to(device)
+                with autocast(device, precision):
+                    logits = model(batch.input_ids, batch.attention_mask)
+                    # sum-then-divide by the group size: identical to one big batch of group_size
+                    loss = F.cross_entropy(logits.float(), batch.labels, weight=weights, reduction="sum") / group_size
+                    aux = model.backbone.auxiliary_loss()
+                    if aux is not None:
+                        loss = loss + aux * (len(indices) / group_size)
+                        aux_sum += aux.detach() * (len(indices) / group_size)
+                scaler.scale(loss).backward()
+                loss_sum += loss.detach()
+                window_tokens += batch.real_tokens
+                window_samples += len(indices)
+                result.real_tokens += batch.real_tokens
+            if cfg.grad_clip > 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            scheduler.step()
+            step += 1
+            window_batches += 1
+            progress.update(epoch=epoch, step=step, total_steps=total_steps)
+
+            last_of_epoch = group_start + accum >= len(batches)
+            if step % cfg.log_every == 0 or last_of_epoch or step == total_steps:
+                mean_loss = (loss_sum / window_batches).item()  # the one sync per logging interval
+                if not math.isfinite(mean_loss):
+                    raise TrainingFailedError(
+                        f"loss became {mean_loss} at step {step}; lower train.lr or check the labels"
+                    )
+                elapsed = max(time.perf_counter() - window_start, 1e-9)
+                event = dict(epoch=epoch, step=step, total_steps=total_steps, loss=round(mean_loss, 6),
+                             lr=scheduler.get_last_lr()[0], tokens_per_s=round(window_tokens / elapsed, 1),
+                             samples_per_s=round(window_samples / elapsed, 2))
+                if aux_sum.item() != 0.0:
+                    event["aux_loss"] = round((aux_sum / window_batches).item(), 6)
+                emit("step", **event)
+                loss_sum.zero_()
+                aux_sum.zero_()
+                window_batches, window_tokens, window_samples, window_start = 0, 0, 0, time.perf_counter()
+            if should_stop():
+                raise StopRequested(f"stopped at step {step}")
+            if step >= total_steps:
+                break
+
+        result.epochs_run = epoch
+        probs = predict_probs(model, val, pad_id, cfg.eval_batch_size, device, precision)
+        metrics = classification_metrics(val.labels, probs, label_names, positive_index)
+        emit("eval", split="val", epoch=epoch, step=step, **metrics)
+        if metrics["f1_macro"] > result.best_f1:
+            result.best_f1, result.best_epoch, result.best_val = metrics["f1_macro"], epoch, metrics
+            save_best(epoch, metrics)
+            stale_epochs = 0
+        else:
+            stale_epochs += 1
+        if step >= total_steps:
+            break
+        if cfg.early_stopping and stale_epochs >= cfg.patience:
+            result.stopped_early = True
+            emit("warning", message=f"early stopping: validation macro-F1 did not improve for {stale_epochs} epoch(s)")
+            break
+    result.steps = step
+    result.train_seconds = time.perf_counter() - start
+    return result

@@ -1,0 +1,216 @@
+"""One training run from a resolved config to a finished run directory (the worker's body).
+
+``prepare`` reads and checks everything that can be wrong with the input *before* a run
+directory exists, so bad input never leaves a half-written run behind. ``execute`` then creates
+the run directory, trains, evaluates the best checkpoint on the test split, and records it all
+as events, ``metrics.json`` and ``checkpoint/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from clinitui import __version__
+from clinitui.config.overrides import to_toml
+from clinitui.config.schema import RunConfig
+from clinitui.data.readers import Table, read_table
+from clinitui.data.splits import Dataset, make_dataset
+from clinitui.errors import ClinituiError, ConfigError, DataError, StopRequested
+from clinitui.events import FILENAME as EVENTS_FILE
+from clinitui.events import EventWriter
+from clinitui.runs import new_run_dir, write_private
+
+
+@dataclass
+class Prepared:
+    config: RunConfig
+    dataset: Dataset
+
+
+def load_table(config: RunConfig) -> Table:
+    d = config.data
+    if d.path is None:
+        from clinitui.data.demo import generate_notes
+
+        texts, labels = generate_notes(d.demo_size, seed=0)
+        return Table(texts, [str(x) for x in labels], None, source="demo")
+    return read_table(d.path, d.text_col, d.label_col, d.split_col)
+
+
+def prepare(config: RunConfig) -> Prepared:
+    """Read and split the data and check the model choice; raises ClinituiError on bad input."""
+    from clinitui.models.classifier import parse_options, resolve_backbone
+    from clinitui.models import registry
+
+    backbone_cls, _ = resolve_backbone(config.model.backbone)
+    parse_options(backbone_cls, config.model.backbone_options, f"backbone '{config.model.backbone}'")
+    adapter_cls = registry.get("adapter", config.model.adapter).cls
+    parse_options(adapter_cls, config.model.adapter_options, f"adapter '{config.model.adapter}'")
+    d = config.data
+    dataset = make_dataset(load_table(config), val_fraction=d.val_fraction, test_fraction=d.test_fraction,
+                           seed=d.split_seed, positive_label=d.positive_label)
+    return Prepared(config, dataset)
+
+
+def config_digest(config: RunConfig) -> str:
+    blob = json.dumps(config.model_dump(), sort_keys=True).encode()
+    return "sha256:" + hashlib.sha256(blob).hexdigest()[:16]
+
+
+def select_device(config: RunConfig):
+    import torch
+
+    want = config.budget.device
+    if want == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("budget.device = 'cuda' but no CUDA GPU is visible; use --budget cpu or check the driver")
+    device = torch.device("cuda" if want == "cuda" or (want == "auto" and torch.cuda.is_available()) else "cpu")
+    precision = config.budget.precision
+    if device.type == "cpu":
+        precision = "fp32"
+    elif precision == "auto":
+        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return device, precision
+
+
+def execute(prepared: Prepared, *, runs_root: Path, run_dir: Path | None = None,
+            listeners: list[Callable[[dict], None]] | None = None,
+            should_stop: Callable[[], bool] = lambda: False) -> dict:
+    """Train, evaluate and record one run; returns the ``metrics.json`` payload."""
+    config, dataset = prepared.config, prepared.dataset
+    path = new_run_dir(runs_root, config.model.backbone, config.model.adapter, run_dir)
+    wall_start = time.perf_counter()
+    write_private(path / "run.toml", to_toml(config))
+    write_private(path / "worker.pid", f"{os.getpid()}\n")
+    events = EventWriter(path / EVENTS_FILE, listeners)
+    sampler = None
+    stage = "setup"
+    try:
+        import torch
+
+        from clinitui.engine.checkpoint import load_checkpoint, save_checkpoint
+        from clinitui.engine.loop import EncodedSplit, fit, predict_probs
+        from clinitui.engine.metrics import classification_metrics
+        from clinitui.engine.telemetry import Sampler
+        from clinitui.models.classifier import build_classifier, count_parameters, make_tokenizer
+
+        t, m, b = config.train, config.model, config.budget
+        torch.manual_seed(t.seed)
+        torch.set_num_threads(t.threads or os.cpu_count() or 1)
+        device, precision = select_device(config)
+        max_length = min(t.max_length, b.max_length)
+
+        stage = "tokenizer"
+        tokenizer = make_tokenizer(m, dataset.train.texts)
+        encoded = {name: EncodedSplit(tokenizer.encode(getattr(dataset, name).texts, max_length),
+                                      getattr(dataset, name).labels) for name in ("train", "val", "test")}
+        stage = "model"
+        torch.manual_seed(t.seed)
+        model, freeze = build_classifier(m, len(dataset.label_names), tokenizer)
+        model.to(device)
+        params = count_parameters(model)
+        micro_batch = min(t.micro_batch or t.batch_size, b.max_micro_batch, t.batch_size)
+        truncated = sum(1 for ids in encoded["train"].ids if len(ids) >= max_length)
+        events.emit(
+            "run_started", clinitui_version=__version__, pid=os.getpid(), run_dir=str(path),
+            config=config.model_dump(), config_digest=config_digest(config), dataset_digest=dataset.digest,
+            data_source="demo" if dataset.source == "demo" else Path(dataset.source).name,
+            split=dataset.split_kind, n_train=len(dataset.train.texts), n_val=len(dataset.val.texts),
+            n_test=len(dataset.test.texts), labels=dataset.label_names, counts=dataset.counts(),
+            params=params, freeze=freeze, device=str(device), precision=precision,
+            plan={"micro_batch": micro_batch, "grad_accumulation": -(-t.batch_size // micro_batch),
+                  "effective_batch": t.batch_size, "max_length": max_length, "precision": precision},
+            vocab_size=tokenizer.vocab_size, truncated_train_notes=truncated, backbone=model.backbone.describe(),
+        )
+        for warning in dataset.warnings:
+            events.emit("warning", message=warning)
+        sampler = Sampler(events.emit, device, b.memory_bytes)
+        sampler.start()
+
+        ckpt_dir = path / "checkpoint"
+
+        def save_best(epoch: int, metrics: dict) -> None:
+            save_checkpoint(ckpt_dir, model, tokenizer, model_cfg=m, freeze=freeze, label_names=dataset.label_names,
+                            positive_index=dataset.positive_index, max_length=max_length,
+                            extra={"epoch": epoch, "val_f1_macro": metrics["f1_macro"]})
+            events.emit("checkpoint", path=str(ckpt_dir), epoch=epoch, metric="f1_macro", value=metrics["f1_macro"])
+
+        stage = "training"
+        result = fit(model, encoded["train"], encoded["val"], cfg=t, micro_batch=micro_batch, pad_id=tokenizer.pad_id,
+                     label_names=dataset.label_names, positive_index=dataset.positive_index, device=device,
+                     precision=precision, emit=events.emit, save_best=save_best, should_stop=should_stop,
+                     progress=sampler.progress)
+
+        stage = "evaluation"
+        best, _, _ = load_checkpoint(ckpt_dir, device=str(device))
+        probs = predict_probs(best, encoded["test"], tokenizer.pad_id, t.eval_batch_size, device, precision)
+        test_metrics = classification_metrics(encoded["test"].labels, probs, dataset.label_names, dataset.positive_index)
+        events.emit("eval", split="test", epoch=result.best_epoch, step=result.steps, **test_metrics)
+        sampler.stop()
+        payload = {
+            "run_dir": str(path),
+            "checkpoint": str(ckpt_dir),
+            "metrics": test_metrics,
+            "val_metrics": result.best_val,
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            "steps": result.steps,
+            "stopped_early": result.stopped_early,
+            "train_seconds": round(result.train_seconds, 2),
+            "wall_seconds": round(time.perf_counter() - wall_start, 2),
+            "real_tokens_per_s": round(result.real_tokens / max(result.train_seconds, 1e-9), 1),
+            "peak_host_rss_bytes": sampler.peak_host_rss,
+            "params": params,
+            "freeze": freeze,
+            "labels": dataset.label_names,
+            "counts": dataset.counts(),
+            "device": str(device),
+        }
+        write_private(path / "metrics.json", json.dumps(payload, indent=2))
+        events.emit("run_finished", best_epoch=result.best_epoch, best_val_f1_macro=result.best_f1,
+                    test_f1_macro=test_metrics["f1_macro"], wall_seconds=payload["wall_seconds"])
+        return payload
+    except StopRequested as exc:
+        events.emit("stopped", message=str(exc), stage=stage)
+        raise
+    except ClinituiError as exc:
+        events.emit("run_failed", error=type(exc).__name__, message=str(exc), stage=stage, exit_code=exc.exit_code)
+        raise
+    except BaseException as exc:
+        # A bug or an interrupt: the trace goes to worker.log (never note text: tracebacks hold
+        # code and exception types; we log the type and location, not the exception's arguments).
+        _log_internal_error(path, exc)
+        kind = "interrupted" if isinstance(exc, KeyboardInterrupt) else "internal error"
+        events.emit("run_failed", error=type(exc).__name__, message=f"{kind} in {stage} ({type(exc).__name__})",
+                    stage=stage)
+        raise
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        events.close()
+        try:
+            (path / "worker.pid").unlink()
+        except OSError:
+            pass
+
+
+def _log_internal_error(path: Path, exc: BaseException) -> None:
+    frames = traceback.extract_tb(exc.__traceback__)
+    lines = [f"internal error: {type(exc).__name__} (message withheld: it may quote data)"]
+    lines += [f"  at {f.filename}:{f.lineno} in {f.name}" for f in frames[-8:]]
+    fd = os.open(path / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def discard_run_dir(path: Path) -> None:
+    """Remove a run directory that holds nothing worth keeping (no checkpoint)."""
+    if path.is_dir() and not (path / "checkpoint").exists():
+        shutil.rmtree(path, ignore_errors=True)

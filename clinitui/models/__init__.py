@@ -1,0 +1,1 @@
+"""Backbones and adapters, each registered by name (one file per entry)."""

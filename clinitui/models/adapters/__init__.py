@@ -1,0 +1,1 @@
+"""Adapter registry entries: one file each, discovered automatically."""

@@ -1,0 +1,1 @@
+"""Backbone registry entries: one file each, discovered automatically."""

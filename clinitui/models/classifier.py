@@ -1,0 +1,126 @@
+"""The classifier: backbone → [token adapter] → pooling → [pooled adapter] → dropout → linear head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from pydantic import ValidationError
+from torch import nn
+
+from clinitui.config.schema import ModelConfig
+from clinitui.errors import ConfigError
+from clinitui.models import registry
+from clinitui.models.base import Adapter, Backbone, TextEncoder
+
+PRETRAINED_ENTRY = "hf"  # the registry entry that loads any Hugging Face encoder by id or folder
+
+
+def resolve_backbone(name: str) -> tuple[type[Backbone], str | None]:
+    """Registry class and source (HF id or folder) for ``model.backbone``.
+
+    A registered name wins; a path to a folder, or a name with a '/', goes to the generic
+    Hugging Face entry (if installed) with the name as its source.
+    """
+    known = registry.registry_names("backbone")
+    if name in known:
+        entry = registry.get("backbone", name)
+        return entry.cls, getattr(entry.cls, "default_source", None)
+    if (Path(name).expanduser().is_dir() or "/" in name) and PRETRAINED_ENTRY in known:
+        return registry.get("backbone", PRETRAINED_ENTRY).cls, name
+    registry.get("backbone", name)  # raises the "did you mean" error
+    raise AssertionError("unreachable")
+
+
+def parse_options(cls: type, options: dict, what: str):
+    try:
+        return cls.Options(**options)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        valid = ", ".join(cls.Options.model_fields)
+        raise ConfigError(f"{what} option '{loc}': {err['msg']} (valid options: {valid or 'none'})") from None
+
+
+def effective_freeze(cfg: ModelConfig, backbone_cls: type[Backbone]) -> str:
+    if cfg.adapter == "lora":
+        return "lora"
+    if cfg.freeze is not None:
+        if cfg.freeze == "lora":
+            raise ConfigError("model.freeze = 'lora' needs --adapter lora")
+        return cfg.freeze
+    return "backbone" if backbone_cls.pretrained else "none"
+
+
+class Classifier(nn.Module):
+    def __init__(self, backbone: Backbone, adapter: Adapter, n_labels: int, pooling: str, dropout: float) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.adapter = adapter
+        self.pooling = pooling
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(backbone.hidden_size, n_labels)
+
+    def pool(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.pooling == "cls":
+            return states[:, 0]
+        m = mask.unsqueeze(-1).to(states.dtype)
+        return (states * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+    def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Pooled, adapted representation (B, d) fed to the head."""
+        states = self.backbone(input_ids, attention_mask)
+        if self.adapter.level == "token":
+            states = self.adapter(states, attention_mask)
+            return self.pool(states, attention_mask)
+        return self.adapter(self.pool(states, attention_mask))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.features(input_ids, attention_mask)))
+
+
+def build_classifier(cfg: ModelConfig, n_labels: int, tokenizer: TextEncoder, *,
+                     checkpoint_dir: Path | None = None) -> tuple[Classifier, str]:
+    """A classifier for a new run (``checkpoint_dir`` None) or for loading a checkpoint.
+
+    Returns the model and the effective freeze policy, already applied.
+    """
+    backbone_cls, source = resolve_backbone(cfg.backbone)
+    b_opts = parse_options(backbone_cls, cfg.backbone_options, f"backbone '{cfg.backbone}'")
+    adapter_cls = registry.get("adapter", cfg.adapter).cls
+    a_opts = parse_options(adapter_cls, cfg.adapter_options, f"adapter '{cfg.adapter}'")
+    freeze = effective_freeze(cfg, backbone_cls)
+    if checkpoint_dir is None:
+        backbone = backbone_cls.create(b_opts, source, tokenizer)
+    else:
+        backbone = backbone_cls.from_checkpoint(b_opts, checkpoint_dir, tokenizer)
+    adapter = adapter_cls(backbone.hidden_size, a_opts)
+    model = Classifier(backbone, adapter, n_labels, cfg.pooling, cfg.dropout)
+    if hasattr(adapter, "attach"):  # e.g. LoRA wraps the backbone's projections
+        adapter.attach(model)
+    apply_freeze(model, freeze)
+    return model, freeze
+
+
+def apply_freeze(model: Classifier, freeze: str) -> None:
+    if freeze in ("backbone", "lora"):
+        for name, p in model.backbone.named_parameters():
+            p.requires_grad = freeze == "lora" and "lora_" in name
+
+
+def make_tokenizer(cfg: ModelConfig, train_texts: Sequence[str]) -> TextEncoder:
+    backbone_cls, source = resolve_backbone(cfg.backbone)
+    b_opts = parse_options(backbone_cls, cfg.backbone_options, f"backbone '{cfg.backbone}'")
+    return backbone_cls.make_tokenizer(b_opts, source, train_texts)
+
+
+def load_tokenizer(cfg: ModelConfig, directory: Path) -> TextEncoder:
+    backbone_cls, _ = resolve_backbone(cfg.backbone)
+    return backbone_cls.load_tokenizer(directory)
+
+
+def count_parameters(model: nn.Module) -> dict[str, int]:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"trainable": trainable, "total": total}

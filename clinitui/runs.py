@@ -1,0 +1,173 @@
+"""Run directories: create them privately, find them, and tell their status (torch-free).
+
+The run directory is the contract between the worker and the front ends (docs/run-directory.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from clinitui.errors import RunDirectoryError
+from clinitui.events import FINAL_TYPES, read_events
+
+HEARTBEAT_STALE_S = 30.0
+
+
+def default_runs_root() -> Path:
+    """``$CLINITUI_RUNS_ROOT``, else ``$XDG_DATA_HOME/clinitui/runs`` (``~/.local/share/clinitui/runs``)."""
+    env = os.environ.get("CLINITUI_RUNS_ROOT")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "clinitui" / "runs"
+
+
+def _slug(text: str) -> str:
+    name = Path(text).name if ("/" in text or os.sep in text) else text
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:40] or "model"
+
+
+def new_run_dir(runs_root: Path, backbone: str, adapter: str, explicit: Path | None = None) -> Path:
+    """Create a fresh, private (0700) run directory and return it.
+
+    ``explicit`` (``--run-dir``) must not exist yet or be empty; otherwise the name is
+    ``<YYYYmmdd-HHMMSS>-<backbone>-<adapter>`` under ``runs_root``, suffixed if taken.
+    """
+    try:
+        if explicit is not None:
+            path = Path(explicit)
+            if path.exists() and any(path.iterdir()):
+                raise RunDirectoryError(f"{path}: already exists and is not empty; choose a new --run-dir")
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(path, 0o700)
+            return path
+        runs_root = Path(runs_root)
+        runs_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        stem = f"{datetime.now():%Y%m%d-%H%M%S}-{_slug(backbone)}-{_slug(adapter)}"
+        for n in range(1000):
+            path = runs_root / (stem if n == 0 else f"{stem}-{n}")
+            try:
+                path.mkdir(mode=0o700)  # atomic: two runs never share a directory
+            except FileExistsError:
+                continue
+            os.chmod(path, 0o700)  # regardless of umask
+            return path
+    except PermissionError:
+        raise RunDirectoryError(f"{runs_root}: permission denied; choose a writable --runs-root") from None
+    except OSError as exc:
+        raise RunDirectoryError(f"cannot create a run directory under {runs_root} ({exc.strerror})") from None
+    raise RunDirectoryError(f"{runs_root}: too many runs started this second; try again")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` atomically to ``path`` with mode 0600 (temp file + fsync + rename)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class RunSummary:
+    path: Path
+    status: str  # running | finished | failed | stopped | crashed | created
+    backbone: str
+    adapter: str
+    budget: str
+    best_f1: float | None
+    started: float | None
+    duration_s: float | None
+    peak_memory_bytes: int | None
+    error: str | None
+
+    def as_dict(self) -> dict:
+        d = self.__dict__.copy()
+        d["path"] = str(self.path)
+        return d
+
+
+def summarize(run_dir: Path, events: list[dict] | None = None) -> RunSummary:
+    run_dir = Path(run_dir)
+    events = read_events(run_dir) if events is None else events
+    started = next((e for e in events if e["type"] == "run_started"), None)
+    final = next((e for e in reversed(events) if e["type"] in FINAL_TYPES), None)
+    cfg = (started or {}).get("config", {})
+    model = cfg.get("model", {})
+    best = None
+    peak = None
+    for e in events:
+        if e["type"] == "eval" and e.get("split") == "val" and e.get("f1_macro") is not None:
+            best = max(best or 0.0, e["f1_macro"])
+        if e["type"] == "memory":
+            value = e.get("nvml_process_bytes") or e.get("torch_peak_bytes") or e.get("host_rss_bytes")
+            if value:
+                peak = max(peak or 0, value)
+    t0 = started["t"] if started else None
+    last_t = events[-1]["t"] if events else None
+    error = None
+    if final is not None:
+        status = {"run_finished": "finished", "run_failed": "failed", "stopped": "stopped"}[final["type"]]
+        error = final.get("message") if final["type"] == "run_failed" else None
+    else:
+        pid = _read_pid(run_dir)
+        fresh = last_t is not None and time.time() - last_t < HEARTBEAT_STALE_S
+        if pid is not None and pid_alive(pid) and (fresh or not events):
+            status = "running"
+        elif started is None and pid is None:
+            status = "created"
+        else:
+            status = "crashed"
+            error = log_tail(run_dir)
+    return RunSummary(run_dir, status, model.get("backbone", "?"), model.get("adapter", "?"),
+                      cfg.get("budget", {}).get("name", "?"), best, t0,
+                      (last_t - t0) if (t0 and last_t) else None, peak, error)
+
+
+def _read_pid(run_dir: Path) -> int | None:
+    try:
+        return int((run_dir / "worker.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def log_tail(run_dir: Path, lines: int = 5) -> str | None:
+    try:
+        text = (Path(run_dir) / "worker.log").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    tail = [l for l in text.splitlines() if l.strip()][-lines:]
+    return "\n".join(tail) or None
+
+
+def list_runs(runs_root: Path) -> list[RunSummary]:
+    root = Path(runs_root)
+    if not root.is_dir():
+        return []
+    runs = [summarize(p) for p in sorted(root.iterdir()) if p.is_dir() and (p / "run.toml").exists()]
+    return sorted(runs, key=lambda r: r.started or 0, reverse=True)
+
+
+def read_metrics(run_dir: Path) -> dict | None:
+    try:
+        return json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -11,28 +10,9 @@ import typer
 from typing_extensions import Annotated
 
 from clinitui.cli.common import boundary, print_json
+from clinitui.signals import StopFlag
 
 Opt = typer.Option
-
-
-class StopFlag:
-    """First SIGINT/SIGTERM asks the loop to stop after the current step; a second one exits at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def __call__(self) -> bool:
-        return self.requested
-
-    def install(self) -> None:
-        def handler(signum, frame):
-            if self.requested:
-                raise KeyboardInterrupt
-            self.requested = True
-            sys.stderr.write("clinitui: stopping after the current step (signal again to quit now)\n")
-
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
 
 
 def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Optional[str],
@@ -67,6 +47,7 @@ def train(
     sets: Annotated[Optional[list[str]], Opt("--set", "-s", help="Override any setting: --set train.lr=3e-4 (repeatable).")] = None,
     run_dir: Annotated[Optional[Path], Opt(help="Exact run directory to create (must be new or empty).")] = None,
     runs_root: Annotated[Optional[Path], Opt(help="Where run directories go [default: $CLINITUI_RUNS_ROOT or ~/.local/share/clinitui/runs].")] = None,
+    detach: Annotated[bool, Opt("--detach", help="Start a background worker (survives logout) and return at once.")] = False,
     json_out: Annotated[bool, Opt("--json", help="Print one JSON document (run_dir, checkpoint, metrics) on stdout.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
@@ -74,18 +55,28 @@ def train(
     with boundary():
         from clinitui.cli.progress import make_progress
         from clinitui.engine.run import execute, prepare
-        from clinitui.runs import default_runs_root
+        from clinitui.runs import default_runs_root, new_run_dir
 
         config = build_config(data=data, text_col=text_col, label_col=label_col, split_col=split_col,
                               backbone=backbone, adapter=adapter, epochs=epochs, max_length=max_length,
                               seed=seed, sets=sets or [])
-        prepared = prepare(config)
+        prepared = prepare(config)  # bad input fails here, before any run directory exists
+        root = runs_root or default_runs_root()
+        if detach:
+            from clinitui.launcher import start_worker
+
+            path, pid = start_worker(config, root, run_dir)
+            if json_out:
+                print_json({"run_dir": str(path), "pid": pid, "checkpoint": str(path / "checkpoint")})
+            else:
+                sys.stderr.write(f"started worker {pid}: {path}\nfollow it with `clinitui runs show {path}` or the TUI\n")
+            return
         progress = make_progress(quiet)
         stop = StopFlag()
         stop.install()
         try:
-            payload = execute(prepared, runs_root=runs_root or default_runs_root(), run_dir=run_dir,
-                              listeners=[progress] if progress else [], should_stop=stop)
+            path = new_run_dir(root, config.model.backbone, config.model.adapter, run_dir)
+            payload = execute(prepared, path, listeners=[progress] if progress else [], should_stop=stop)
         finally:
             if progress:
                 progress.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 import traceback
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from clinitui.data.splits import Dataset, make_dataset
 from clinitui.errors import ClinituiError, ConfigError, DataError, StopRequested
 from clinitui.events import FILENAME as EVENTS_FILE
 from clinitui.events import EventWriter
-from clinitui.runs import new_run_dir, write_private
+from clinitui.runs import write_private
 
 
 @dataclass
@@ -80,12 +79,13 @@ def select_device(config: RunConfig):
     return device, precision
 
 
-def execute(prepared: Prepared, *, runs_root: Path, run_dir: Path | None = None,
-            listeners: list[Callable[[dict], None]] | None = None,
+def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], None]] | None = None,
             should_stop: Callable[[], bool] = lambda: False) -> dict:
-    """Train, evaluate and record one run; returns the ``metrics.json`` payload."""
+    """Train, evaluate and record one run in the (new, empty) run directory ``path``.
+
+    Returns the ``metrics.json`` payload.
+    """
     config, dataset = prepared.config, prepared.dataset
-    path = new_run_dir(runs_root, config.model.backbone, config.model.adapter, run_dir)
     wall_start = time.perf_counter()
     write_private(path / "run.toml", to_toml(config))
     write_private(path / "worker.pid", f"{os.getpid()}\n")
@@ -210,7 +210,3 @@ def _log_internal_error(path: Path, exc: BaseException) -> None:
         fh.write("\n".join(lines) + "\n")
 
 
-def discard_run_dir(path: Path) -> None:
-    """Remove a run directory that holds nothing worth keeping (no checkpoint)."""
-    if path.is_dir() and not (path / "checkpoint").exists():
-        shutil.rmtree(path, ignore_errors=True)

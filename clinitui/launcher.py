@@ -1,0 +1,52 @@
+"""Start training as a detached worker process (torch-free; used by the TUI and `train --detach`).
+
+The worker runs in its own session (``start_new_session=True``) with stdin from /dev/null and
+stdout/stderr appended to ``<run>/worker.log`` — never a pipe nobody reads — so closing the
+terminal or losing the SSH connection does not stop it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from clinitui.config.overrides import to_toml
+from clinitui.config.schema import RunConfig
+from clinitui.runs import new_run_dir, pid_alive, write_private
+
+
+def start_worker(config: RunConfig, runs_root: Path, run_dir: Path | None = None) -> tuple[Path, int]:
+    """Create the run directory, write ``run.toml`` and start the worker; returns (path, pid)."""
+    path = new_run_dir(runs_root, config.model.backbone, config.model.adapter, run_dir)
+    write_private(path / "run.toml", to_toml(config))
+    log_fd = os.open(path / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "clinitui.worker", str(path)],
+            stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd,
+            start_new_session=True, close_fds=True, env=env, cwd=os.getcwd(),
+        )
+    finally:
+        os.close(log_fd)
+    write_private(path / "worker.pid", f"{proc.pid}\n")
+    return path, proc.pid
+
+
+def stop_worker(run_dir: Path, force: bool = False) -> bool:
+    """Ask the run's worker to stop (SIGTERM: finish the step, save, exit); True if one was signalled."""
+    try:
+        pid = int((Path(run_dir) / "worker.pid").read_text().strip())
+    except (OSError, ValueError):
+        return False
+    if not pid_alive(pid):
+        return False
+    try:
+        os.kill(pid, signal.SIGKILL if force else signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    return True

@@ -1,0 +1,60 @@
+"""The detached training worker: ``python -m clinitui.worker RUN_DIR``.
+
+Reads ``RUN_DIR/run.toml``, trains, and records everything in the run directory. Its exit code
+is the documented one (errors.py); its stdout/stderr go to ``worker.log``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from clinitui.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, ClinituiError
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        sys.stderr.write("usage: python -m clinitui.worker RUN_DIR\n")
+        return EXIT_BAD_INPUT
+    path = Path(argv[0])
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from clinitui.signals import StopFlag
+    from clinitui.config.overrides import from_toml
+    from clinitui.engine.run import execute, prepare
+    from clinitui.events import FILENAME, EventWriter
+    from clinitui.runs import write_private
+
+    stop = StopFlag()
+    stop.install()
+    write_private(path / "worker.pid", f"{os.getpid()}\n")
+    try:
+        config = from_toml((path / "run.toml").read_text(encoding="utf-8"), str(path / "run.toml"))
+        prepared = prepare(config)
+    except ClinituiError as exc:
+        # bad input found before training: record it so the TUI and `runs` can show why
+        writer = EventWriter(path / FILENAME)
+        writer.emit("run_failed", error=type(exc).__name__, message=str(exc), stage="prepare", exit_code=exc.exit_code)
+        writer.close()
+        (path / "worker.pid").unlink(missing_ok=True)
+        sys.stderr.write(f"clinitui: error: {exc}\n")
+        return exc.exit_code
+    try:
+        execute(prepared, path, should_stop=stop)
+    except ClinituiError as exc:
+        sys.stderr.write(f"clinitui: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("clinitui: interrupted\n")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        sys.stderr.write(f"clinitui: internal error ({type(exc).__name__}); details above in this log\n")
+        return EXIT_INTERNAL
+    sys.stderr.write("clinitui: run finished\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

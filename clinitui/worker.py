@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     path = Path(argv[0])
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     from clinitui.signals import StopFlag
     from clinitui.config.overrides import from_toml
     from clinitui.engine.run import execute, prepare

@@ -42,4 +42,10 @@ app.add_typer(misc.runs_app, name="runs")
 
 
 def main() -> None:
+    # Hospitals are offline: never reach a model hub unless a command explicitly allows it.
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     app()

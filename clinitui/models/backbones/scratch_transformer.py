@@ -1,4 +1,4 @@
-"""A small Transformer encoder trained from scratch on the notes, with its own WordPiece tokenizer."""
+"""A small Transformer encoder trained from scratch on the notes, with its own subword tokenizer."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydantic import Field
 from torch import nn
 from torch.nn import functional as F
 
-from clinitui.data.tokenizers import WordPieceEncoder, train_wordpiece
+from clinitui.data.tokenizers import SubwordEncoder, train_tokenizer
 from clinitui.models.base import Backbone, Options, TextEncoder
 from clinitui.models.registry import register_backbone
 
@@ -27,7 +27,7 @@ class ScratchOptions(Options):
     size: Literal["tiny", "mini", "small"] = Field(
         "mini", description="Model size: tiny (tests), mini (CPU default) or small (a few M parameters)."
     )
-    vocab_size: int = Field(8000, ge=100, description="WordPiece vocabulary size trained on the training split.")
+    vocab_size: int = Field(8000, ge=100, description="Subword vocabulary size trained on the training split.")
     min_frequency: int = Field(
         3, ge=1, description="A token enters the vocabulary only if seen this often (keeps names out)."
     )
@@ -80,7 +80,7 @@ class EncoderLayer(nn.Module):
 
 @register_backbone("scratch-transformer")
 class ScratchTransformer(Backbone):
-    """Small dense Transformer encoder trained from scratch, WordPiece tokenizer from the training split."""
+    """Small dense Transformer encoder trained from scratch, Unigram tokenizer from the training split."""
 
     Options = ScratchOptions
     pretrained = False
@@ -116,11 +116,11 @@ class ScratchTransformer(Backbone):
 
     @classmethod
     def make_tokenizer(cls, options: ScratchOptions, source: str | None, train_texts: Sequence[str]) -> TextEncoder:
-        return train_wordpiece(train_texts, options.vocab_size, options.min_frequency)
+        return train_tokenizer(train_texts, options.vocab_size, options.min_frequency)
 
     @classmethod
     def load_tokenizer(cls, directory: Path) -> TextEncoder:
-        return WordPieceEncoder.load(directory)
+        return SubwordEncoder.load(directory)
 
     @classmethod
     def create(cls, options: ScratchOptions, source: str | None, tokenizer: TextEncoder) -> "ScratchTransformer":

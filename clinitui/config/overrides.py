@@ -33,11 +33,19 @@ def set_path(data: dict, dotted: str, value: Any) -> None:
             annotation = fields[part].annotation
             model = annotation if isinstance(annotation, type) and issubclass(annotation, Section) else None
         if i == len(parts) - 1:
+            if fields is not None and _wants_str(fields[part].annotation) and isinstance(value, (int, float)):
+                value = str(value)  # --set data.positive_label=1 means the label "1"
             node[part] = value
         else:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"setting '{dotted}': '{part}' is a value, not a table")
+
+
+def _wants_str(annotation: Any) -> bool:
+    import typing
+
+    return annotation is str or str in typing.get_args(annotation)
 
 
 def apply_overrides(data: dict, assignments: list[str]) -> dict:

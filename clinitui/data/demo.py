@@ -1,22 +1,22 @@
 """The built-in demo corpus: synthetic French paediatric-ICU notes.
 
 ``clinitui train`` with no data set falls back to this corpus. Every note is
-**synthetic**: it is assembled from phrase tables and random numbers by a
-seeded ``random.Random``. No real patient, note or record was used, and the
-few first names and room numbers that appear are invented (they exist only
-so that de-identification features have something to find).
+**synthetic**: it is assembled from the phrase tables below and random numbers
+drawn by a seeded ``random.Random``. No real patient, note or record was used;
+the few first names and room numbers that appear are invented (they exist
+only so that de-identification features have something to find).
 
 The task is binary: label 1 = cardiac failure (insuffisance / défaillance
 cardiaque), label 0 = no cardiac failure. The corpus is shaped like the
 clinical study it stands in for: about 5,400 notes, about 36 % positive,
-about 107 words per note (median near 100) with a few percent of notes past
-256 words, and it is deliberately *not* trivially separable: negative notes
-mention cardiac terms negated, hedged or in the history, positive notes
-sometimes rely only on indirect signs (high BNP, low FEVG, inotropes,
-diuretics), and about 6 % of labels are flipped. A TF-IDF + logistic
-regression baseline reaches a macro-F1 of roughly 0.85, not 1.0.
+about 107 words per note (median near 100), a few percent of notes past 256
+words. It is deliberately *not* trivially separable: negative notes mention
+cardiac terms negated, hedged or in the history; positive notes sometimes rely
+only on indirect signs (high BNP, low FEVG, inotropes, diuretics); findings
+are often borderline ("à recontrôler"); and about 5 % of labels are flipped.
+A TF-IDF + logistic-regression baseline reaches a macro-F1 of about 0.85.
 
-Pure standard library (``random``, ``csv``): importing it is instant and the
+Pure standard library (``random``, ``csv``): importing it is instant, and the
 output for a given ``(n, seed)`` is identical across processes and machines.
 """
 
@@ -28,19 +28,20 @@ import random
 
 __all__ = ["generate_notes", "write_demo_csv"]
 
-POSITIVE_RATE = 0.34
-LABEL_NOISE = 0.06
+POSITIVE_RATE = 0.345  # before label noise; about 0.36 after it
+LABEL_NOISE = 0.05
 
-# --------------------------------------------------------------------------
-# Phrase tables. "{...}" fields are filled by _fill() with random numbers.
-# --------------------------------------------------------------------------
+# ---------------------------------------------------------------------------
+# Phrase tables. "{slot}" fields are filled by _fill() from SLOTS (see below).
+# ---------------------------------------------------------------------------
 
 REASONS_CARDIAC = [
     "myocardite aiguë", "suspicion de myocardite", "cardiopathie congénitale décompensée",
-    "post-opératoire de fermeture de CIV", "post-opératoire de cure complète de tétralogie de Fallot",
-    "post-opératoire de chirurgie cardiaque (CEC)", "cardiomyopathie dilatée", "canal atrioventriculaire",
-    "CIV large", "coarctation de l'aorte", "trouble du rythme (TSV)", "dyspnée avec tachycardie",
-    "bilan de souffle cardiaque", "post-opératoire de fermeture de CIA", "péricardite",
+    "post-opératoire de fermeture de CIV sous CEC", "post-opératoire de cure complète de tétralogie de Fallot",
+    "post-opératoire de chirurgie cardiaque sous CEC", "cardiomyopathie dilatée", "canal atrioventriculaire complet",
+    "CIV large", "coarctation de l'aorte", "tachycardie supraventriculaire (TSV)", "dyspnée avec tachycardie",
+    "bilan d'un souffle cardiaque", "post-opératoire de fermeture de CIA sous CEC", "péricardite",
+    "syndrome inflammatoire multisystémique (PIMS)", "malaise avec bradycardie",
 ]
 REASONS_OTHER = [
     "bronchiolite à VRS", "sepsis", "choc septique", "pneumopathie hypoxémiante", "état de mal épileptique",
@@ -49,10 +50,24 @@ REASONS_OTHER = [
     "surveillance post-opératoire de chirurgie digestive", "noyade", "intoxication médicamenteuse",
     "purpura fulminans", "SDRA", "insuffisance respiratoire aiguë", "crise vaso-occlusive avec STA",
 ]
+REASON_DETAILS = [  # (keywords, sentences): the first matching entry adds one sentence
+    (("bronchiolite",), ["Bronchiolite au J{j} d'évolution, apnées à domicile.", "Sibilants et freinage expiratoire."]),
+    (("sep", "purpura"), ["Porte d'entrée {porte}.", "Remplissage de {rempl} mL/kg à l'admission.",
+                          "Choc chaud à l'arrivée, ceftriaxone par le SMUR."]),
+    (("DKA",), ["Cétonémie {ket} mmol/L à l'admission.", "Insulinothérapie IV 0,05 UI/kg/h selon protocole."]),
+    (("épilep",), ["Crise tonico-clonique généralisée de {min} min.", "Clonazépam puis phénytoïne à l'arrivée."]),
+    (("trauma",), ["Scanner cérébral : {lesion}.", "PIC {pic} mmHg, PPC {ppc} mmHg.", "Collier cervical en place."]),
+    (("CEC", "Fallot"), ["Temps de CEC {cec} min, clampage aortique {clamp} min.", "Drains médiastinaux peu productifs.",
+                         "Pace-maker épicardique en veille.", "Retour de bloc à H{h}."]),
+    (("myocardite", "PIMS"), ["Syndrome grippal la semaine précédente.", "ECG : microvoltage, troubles de la repolarisation.",
+                              "PCR entérovirus en cours."]),
+    (("CIV", "atrioventriculaire"), ["Souffle holosystolique 3/6.", "Cassure de la courbe pondérale."]),
+    (("asthme",), ["Salbutamol IV en continu.", "Sulfate de magnésium IV reçu aux urgences."]),
+]
 HISTORY_NEUTRAL = [
     "Pas d'antécédent notable.", "ATCD : prématurité à {ga} SA.", "ATCD : asthme du nourrisson.",
-    "ATCD : épilepsie sous valproate.", "ATCD : drépanocytose SS.", "Vaccinations à jour.",
-    "ATCD : reflux gastro-œsophagien.", "Né à terme, eutrophe.", "ATCD : trisomie 21.", "Pas d'allergie connue.",
+    "ATCD : épilepsie sous valproate.", "ATCD : drépanocytose SS.", "Vaccinations à jour.", "ATCD : trisomie 21.",
+    "ATCD : reflux gastro-œsophagien.", "Né à terme, eutrophe.", "Pas d'allergie connue.",
     "ATCD : bronchodysplasie pulmonaire.", "ATCD : syndrome néphrotique corticosensible.",
 ]
 HISTORY_CARDIAC = [
@@ -62,8 +77,8 @@ HISTORY_CARDIAC = [
     "ATCD familial de cardiomyopathie, bilan cardiologique normal.", "ATCD de Kawasaki sans anévrisme coronaire.",
 ]
 
-# Evidence categories: for each, phrases for a clear positive sign (P), a
-# hedged / borderline finding (A) and a normal or negated finding (N).
+# Label-bearing evidence, by category: a clear sign (P), a hedged or borderline
+# finding (A), a normal or negated finding (N). Each category lands in one section.
 EVIDENCE = {
     "dx": {
         "P": ["Tableau d'insuffisance cardiaque aiguë.", "Défaillance cardiaque gauche.", "Choc cardiogénique.",
@@ -104,7 +119,7 @@ EVIDENCE = {
     },
     "tx": {
         "P": ["Introduction de milrinone {mil} µg/kg/min.", "Dobutamine {dobu} µg/kg/min.",
-              "Furosémide {furo} mg/kg IV.", "Milrinone et furosémide.", "Restriction hydrique, furosémide.",
+              "Furosémide {furo} mg/kg IV toutes les 8 h.", "Milrinone et furosémide.", "Restriction hydrique, furosémide.",
               "Mise sous adrénaline {adr} µg/kg/min et milrinone.", "Discussion ECMO avec les chirurgiens.",
               "Assistance par ECMO VA."],
         "A": ["Furosémide {furo} mg/kg ponctuel.", "Adrénaline {adr} µg/kg/min.", "Noradrénaline {nad} µg/kg/min.",
@@ -119,46 +134,45 @@ EVIDENCE = {
         "N": ["Radio : ICT normal.", "RP : pas de cardiomégalie.", "Radio : {rxother}."],
     },
 }
-RX_OTHER = ["atélectasie lobaire supérieure droite", "distension thoracique", "foyer alvéolaire gauche",
-            "syndrome interstitiel bilatéral", "pas de foyer", "pneumothorax droit drainé"]
+EVIDENCE_SECTION = {"dx": "hemo", "bnp": "bio", "echo": "echo", "exam": "exam", "tx": "tx", "rx": "resp"}
 
-# Label-neutral sentences (the bulk of each note).
-VITALS = [
-    "FC {fc}/min, TA {tas}/{tad}, SpO2 {spo2} % {o2}.", "FR {fr}/min, T° {temp} °C.", "FC {fc}/min, FR {fr}/min.",
-    "TA {tas}/{tad} mmHg, PAM {pam}.", "SpO2 {spo2} % {o2}, FR {fr}/min, signes de lutte {lutte}.",
-    "T° {temp} °C, FC {fc}/min.", "Diurèse {diur} mL/kg/h.",
-]
-O2 = ["en AA", "sous {l} L O2", "sous OHD {l} L/min", "sous VNI", "intubé-ventilé", "sous lunettes {l} L"]
-LUTTE = ["modérés", "intenses", "minimes", "absents"]
+# Label-neutral sentences: the bulk of each note, grouped by section.
 NEUTRAL = {
-    "resp": ["Intubation le J{j} pour épuisement respiratoire.", "VNI en mode {vni}, bien tolérée.",
-             "Sevrage de l'OHD en cours.", "Extubation prévue demain.", "Ventilation en VAC, FiO2 {fio2} %.",
+    "hemo": ["FC {fc}/min, TA {tas}/{tad}, SpO2 {spo2} % {o2}.", "FR {fr}/min, T° {temp} °C.", "FC {fc}/min, FR {fr}/min.",
+             "TA {tas}/{tad} mmHg, PAM {pam} mmHg.", "T° {temp} °C, FC {fc}/min, TA {tas}/{tad}.",
+             "Diurèse {diur} mL/kg/h sur les dernières 24 h.", "Rythme sinusal au scope."],
+    "resp": ["Intubation à J{j} pour épuisement respiratoire.", "VNI en mode {vni}, bien tolérée.",
+             "Sevrage de l'OHD en cours.", "Extubation prévue demain si gaz corrects.", "Ventilation en VAC, FiO2 {fio2} %.",
              "Gazométrie : pH {ph}, pCO2 {pco2} mmHg.", "Aspirations naso-pharyngées régulières.",
-             "Kinésithérapie respiratoire deux fois par jour.", "Encombrement bronchique important."],
+             "Kinésithérapie respiratoire deux fois par jour.", "Encombrement bronchique important.",
+             "SpO2 {spo2} % {o2}, FR {fr}/min, signes de lutte {lutte}."],
     "neuro": ["Score de Glasgow {gcs}.", "Sédation par midazolam et sufentanil.", "Pupilles symétriques réactives.",
               "Pas de crise convulsive depuis H{h}.", "EEG : tracé ralenti sans activité critique.",
-              "Réveil calme.", "Comfort-B {cb}.", "Levétiracétam {lev} mg/kg/j.", "Enfant douloureux, EVA {eva}/10."],
+              "Réveil calme, interactif.", "Comfort-B {cb} sous sédation.", "Levétiracétam {lev} mg/kg/j.",
+              "Enfant douloureux, EVA {eva}/10, morphine introduite."],
     "bio": ["Lactates {lac} mmol/L.", "Créatinine {creat} µmol/L.", "CRP {crp} mg/L, PCT {pct} ng/mL.",
             "Hb {hb} g/dL, plaquettes {plq} G/L.", "Na {na} mmol/L, K {k} mmol/L.", "Glycémie {gly} mmol/L.",
             "Urée {uree} mmol/L.", "Leucocytes {leuco} G/L.", "ASAT {asat} UI/L, ALAT {alat} UI/L.",
-            "Albumine {alb} g/L.", "Bilan hépatique normal."],
+            "Albumine {alb} g/L.", "Bilan hépatique normal.", "Hémostase correcte, TP {tp} %."],
     "inf": ["Hémoculture positive à {germ}.", "Antibiothérapie par {atb}.", "Prélèvements bactériologiques en cours.",
             "PCR VRS positive.", "Arrêt des antibiotiques à J{j}.", "Apyrexie depuis {h} h.", "Isolement contact."],
     "nutri": ["Alimentation entérale continue {ml} mL/kg/j.", "Reprise alimentaire progressive.",
-              "Nutrition parentérale par KTC.", "Poids {kg} kg.", "Sonde naso-gastrique en place.",
-              "Apports hydriques {ml} mL/kg/j."],
+              "Nutrition parentérale par KTC.", "Sonde naso-gastrique en place.", "Apports hydriques {ml} mL/kg/j.",
+              "Transit conservé."],
     "renal": ["Diurèse conservée.", "Bilan entrées-sorties positif à {bil} mL.", "Pas d'insuffisance rénale.",
               "Sondage urinaire.", "Insuffisance rénale fonctionnelle en amélioration."],
-    "misc": ["KTC jugulaire droit posé le J{j}.", "Cathéter artériel radial.", "Parents présents et informés.",
+    "exam": ["Fontanelle normotendue.", "Abdomen souple, dépressible.", "Pas de raideur méningée.",
+             "Examen cutané sans particularité.", "Conscient, réactif.", "Tonus axial correct."],
+    "tx": ["Paracétamol systématique.", "Héparine préventive.", "Oméprazole IV.", "Correction de la kaliémie.",
+           "Vitamine K faite."],
+    "misc": ["KTC jugulaire droit posé à J{j}.", "Cathéter artériel radial.", "Parents présents et informés.",
              "Parents vus ce jour, inquiets.", "Pas d'escarre.", "Prévention des escarres.", "Chambre {room}.",
              "Transfert en pédiatrie envisagé.", "Avis {spec} demandé.", "Staff médical ce matin.",
              "Entretien avec la maman de {name}.", "Bonne nuit, pas d'événement.", "Scope et saturation continus."],
+    "evol": [  # day-by-day entries: the only templates that may repeat within a note
+        "Evolution à J{j} : {evo}.", "J{j} : {evo}, FC {fc}/min.", "Nuit du J{j} : {evo}.",
+        "H{h} : {evo}, SpO2 {spo2} %.", "J{j} : {evo}, T° {temp} °C.", "Relève de J{j} : {evo}."],
 }
-NEUTRAL["hemo"] = VITALS
-NEUTRAL["evol"] = [  # day-by-day entries; the only templates that may repeat within a note
-    "Evolution à J{j} : {evo}.", "J{j} : {evo}, FC {fc}/min.", "Nuit du J{j} : {evo}.", "H{h} : {evo}, SpO2 {spo2} %.",
-    "J{j} : {evo}, T° {temp} °C.", "Relève de J{j} : {evo}.",
-]
 EVENTS = [
     "stable", "pic fébrile à {temp} °C", "désaturation lors des soins", "agitation, bolus de midazolam",
     "bonne tolérance de l'alimentation", "vomissements", "extubation réussie", "diurèse {diur} mL/kg/h",
@@ -166,58 +180,46 @@ EVENTS = [
     "glycémie {gly} mmol/L", "hypokaliémie corrigée", "pose d'un KTC", "changement d'antibiotique pour {atb}",
     "selles liquides", "douleur contrôlée", "réveil progressif", "apnée résolutive à la stimulation",
 ]
-_POOL = [(key, tpl) for key, tpls in NEUTRAL.items() for tpl in tpls]
-SECTION_TITLES = {"resp": ["Respiratoire :", "Resp :", "Sur le plan respiratoire,"],
-                  "neuro": ["Neuro :", "Neurologique :", "Sur le plan neurologique,"],
-                  "bio": ["Biologie :", "Bio :", "Bilan :"], "inf": ["Infectieux :", "Infectio :"],
-                  "nutri": ["Nutrition :", "Digestif :"], "renal": ["Rénal :", "Néphro :"],
-                  "misc": ["Divers :", "Autres :", ""], "hemo": ["Hémodynamique :", "HD :", "Cardio :"],
-                  "evol": ["Evolution :", "Depuis hier :", ""]}
+SECTION_TITLES = {
+    "hemo": ["Hémodynamique :", "HD :", "Cardio :"], "resp": ["Respiratoire :", "Resp :", "Sur le plan respiratoire,"],
+    "neuro": ["Neuro :", "Neurologique :", "Sur le plan neurologique,"], "bio": ["Biologie :", "Bio :", "Bilan :"],
+    "inf": ["Infectieux :", "Infectio :"], "nutri": ["Nutrition :", "Digestif :"], "renal": ["Rénal :", "Néphro :"],
+    "exam": ["Examen :", "Clinique :", "A l'examen,"], "tx": ["Traitement :", "TTT :", "Thérapeutique :"],
+    "echo": ["", "Imagerie :"], "misc": ["Divers :", "Autres :", ""], "evol": ["Evolution :", "Depuis hier :", ""],
+}
+OPENINGS = [
+    "{who}, admis{e} en réanimation pédiatrique pour {reason}.", "{who} hospitalisé{e} en réa ped pour {reason}.",
+    "{who}. Motif d'admission : {reason}.", "{who}, transféré{e} du SAU pour {reason}.",
+    "J{j} d'hospitalisation. {who} admis{e} pour {reason}.", "{who} pris{e} en charge pour {reason}.",
+    "Note de garde. {who}, {reason}.", "{who} hospitalisé{e} depuis J{j} pour {reason}.",
+]
 PLANS = ["Plan : poursuite de la surveillance.", "Conduite à tenir : surveillance scopée.",
          "Plan : réévaluation demain.", "A revoir à la visite du soir.", "Poursuite du traitement en cours.",
          "Contrôle biologique demain matin.", "Plan : ETT de contrôle à J{j}.", "Plan : bilan entrées-sorties strict.",
          "Transfert en service conventionnel si stable.", "Information des parents faite."]
-OPENINGS = [
-    "{age}, admis en réanimation pédiatrique pour {reason}.", "{age} hospitalisé en réa ped pour {reason}.",
-    "{age}. Motif d'admission : {reason}.", "{age}, transféré du SAU pour {reason}.",
-    "J{j} d'hospitalisation. {age} admis pour {reason}.", "{age} pris en charge pour {reason}.",
-    "Note de garde. {age}, {reason}.", "{age} hospitalisé depuis J{j} pour {reason}.",
-]
-REASON_DETAILS = {  # first keyword found in the admission reason adds one matching sentence
-    "bronchiolite": ["Bronchiolite au {j}e jour d'évolution.", "Apnées à domicile.", "Sibilants et freinage expiratoire."],
-    "sep": ["Porte d'entrée {porte}.", "Remplissage {rempl} mL/kg à l'admission.", "Choc chaud à l'arrivée."],
-    "purpura": ["Purpura extensif nécrotique.", "Ceftriaxone au domicile par le SMUR."],
-    "acidocétose": ["Cétonémie {ket} mmol/L à l'admission.", "Insulinothérapie IV 0,05 UI/kg/h.",
-                    "Réhydratation selon protocole DKA."],
-    "épilep": ["Crise tonico-clonique généralisée de {min} min.", "Clonazépam puis phénytoïne à l'admission."],
-    "trauma": ["Scanner cérébral : {lesion}.", "PIC {pic} mmHg, PPC {ppc} mmHg.", "Collier cervical en place."],
-    "opératoire de": ["Temps de CEC {cec} min, clampage {clamp} min.", "Drains médiastinaux peu productifs.",
-                      "Pace-maker épicardique en veille.", "Sortie de bloc à H{h}."],
-    "cardite": ["Syndrome grippal la semaine précédente.", "ECG : microvoltage, troubles de la repolarisation.",
-                "PCR entérovirus en cours."],
-    "CIV": ["Souffle holosystolique 3/6.", "Cassure de la courbe pondérale."],
-    "asthme": ["Salbutamol en continu.", "Sulfate de magnésium IV."],
-}
+CONCLUSIONS = ["Au total :", "Synthèse :", "Conclusion :", "En résumé,"]
+O2 = ["en AA", "sous {l} L O2", "sous OHD {l} L/min", "sous VNI", "intubé-ventilé", "sous lunettes {l} L/min"]
+RX_OTHER = ["atélectasie lobaire supérieure droite", "distension thoracique", "foyer alvéolaire gauche",
+            "syndrome interstitiel bilatéral", "pas de foyer", "pneumothorax droit drainé"]
 GERMS = ["S. aureus", "E. coli", "pneumocoque", "méningocoque", "streptocoque A", "K. pneumoniae"]
 ATB = ["céfotaxime", "céfotaxime et vancomycine", "amoxicilline", "pipéracilline-tazobactam", "ceftriaxone"]
 SPEC = ["cardiologique", "neurologique", "chirurgical", "néphrologique", "infectiologique", "diététique"]
-NAMES = ["Léa", "Noah", "Inès", "Lucas", "Jade", "Adam", "Chloé", "Hugo", "Maël", "Louise"]
+NAMES = ["Léa", "Noah", "Inès", "Lucas", "Jade", "Adam", "Chloé", "Hugo", "Maël", "Louise"]  # invented
 
-# Probability of each evidence state (P, A, N, absent) given the latent
-# profile. These numbers are the difficulty knobs of the corpus.
+# The difficulty knobs. A latent profile per note gives, for each evidence
+# category, the probability of a clear (P), hedged (A) and normal (N) sentence
+# (the rest: the category is not mentioned). Weights are within each class.
 PROFILES = {
-    # positive profiles: (weight within positives, {category: (P, A, N)})
-    "pos_explicit": (0.50, {"dx": (.80, .10, .0), "bnp": (.60, .20, .0), "echo": (.60, .20, .0),
+    "pos_explicit": (0.60, {"dx": (.80, .10, .0), "bnp": (.60, .20, .0), "echo": (.60, .20, .0),
                             "exam": (.55, .20, .05), "tx": (.65, .15, .0), "rx": (.25, .10, .05)}),
-    "pos_indirect": (0.30, {"dx": (.0, .30, .05), "bnp": (.55, .30, .0), "echo": (.50, .30, .05),
+    "pos_indirect": (0.25, {"dx": (.0, .30, .05), "bnp": (.55, .30, .0), "echo": (.50, .30, .05),
                             "exam": (.35, .30, .10), "tx": (.50, .25, .05), "rx": (.20, .15, .05)}),
-    "pos_subtle": (0.20, {"dx": (.10, .40, .10), "bnp": (.25, .40, .10), "echo": (.20, .40, .15),
+    "pos_subtle": (0.15, {"dx": (.10, .40, .10), "bnp": (.25, .40, .10), "echo": (.20, .40, .15),
                           "exam": (.20, .35, .15), "tx": (.20, .40, .10), "rx": (.10, .20, .10)}),
-    # negative profiles
-    "neg_cardiac": (0.30, {"dx": (.05, .35, .45), "bnp": (.10, .35, .40), "echo": (.10, .35, .50),
-                           "exam": (.10, .30, .35), "tx": (.10, .35, .30), "rx": (.05, .20, .25)}),
+    "neg_cardiac": (0.30, {"dx": (.02, .35, .45), "bnp": (.05, .35, .40), "echo": (.05, .35, .50),
+                           "exam": (.10, .30, .35), "tx": (.05, .35, .30), "rx": (.05, .20, .25)}),
     "neg_sick": (0.30, {"dx": (.02, .30, .50), "bnp": (.05, .25, .35), "echo": (.05, .25, .45),
-                        "exam": (.10, .30, .30), "tx": (.10, .45, .25), "rx": (.03, .15, .35)}),
+                        "exam": (.05, .30, .30), "tx": (.05, .45, .25), "rx": (.03, .15, .35)}),
     "neg_plain": (0.40, {"dx": (.0, .05, .45), "bnp": (.0, .05, .25), "echo": (.0, .05, .30),
                          "exam": (.02, .10, .35), "tx": (.0, .10, .35), "rx": (.0, .05, .40)}),
 }
@@ -228,7 +230,7 @@ P_CARDIAC_REASON = {"pos_explicit": 0.75, "pos_indirect": 0.6, "pos_subtle": 0.4
 
 
 class _Rng(random.Random):
-    """``random.Random`` with cheaper ``choice``/``randint`` (still seeded and deterministic)."""
+    """``random.Random`` with cheaper ``choice``/``randint``: still seeded, still deterministic."""
 
     def choice(self, seq):
         return seq[int(self.random() * len(seq))]
@@ -237,14 +239,14 @@ class _Rng(random.Random):
         return a + int(self.random() * (b - a + 1))
 
 
-def _dec(lo: float, hi: float):
-    """A slot that draws a one-decimal number written the French way (3,2)."""
-    return lambda r: f"{r.uniform(lo, hi):.1f}".replace(".", ",")
-
-
 def _int(lo: int, hi: int):
     span = hi - lo + 1
     return lambda r: lo + int(r.random() * span)
+
+
+def _dec(lo: float, hi: float):
+    """A slot drawing a one-decimal number written the French way ("3,2")."""
+    return lambda r: f"{lo + (hi - lo) * r.random():.1f}".replace(".", ",")
 
 
 def _pick(seq):
@@ -252,31 +254,36 @@ def _pick(seq):
     return lambda r: seq[int(r.random() * n)]
 
 
+def _nested(table):
+    """A slot that is itself a template drawn from ``table`` (e.g. the oxygen support)."""
+    return lambda r: _fill(r, r.choice(table))
+
+
 SLOTS = {
     "ga": _int(26, 36), "m": _int(2, 18), "y": _int(1, 6), "yr": _int(2015, 2023),
-    "bnp_hi": _int(600, 4800), "bnp_mid": _int(150, 600), "bnp_lo": _int(8, 90),
-    "ntp_hi": _int(3000, 35000), "ntp_mid": _int(600, 3000), "tropo_hi": _int(80, 2500),
-    "tropo_mid": _int(20, 80), "fe_lo": _int(15, 42), "fe_mid": _int(42, 54), "fe_hi": _int(56, 75),
-    "fr_lo": _int(10, 22), "hep": _int(3, 6), "hep_a": _int(2, 3), "trc": _int(3, 6),
-    "mil": _pick(["0,3", "0,5", "0,7"]), "dobu": _pick([5, 7, 10]), "furo": _pick(["0,5", "1", "2"]),
-    "adr": _pick(["0,05", "0,1", "0,2", "0,3"]), "nad": _pick(["0,1", "0,2", "0,4"]),
-    "ict_hi": _pick(["0,62", "0,65", "0,70"]), "ict_mid": _pick(["0,55", "0,58"]), "rxother": _pick(RX_OTHER),
-    "fc": _int(70, 210), "tas": _int(55, 120), "tad": _int(25, 75), "pam": _int(35, 85), "spo2": _int(82, 100),
-    "fr": _int(18, 80), "temp": _dec(35.8, 40.2), "diur": _dec(0.3, 4), "l": _int(1, 12), "o2": lambda r: _fill(r, r.choice(O2)),
-    "lutte": _pick(LUTTE), "j": _int(1, 12), "h": _pick([6, 12, 24, 48, 72]),
-    "vni": _pick(["VS-AI-PEP", "BiPAP", "CPAP"]), "fio2": _pick([21, 25, 30, 40, 50, 60, 80]),
-    "ph": lambda r: f"7,{r.randint(12, 45)}", "pco2": _int(32, 95), "gcs": _int(6, 15), "cb": _int(10, 24),
-    "lev": _pick([20, 40, 60]), "eva": _int(0, 8), "lac": _dec(0.6, 7.5), "creat": _int(15, 180),
-    "crp": _int(1, 320), "pct": _dec(0.05, 40), "hb": _dec(6.5, 15), "plq": _int(30, 600), "na": _int(126, 152),
-    "k": _dec(2.8, 6.2), "gly": _dec(3, 35), "uree": _dec(1.5, 25), "leuco": _dec(2, 35), "asat": _int(15, 900),
-    "alat": _int(10, 700), "alb": _int(18, 42), "germ": _pick(GERMS), "atb": _pick(ATB),
-    "ml": _pick([60, 80, 100, 120, 150]), "kg": _dec(2.5, 60), "bil": _int(50, 900), "room": _int(1, 24),
+    "bnp_hi": _int(600, 4800), "bnp_mid": _int(150, 600), "bnp_lo": _int(8, 90), "ntp_hi": _int(3000, 35000),
+    "ntp_mid": _int(600, 3000), "tropo_hi": _int(80, 2500), "tropo_mid": _int(20, 80),
+    "fe_lo": _int(15, 42), "fe_mid": _int(42, 54), "fe_hi": _int(56, 75), "fr_lo": _int(10, 22),
+    "hep": _int(3, 6), "hep_a": _int(2, 3), "trc": _int(3, 6), "mil": _pick(["0,3", "0,5", "0,7"]),
+    "dobu": _pick([5, 7, 10]), "furo": _pick(["0,5", "1", "2"]), "adr": _pick(["0,05", "0,1", "0,2", "0,3"]),
+    "nad": _pick(["0,1", "0,2", "0,4"]), "ict_hi": _pick(["0,62", "0,65", "0,70"]), "ict_mid": _pick(["0,55", "0,58"]),
+    "rxother": _pick(RX_OTHER), "fc": _int(75, 200), "tas": _int(55, 120), "tad": _int(25, 75), "pam": _int(35, 85),
+    "spo2": _int(82, 100), "fr": _int(18, 75), "temp": _dec(35.8, 40.2), "diur": _dec(0.3, 4), "l": _int(1, 12),
+    "o2": _nested(O2), "lutte": _pick(["modérés", "intenses", "minimes", "absents"]), "j": _int(1, 12),
+    "h": _pick([6, 12, 24, 48, 72]), "vni": _pick(["VS-AI-PEP", "BiPAP", "CPAP"]),
+    "fio2": _pick([21, 25, 30, 40, 50, 60, 80]), "ph": lambda r: f"7,{r.randint(12, 45)}", "pco2": _int(32, 95),
+    "gcs": _int(6, 15), "cb": _int(10, 24), "lev": _pick([20, 40, 60]), "eva": _int(3, 8), "lac": _dec(0.6, 7.5),
+    "creat": _int(15, 180), "crp": _int(1, 320), "pct": _dec(0.1, 40), "hb": _dec(6.5, 15), "plq": _int(30, 600),
+    "na": _int(126, 152), "k": _dec(2.8, 6.2), "gly": _dec(3, 35), "uree": _dec(1.5, 25), "leuco": _dec(2, 35),
+    "asat": _int(15, 900), "alat": _int(10, 700), "alb": _int(18, 42), "tp": _int(45, 100), "germ": _pick(GERMS),
+    "atb": _pick(ATB), "ml": _pick([60, 80, 100, 120, 150]), "bil": _int(50, 900), "room": _int(1, 24),
     "spec": _pick(SPEC), "name": _pick(NAMES), "ket": _dec(3, 7.5), "min": _pick([15, 20, 30, 45, 60]),
     "porte": _pick(["pulmonaire", "urinaire", "cutanée", "digestive", "non retrouvée"]), "rempl": _pick([20, 40, 60]),
     "lesion": _pick(["hématome extradural", "contusions frontales", "œdème cérébral diffus", "HSD aigu"]),
-    "evo": lambda r: _fill(r, r.choice(EVENTS)), "pic": _int(8, 35), "ppc": _int(35, 70), "cec": _int(60, 220), "clamp": _int(30, 130),
+    "evo": _nested(EVENTS), "pic": _int(8, 35), "ppc": _int(35, 70), "cec": _int(60, 220), "clamp": _int(30, 130),
 }
 _COMPILED: dict[str, list] = {}
+_POOL = [(key, tpl) for key, tpls in NEUTRAL.items() for tpl in tpls]
 
 
 def _fill(r: random.Random, template: str) -> str:
@@ -296,59 +303,66 @@ def _fill(r: random.Random, template: str) -> str:
     return "".join([p if p.__class__ is str else str(p(r)) for p in pieces])
 
 
-def _age(r: random.Random) -> str:
-    x = r.random()
+def _patient(r: random.Random) -> tuple[str, str, bool]:
+    """An age phrase, a plausible weight in kg, and whether the phrase is feminine."""
+    x, girl = r.random(), r.random() < 0.45
     if x < 0.12:
-        return r.choice(["Nouveau-né de {} jours".format(r.randint(2, 27)), "Nouveau-né à J{}".format(r.randint(2, 27))])
+        d = r.randint(2, 27)
+        return f"Nouveau-né{'e' if girl else ''} de {d} jours", f"{3 + r.random():.1f}".replace(".", ","), girl
     if x < 0.50:
         m = r.randint(1, 23)
-        return r.choice(["Nourrisson de {} mois", "Nourrisson de {} mois", "Enfant de {} mois"]).format(m)
+        return f"Nourrisson de {m} mois", f"{3.5 + 0.45 * m + r.random():.1f}".replace(".", ","), False
     y = r.randint(2, 17)
-    if y >= 12 and r.random() < 0.5:
-        return "Adolescent{} de {} ans".format(r.choice(["", "e"]), y)
-    return "Enfant de {} an{}".format(y, "s" if y > 1 else "")
+    noun = ("Adolescente" if girl else "Adolescent") if y >= 12 else r.choice(["Fille" if girl else "Garçon", "Enfant"])
+    return f"{noun} de {y} ans", str(int(2.6 * y + 7 + 6 * r.random())), girl
+
+
+def _lower_first(s: str) -> str:
+    """Lower-case the first letter of a sentence, unless it starts an acronym (ETT, IC)."""
+    return s if s[1:2].isupper() else s[0].lower() + s[1:]
 
 
 def _target_length(r: random.Random) -> int:
-    """Words per note: a log-normal bulk (median ~90) plus a ~4 % long tail."""
+    """Target words per note: a log-normal bulk (notes end up ~100 words) plus a ~4 % tail of 262-400."""
     if r.random() < 0.04:
         return r.randint(262, 400)
-    return max(35, min(250, int(r.lognormvariate(4.43, 0.25))))
-
-
-def _evidence(r: random.Random, profile: str) -> list[str]:
-    """The label-bearing sentences of one note, in random order."""
-    out = []
-    for cat, (p, a, n) in PROFILES[profile][1].items():
-        x = r.random()
-        state = "P" if x < p else "A" if x < p + a else "N" if x < p + a + n else None
-        if state:
-            out.append(_fill(r, r.choice(EVIDENCE[cat][state])))
-    r.shuffle(out)
-    return out
+    return max(35, min(250, int(r.lognormvariate(4.39, 0.25))))
 
 
 def _note(r: random.Random, profile: str) -> str:
     cardiac = r.random() < P_CARDIAC_REASON[profile]
     reason = r.choice(REASONS_CARDIAC if cardiac else REASONS_OTHER)
-    opening = r.choice(OPENINGS).format(age=_age(r), reason=reason, j=r.randint(1, 15))
-    parts = [opening]
+    who, kg, girl = _patient(r)
+    e = "e" if girl else ""
+    parts = [r.choice(OPENINGS).format(who=who, reason=reason, j=r.randint(1, 15), e=e)]
+    if r.random() < 0.5:
+        parts.append(f"Poids {kg} kg.")
     if r.random() < 0.6:
         hist = HISTORY_CARDIAC if (profile == "neg_cardiac" or cardiac) and r.random() < 0.5 else HISTORY_NEUTRAL
-        parts.append(_fill(r, r.choice(hist)))
-    for kw, details in REASON_DETAILS.items():
-        if kw in reason:
+        parts.append(_fill(r, r.choice(hist)).replace("Né à", f"Né{e} à"))
+    for keywords, details in REASON_DETAILS:
+        if any(k in reason for k in keywords):
             parts.append(_fill(r, r.choice(details)))
             break
-    target = _target_length(r) - 8
     words = sum(len(x.split()) for x in parts)
-    evidence = _evidence(r, profile)
-    words += sum(len(e.split()) for e in evidence)
-    # Sections of label-neutral sentences (no template twice, except day-by-day
-    # entries), drawn until the note reaches its target length.
-    rand, pool, npool = r.random, _POOL, len(_POOL)
-    by_key: dict[str, list[str]] = {"hemo": [_fill(r, r.choice(VITALS))]}
+    rand = r.random
+    # Label-bearing sentences, by section; a diagnosis may instead close the note.
+    by_key: dict[str, list[str]] = {"hemo": [_fill(r, r.choice(NEUTRAL["hemo"]))]}
+    conclusion = None
+    for cat, (p, a, n) in PROFILES[profile][1].items():
+        x = rand()
+        if x < p + a + n:
+            s = _fill(r, r.choice(EVIDENCE[cat]["P" if x < p else "A" if x < p + a else "N"]))
+            words += len(s.split())
+            if cat == "dx" and rand() < 0.5:
+                conclusion = s
+            else:
+                by_key.setdefault(EVIDENCE_SECTION[cat], []).append(s)
+    # Label-neutral sentences (no template twice, except day-by-day entries)
+    # until the note reaches its target length.
+    target = _target_length(r) - 8
     used = set()
+    pool, npool = _POOL, len(_POOL)
     while words < target:
         i = int(rand() * npool)
         if i in used:
@@ -357,23 +371,22 @@ def _note(r: random.Random, profile: str) -> str:
         if key != "evol":
             used.add(i)
         x = _fill(r, tpl)
-        sec = by_key.get(key)
-        if sec is None:
+        body = by_key.get(key)
+        if body is None:
             by_key[key] = [x]
         else:
-            sec.append(x)
+            body.insert(int(rand() * (len(body) + 1)), x)
         words += len(x.split())
     sections = list(by_key.items())
-    for e in evidence:  # the label-bearing sentences land at random places
-        body = sections[int(rand() * len(sections))][1]
-        body.insert(int(rand() * (len(body) + 1)), e)
     r.shuffle(sections)
     titled = rand() < 0.6
     for key, body in sections:
         title = r.choice(SECTION_TITLES[key]) if titled else ""
         if title.endswith(","):
-            body[0] = body[0][0].lower() + body[0][1:]
-        parts.append((title + " " if title else "") + " ".join(body))
+            body[0] = _lower_first(body[0])
+        parts.append(f"{title} {' '.join(body)}" if title else " ".join(body))
+    if conclusion:
+        parts.append(f"{r.choice(CONCLUSIONS)} {_lower_first(conclusion)}")
     parts.append(_fill(r, r.choice(PLANS)))
     return " ".join(parts)
 
@@ -382,23 +395,23 @@ def generate_notes(n: int = 5400, seed: int = 0) -> tuple[list[str], list[int]]:
     """Return ``(texts, labels)``: ``n`` synthetic PICU notes and their 0/1 labels.
 
     Deterministic: the same ``(n, seed)`` gives the same output in any process.
-    About 36 % of labels are 1 (cardiac failure); about 6 % of labels are
-    deliberately flipped (label noise, as in real annotations).
+    About 36 % of labels are 1 (cardiac failure), of which a few are noise:
+    about 5 % of all labels are deliberately flipped, as in real annotations.
     """
     if n < 0:
-        raise ValueError("n must be >= 0")
+        raise ValueError(f"n must be >= 0, got {n}")
     r = _Rng(seed)
-    texts: list[str] = []
-    labels: list[int] = []
+    n_pos = round(n * POSITIVE_RATE)
+    truth = [1] * n_pos + [0] * (n - n_pos)
+    r.shuffle(truth)
     pos_w = [PROFILES[p][0] for p in POS_PROFILES]
     neg_w = [PROFILES[p][0] for p in NEG_PROFILES]
-    for _ in range(n):
-        y = 1 if r.random() < POSITIVE_RATE else 0
+    texts: list[str] = []
+    labels: list[int] = []
+    for y in truth:
         profile = r.choices(POS_PROFILES if y else NEG_PROFILES, weights=pos_w if y else neg_w)[0]
         texts.append(_note(r, profile))
-        if r.random() < LABEL_NOISE:
-            y = 1 - y
-        labels.append(y)
+        labels.append(1 - y if r.random() < LABEL_NOISE else y)
     return texts, labels
 
 
@@ -406,7 +419,6 @@ def write_demo_csv(path: str | os.PathLike, n: int = 5400, seed: int = 0) -> Non
     """Write the demo corpus to ``path`` as a UTF-8 CSV with header ``text,label``."""
     texts, labels = generate_notes(n, seed)
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, quoting=csv.QUOTE_MINIMAL)
-        w.writerow(["text", "label"])
-        for t, y in zip(texts, labels):
-            w.writerow([t, y])
+        writer = csv.writer(fh)
+        writer.writerow(["text", "label"])
+        writer.writerows(zip(texts, labels))

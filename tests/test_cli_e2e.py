@@ -41,7 +41,7 @@ def test_train_writes_complete_private_run_directory(trained):
         assert stat.S_IMODE((run / name).stat().st_mode) & 0o077 == 0, f"{name} readable by others"
     types = [e["type"] for e in read_events(run)]
     assert types[0] == "run_started" and types[-1] == "run_finished"
-    for kind in ("step", "eval", "checkpoint", "memory", "heartbeat"):
+    for kind in ("step", "eval", "checkpoint", "memory", "heartbeat", "baseline"):
         assert kind in types, kind
     assert all(e["v"] == 1 and isinstance(e["t"], float) for e in read_events(run))
     started = read_events(run)[0]
@@ -50,6 +50,7 @@ def test_train_writes_complete_private_run_directory(trained):
     for key in ("accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_weighted", "f1_positive", "roc_auc"):
         assert 0.0 <= payload["metrics"][key] <= 1.0, key
     assert payload["metrics"]["f1_macro"] > 0.7  # the keywords are learnable in 3 epochs
+    assert 0.0 <= payload["baseline"]["f1_macro"] <= 1.0 and payload["baseline"]["n"] == payload["metrics"]["n"]
     assert json.loads((run / "metrics.json").read_text()) == payload
 
 

@@ -44,6 +44,8 @@ class PlainProgress:
                 self._last = now
                 line = (f"epoch {event['epoch']} step {event['step']}/{event['total_steps']} "
                         f"loss {event['loss']:.4f} lr {event['lr']:.2e} {event['tokens_per_s']:.0f} tok/s")
+        elif kind == "baseline":
+            line = f"baseline (TF-IDF + logistic regression) test macro-F1 {event['f1_macro']:.4f}"
         elif kind == "eval":
             line = f"{event['split']} epoch {event['epoch']}: macro-F1 {event['f1_macro']:.4f} accuracy {event['accuracy']:.4f}"
         elif kind == "checkpoint":

@@ -17,33 +17,38 @@ Opt = typer.Option
 
 def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Optional[str],
                  split_col: Optional[str], backbone: Optional[str], adapter: Optional[str], epochs: Optional[int],
-                 max_length: Optional[int], seed: Optional[int], sets: list[str]):
-    """Defaults ← explicit options ← ``--set`` (the last word wins)."""
-    from clinitui.config.overrides import apply_overrides, set_path, validate
+                 max_length: Optional[int], seed: Optional[int], sets: list[str], allow_download: bool = False,
+                 preset: Optional[str] = None, budget: Optional[str] = None):
+    """Defaults ← experiment preset ← backbone/adapter/budget presets ← explicit options ← ``--set``.
 
-    data_cfg: dict = {}
+    ``backbone`` / ``adapter`` name a preset when one exists (``clinitui presets list``), else a
+    registry entry, Hugging Face id or folder; ``budget`` must name a budget preset.
+    """
+    from clinitui.config.presets import compose
+
     flags = {
         "data.path": str(data) if data else None, "data.text_col": text_col, "data.label_col": label_col,
-        "data.split_col": split_col, "model.backbone": backbone, "model.adapter": adapter,
+        "data.split_col": split_col,
         "train.epochs": epochs, "train.max_length": max_length, "train.seed": seed,
+        "model.backbone_options.allow_download": True if allow_download else None,
     }
-    for key, value in flags.items():
-        if value is not None:
-            set_path(data_cfg, key, value)
-    apply_overrides(data_cfg, sets)
-    return validate(data_cfg, "options")
+    return compose(preset=preset, backbone=backbone, adapter=adapter, budget=budget, flags=flags, sets=sets)
 
 
 def train(
+    preset: Annotated[Optional[str], Opt("--preset", "-p", help="Experiment preset name or .toml file (see `clinitui presets list`).")] = None,
     data: Annotated[Optional[Path], Opt("--data", "-d", help="CSV, TSV, JSONL or Parquet file; default: the built-in French demo corpus.")] = None,
     text_col: Annotated[Optional[str], Opt(help="Column with the note text [default: text].")] = None,
     label_col: Annotated[Optional[str], Opt(help="Column with the label [default: label].")] = None,
     split_col: Annotated[Optional[str], Opt(help="Column with train/dev/test per row; default: a stratified split.")] = None,
-    backbone: Annotated[Optional[str], Opt("--backbone", "-b", help="Backbone name, HF id or local folder (see `clinitui models`).")] = None,
-    adapter: Annotated[Optional[str], Opt("--adapter", "-a", help="Adapter before the classifier (see `clinitui models`).")] = None,
+    backbone: Annotated[Optional[str], Opt("--backbone", "-b", help="Backbone preset, registry name, HF id or local folder (see `clinitui presets list`, `clinitui models`).")] = None,
+    adapter: Annotated[Optional[str], Opt("--adapter", "-a", help="Adapter preset or registry name (see `clinitui presets list`, `clinitui models`).")] = None,
+    budget: Annotated[Optional[str], Opt("--budget", help="Hardware budget preset: p620-2gb, cpu, gpu-8gb, gpu-24gb, gpu-80gb ...")] = None,
+    dry_run: Annotated[bool, Opt("--dry-run", help="Print the memory plan and exit: 0 if it fits the budget, 2 if not.")] = False,
     epochs: Annotated[Optional[int], Opt(help="Maximum epochs.")] = None,
     max_length: Annotated[Optional[int], Opt(help="Tokens per note (longer notes are truncated).")] = None,
     seed: Annotated[Optional[int], Opt(help="Random seed.")] = None,
+    allow_download: Annotated[bool, Opt("--allow-download", help="Let a Hugging Face backbone download missing weights (default: offline, local files only).")] = False,
     sets: Annotated[Optional[list[str]], Opt("--set", "-s", help="Override any setting: --set train.lr=3e-4 (repeatable).")] = None,
     run_dir: Annotated[Optional[Path], Opt(help="Exact run directory to create (must be new or empty).")] = None,
     runs_root: Annotated[Optional[Path], Opt(help="Where run directories go [default: $CLINITUI_RUNS_ROOT or ~/.local/share/clinitui/runs].")] = None,
@@ -59,7 +64,11 @@ def train(
 
         config = build_config(data=data, text_col=text_col, label_col=label_col, split_col=split_col,
                               backbone=backbone, adapter=adapter, epochs=epochs, max_length=max_length,
-                              seed=seed, sets=sets or [])
+                              seed=seed, sets=sets or [], allow_download=allow_download, preset=preset,
+                              budget=budget)
+        if dry_run:
+            _print_plan(config, json_out)
+            return
         prepared = prepare(config)  # bad input fails here, before any run directory exists
         root = runs_root or default_runs_root()
         if detach:
@@ -86,4 +95,19 @@ def train(
             from clinitui.cli.report import print_metrics
 
             print_metrics(payload["metrics"], payload["labels"], title="test metrics (best checkpoint)")
+            if payload.get("baseline"):
+                b, m = payload["baseline"], payload["metrics"]
+                sys.stderr.write(f"baseline TF-IDF + logistic regression on the same split: macro-F1 {b['f1_macro']:.4f} "
+                                 f"(model {m['f1_macro']:.4f}, {m['f1_macro'] - b['f1_macro']:+.4f})\n")
             sys.stderr.write(f"run: {payload['run_dir']}\ncheckpoint: {payload['checkpoint']}\n")
+
+
+def _print_plan(config, json_out: bool) -> None:
+    """``--dry-run``: the memory plan, computed from architecture numbers alone (nothing is loaded)."""
+    from clinitui.engine.planner import describe_plan, plan_for_config
+
+    plan = plan_for_config(config)  # raises ConfigError (exit 2) when nothing fits
+    if json_out:
+        print_json({"fits": True, "plan": plan.as_dict(), "config": config.model_dump()})
+        return
+    sys.stdout.write("\n".join(describe_plan(plan)) + "\nfits: yes (dry run, nothing trained)\n")

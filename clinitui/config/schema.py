@@ -69,6 +69,7 @@ class TrainConfig(Section):
     max_steps: Optional[int] = Field(None, ge=1, description="Stop after this many optimizer steps (smoke tests).")
     log_every: int = Field(10, ge=1, description="Optimizer steps between `step` events.")
     seed: int = Field(42, description="Seed for initialisation, dropout and data order.")
+    baseline: bool = Field(True, description="Also score TF-IDF + logistic regression on the same split, for comparison.")
     threads: Optional[int] = Field(None, ge=1, description="CPU threads for torch (default: all cores).")
 
 
@@ -80,6 +81,16 @@ class BudgetConfig(Section):
     max_length: int = Field(512, ge=8, description="Upper bound on tokens per sequence.")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
         "auto", description="Autocast precision on GPU (auto: bf16 where supported, else fp16); CPU uses fp32."
+    )
+    gradient_checkpointing: bool = Field(
+        True, description="Allow the planner to recompute activations in backward (slower, much less memory)."
+    )
+    allow_freeze: bool = Field(
+        False, description="If full fine-tuning cannot fit, freeze the backbone instead of refusing the run."
+    )
+    overhead_bytes: Optional[int] = Field(
+        None, ge=0, description="Memory used outside training tensors (CUDA context, libraries, runtime); "
+        "default: 450 MiB on CUDA, 600 MiB on CPU."
     )
 
 

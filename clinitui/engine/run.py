@@ -153,12 +153,19 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         probs = predict_probs(best, encoded["test"], tokenizer.pad_id, t.eval_batch_size, device, precision)
         test_metrics = classification_metrics(encoded["test"].labels, probs, dataset.label_names, dataset.positive_index)
         events.emit("eval", split="test", epoch=result.best_epoch, step=result.steps, **test_metrics)
+        baseline = None
+        if t.baseline:
+            from clinitui.engine.baseline import tfidf_baseline
+
+            baseline = tfidf_baseline(dataset, seed=t.seed)
+            events.emit("baseline", split="test", **baseline)
         sampler.stop()
         payload = {
             "run_dir": str(path),
             "checkpoint": str(ckpt_dir),
             "metrics": test_metrics,
             "val_metrics": result.best_val,
+            "baseline": baseline,
             "best_epoch": result.best_epoch,
             "epochs_run": result.epochs_run,
             "steps": result.steps,

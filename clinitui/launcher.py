@@ -15,34 +15,45 @@ from pathlib import Path
 
 from clinitui.config.overrides import to_toml
 from clinitui.config.schema import RunConfig
-from clinitui.runs import new_run_dir, pid_alive, write_private
+from clinitui.runs import lock_holder, new_run_dir, pid_alive, write_private
 
 
 def start_worker(config: RunConfig, runs_root: Path, run_dir: Path | None = None) -> tuple[Path, int]:
     """Create the run directory, write ``run.toml`` and start the worker; returns (path, pid)."""
     path = new_run_dir(runs_root, config.model.backbone, config.model.adapter, run_dir)
     write_private(path / "run.toml", to_toml(config))
+    return path, _spawn(path)
+
+
+def resume_worker(path: Path) -> int:
+    """Start a worker that continues the run in ``path`` from its last saved state; returns its pid."""
+    return _spawn(Path(path), "--resume")
+
+
+def _spawn(path: Path, *extra: str) -> int:
     log_fd = os.open(path / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "clinitui.worker", str(path)],
+            [sys.executable, "-m", "clinitui.worker", str(path), *extra],
             stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd,
             start_new_session=True, close_fds=True, env=env, cwd=os.getcwd(),
         )
     finally:
         os.close(log_fd)
     write_private(path / "worker.pid", f"{proc.pid}\n")
-    return path, proc.pid
+    return proc.pid
 
 
 def stop_worker(run_dir: Path, force: bool = False) -> bool:
     """Ask the run's worker to stop (SIGTERM: finish the step, save, exit); True if one was signalled."""
-    try:
-        pid = int((Path(run_dir) / "worker.pid").read_text().strip())
-    except (OSError, ValueError):
-        return False
+    pid = lock_holder(run_dir)  # the process training right now; worker.pid may be stale
+    if pid is None or pid < 0:
+        try:
+            pid = int((Path(run_dir) / "worker.pid").read_text().strip())
+        except (OSError, ValueError):
+            return False
     if not pid_alive(pid):
         return False
     try:

@@ -43,7 +43,13 @@ def new_run_dir(runs_root: Path, backbone: str, adapter: str, explicit: Path | N
         if explicit is not None:
             path = Path(explicit)
             if path.exists() and any(path.iterdir()):
-                raise RunDirectoryError(f"{path}: already exists and is not empty; choose a new --run-dir")
+                holder = lock_holder(path)
+                if holder is not None:
+                    from clinitui.errors import RunBusyError
+
+                    raise RunBusyError(f"{path}: in use by process {holder}; wait for it or choose another --run-dir")
+                raise RunDirectoryError(f"{path}: already exists and is not empty; choose a new --run-dir, "
+                                        f"or continue it with `clinitui train --resume {path}`")
             path.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(path, 0o700)
             return path
@@ -109,7 +115,11 @@ def summarize(run_dir: Path, events: list[dict] | None = None) -> RunSummary:
     run_dir = Path(run_dir)
     events = read_events(run_dir) if events is None else events
     started = next((e for e in events if e["type"] == "run_started"), None)
-    final = next((e for e in reversed(events) if e["type"] in FINAL_TYPES), None)
+    # a resumed run starts again: only a final event after the latest start counts
+    last_start = max((i for i, e in enumerate(events) if e["type"] == "run_started"), default=-1)
+    final = next((e for e in reversed(events[last_start + 1:]) if e["type"] in FINAL_TYPES), None)
+    if last_start == -1:  # failed before it started (bad input found by a detached worker)
+        final = next((e for e in reversed(events) if e["type"] in FINAL_TYPES), None)
     cfg = (started or {}).get("config", {})
     model = cfg.get("model", {})
     best = None
@@ -124,7 +134,9 @@ def summarize(run_dir: Path, events: list[dict] | None = None) -> RunSummary:
     t0 = started["t"] if started else None
     last_t = events[-1]["t"] if events else None
     error = None
-    if final is not None:
+    if lock_holder(run_dir) is not None:
+        status = "running"
+    elif final is not None:
         status = {"run_finished": "finished", "run_failed": "failed", "stopped": "stopped"}[final["type"]]
         error = final.get("message") if final["type"] == "run_failed" else None
     else:
@@ -171,3 +183,54 @@ def read_metrics(run_dir: Path) -> dict | None:
         return json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
+
+
+class RunLock:
+    """An exclusive ``flock`` on ``<run>/lock``, held for the life of the process.
+
+    The kernel drops it when the holder dies — even by ``kill -9`` — so a stale lock from a dead
+    process never blocks anyone; the pid written inside only serves the error message.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        import fcntl
+
+        from clinitui.errors import RunBusyError
+
+        self.path = Path(run_dir) / "lock"
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(self._fd, 32).decode(errors="replace").strip() or "?"
+            os.close(self._fd)
+            raise RunBusyError(f"{run_dir}: in use by process {holder}; wait for it to end or stop it with "
+                               f"`clinitui runs stop {run_dir}`") from None
+        os.ftruncate(self._fd, 0)
+        os.write(self._fd, f"{os.getpid()}\n".encode())
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+
+def lock_holder(run_dir: Path) -> int | None:
+    """The pid holding ``<run>/lock``, or None if nobody does (a stale lock counts as free)."""
+    import fcntl
+
+    path = Path(run_dir) / "lock"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            return int(os.read(fd, 32).decode().strip() or 0) or -1
+        except ValueError:
+            return -1
+    finally:
+        os.close(fd)
+    return None

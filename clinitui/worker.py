@@ -15,8 +15,10 @@ from clinitui.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, Cli
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    resume = "--resume" in argv
+    argv = [a for a in argv if a != "--resume"]
     if len(argv) != 1:
-        sys.stderr.write("usage: python -m clinitui.worker RUN_DIR\n")
+        sys.stderr.write("usage: python -m clinitui.worker RUN_DIR [--resume]\n")
         return EXIT_BAD_INPUT
     path = Path(argv[0])
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"clinitui: error: {exc}\n")
         return exc.exit_code
     try:
-        execute(prepared, path, should_stop=stop)
+        execute(prepared, path, should_stop=stop, resume=resume)
     except ClinituiError as exc:
         sys.stderr.write(f"clinitui: error: {exc}\n")
         return exc.exit_code

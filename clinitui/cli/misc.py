@@ -15,7 +15,7 @@ Opt = typer.Option
 Arg = typer.Argument
 
 models_app = typer.Typer(help="Backbones and adapters you can choose.", no_args_is_help=False, invoke_without_command=True)
-runs_app = typer.Typer(help="Runs under the runs root: list them, show one.", no_args_is_help=True)
+runs_app = typer.Typer(help="Runs under the runs root: list, show, stop, resume.", no_args_is_help=True)
 
 
 def demo_data(
@@ -99,3 +99,38 @@ def runs_show(
             from clinitui.cli.report import print_metrics
 
             print_metrics(summary["metrics"], list(summary["metrics"]["per_class"]), title="test metrics")
+
+
+def _run_dir(run: Path) -> Path:
+    from clinitui.errors import ConfigError
+
+    if not (run / "run.toml").exists():
+        raise ConfigError(f"{run}: not a clinitui run directory (no run.toml)")
+    return run
+
+
+@runs_app.command("stop")
+def runs_stop(
+    run: Annotated[Path, Arg(help="Run directory.")],
+    force: Annotated[bool, Opt("--force", help="SIGKILL instead of a graceful stop (state saved at the last save point).")] = False,
+) -> None:
+    """Ask a running worker to stop: it finishes the current step, saves its state and exits."""
+    with boundary():
+        from clinitui.errors import ConfigError
+        from clinitui.launcher import stop_worker
+
+        if not stop_worker(_run_dir(run), force=force):
+            raise ConfigError(f"{run}: no live worker to stop")
+        typer.echo(f"{'killed' if force else 'asked to stop'}: {run}", err=True)
+
+
+@runs_app.command("resume")
+def runs_resume(
+    run: Annotated[Path, Arg(help="Run directory of a stopped, killed or crashed run.")],
+    json_out: Annotated[bool, Opt("--json", help="JSON output.")] = False,
+) -> None:
+    """Continue a run from its last saved state in a background worker (as `train --resume --detach`)."""
+    with boundary():
+        from clinitui.cli.train import _resume
+
+        _resume(_run_dir(run), detach=True, json_out=json_out, quiet=True)

@@ -52,16 +52,19 @@ def train(
     sets: Annotated[Optional[list[str]], Opt("--set", "-s", help="Override any setting: --set train.lr=3e-4 (repeatable).")] = None,
     run_dir: Annotated[Optional[Path], Opt(help="Exact run directory to create (must be new or empty).")] = None,
     runs_root: Annotated[Optional[Path], Opt(help="Where run directories go [default: $CLINITUI_RUNS_ROOT or ~/.local/share/clinitui/runs].")] = None,
+    resume: Annotated[Optional[Path], Opt("--resume", help="Continue a stopped, killed or crashed run from its last saved state.")] = None,
     detach: Annotated[bool, Opt("--detach", help="Start a background worker (survives logout) and return at once.")] = False,
     json_out: Annotated[bool, Opt("--json", help="Print one JSON document (run_dir, checkpoint, metrics) on stdout.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Train a classifier and report its test metrics."""
     with boundary():
-        from clinitui.cli.progress import make_progress
-        from clinitui.engine.run import execute, prepare
+        from clinitui.engine.run import prepare
         from clinitui.runs import default_runs_root, new_run_dir
 
+        if resume is not None:
+            _resume(resume, detach=detach, json_out=json_out, quiet=quiet)
+            return
         config = build_config(data=data, text_col=text_col, label_col=label_col, split_col=split_col,
                               backbone=backbone, adapter=adapter, epochs=epochs, max_length=max_length,
                               seed=seed, sets=sets or [], allow_download=allow_download, preset=preset,
@@ -80,26 +83,61 @@ def train(
             else:
                 sys.stderr.write(f"started worker {pid}: {path}\nfollow it with `clinitui runs show {path}` or the TUI\n")
             return
-        progress = make_progress(quiet)
-        stop = StopFlag()
-        stop.install()
-        try:
-            path = new_run_dir(root, config.model.backbone, config.model.adapter, run_dir)
-            payload = execute(prepared, path, listeners=[progress] if progress else [], should_stop=stop)
-        finally:
-            if progress:
-                progress.close()
-        if json_out:
-            print_json(payload)
-        elif not quiet:
-            from clinitui.cli.report import print_metrics
+        path = new_run_dir(root, config.model.backbone, config.model.adapter, run_dir)
+        _run_here(prepared, path, resume=False, json_out=json_out, quiet=quiet)
 
-            print_metrics(payload["metrics"], payload["labels"], title="test metrics (best checkpoint)")
-            if payload.get("baseline"):
-                b, m = payload["baseline"], payload["metrics"]
-                sys.stderr.write(f"baseline TF-IDF + logistic regression on the same split: macro-F1 {b['f1_macro']:.4f} "
-                                 f"(model {m['f1_macro']:.4f}, {m['f1_macro'] - b['f1_macro']:+.4f})\n")
-            sys.stderr.write(f"run: {payload['run_dir']}\ncheckpoint: {payload['checkpoint']}\n")
+
+def _resume(path: Path, *, detach: bool, json_out: bool, quiet: bool) -> None:
+    from clinitui.config.overrides import from_toml
+    from clinitui.errors import ConfigError
+    from clinitui.engine.run import prepare
+    from clinitui.runs import lock_holder
+
+    toml = path / "run.toml"
+    if not toml.is_file():
+        raise ConfigError(f"{path}: not a clinitui run directory (no run.toml); pass the folder of the run to resume")
+    holder = lock_holder(path)
+    if holder is not None:
+        from clinitui.errors import RunBusyError
+
+        raise RunBusyError(f"{path}: still running (process {holder}); nothing to resume")
+    prepared = prepare(from_toml(toml.read_text(encoding="utf-8"), str(toml)))
+    if detach:
+        from clinitui.launcher import resume_worker
+
+        pid = resume_worker(path)
+        if json_out:
+            print_json({"run_dir": str(path), "pid": pid, "checkpoint": str(path / "checkpoint")})
+        else:
+            sys.stderr.write(f"resumed in worker {pid}: {path}\n")
+        return
+    _run_here(prepared, path, resume=True, json_out=json_out, quiet=quiet)
+
+
+def _run_here(prepared, path: Path, *, resume: bool, json_out: bool, quiet: bool) -> None:
+    """Train in this process, with progress on stderr and the result on stdout."""
+    from clinitui.cli.progress import make_progress
+    from clinitui.engine.run import execute
+
+    progress = make_progress(quiet)
+    stop = StopFlag()
+    stop.install()
+    try:
+        payload = execute(prepared, path, listeners=[progress] if progress else [], should_stop=stop, resume=resume)
+    finally:
+        if progress:
+            progress.close()
+    if json_out:
+        print_json(payload)
+    elif not quiet:
+        from clinitui.cli.report import print_metrics
+
+        print_metrics(payload["metrics"], payload["labels"], title="test metrics (best checkpoint)")
+        if payload.get("baseline"):
+            b, m = payload["baseline"], payload["metrics"]
+            sys.stderr.write(f"baseline TF-IDF + logistic regression on the same split: macro-F1 {b['f1_macro']:.4f} "
+                             f"(model {m['f1_macro']:.4f}, {m['f1_macro'] - b['f1_macro']:+.4f})\n")
+        sys.stderr.write(f"run: {payload['run_dir']}\ncheckpoint: {payload['checkpoint']}\n")
 
 
 def _print_plan(config, json_out: bool) -> None:

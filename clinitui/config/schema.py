@@ -67,6 +67,9 @@ class TrainConfig(Section):
     bucket_by_length: bool = Field(True, description="Group notes of similar length into batches (less padding).")
     eval_batch_size: int = Field(64, ge=1, description="Sequences per evaluation forward pass.")
     max_steps: Optional[int] = Field(None, ge=1, description="Stop after this many optimizer steps (smoke tests).")
+    state_every_s: float = Field(
+        120.0, ge=0.0, description="Seconds between saves of the resumable training state (also saved each epoch)."
+    )
     log_every: int = Field(10, ge=1, description="Optimizer steps between `step` events.")
     seed: int = Field(42, description="Seed for initialisation, dropout and data order.")
     baseline: bool = Field(True, description="Also score TF-IDF + logistic regression on the same split, for comparison.")

@@ -11,7 +11,7 @@ import contextlib
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from clinitui.config.schema import TrainConfig
 from clinitui.engine.batching import batch_order, collate
 from clinitui.engine.metrics import classification_metrics
+from clinitui.engine.oom import EvalBackoff, StepBackoff
 from clinitui.errors import StopRequested, TrainingFailedError
 
 
@@ -32,6 +33,21 @@ class EncodedSplit:
     @property
     def lengths(self) -> list[int]:
         return [len(x) for x in self.ids]
+
+
+@dataclass
+class Progress:
+    """Where training stands: with the model, optimizer, scheduler and RNG, all a resume needs."""
+
+    epoch: int = 1  # epoch in progress
+    group: int = 0  # next accumulation group (optimizer step) within the epoch
+    step: int = 0  # optimizer steps done
+    best_epoch: int = 0
+    best_f1: float = -1.0
+    best_val: dict = field(default_factory=dict)
+    stale_epochs: int = 0
+    real_tokens: int = 0
+    train_seconds: float = 0.0
 
 
 @dataclass
@@ -92,7 +108,10 @@ def warmup_linear(total_steps: int, warmup_fraction: float) -> Callable[[int], f
 def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micro_batch: int, pad_id: int,
         label_names: list[str], positive_index: int | None, device: torch.device, precision: str,
         emit: Callable[..., dict], save_best: Callable[[int, dict], None],
-        should_stop: Callable[[], bool] = lambda: False, progress: dict | None = None) -> FitResult:
+        should_stop: Callable[[], bool] = lambda: False, progress: dict | None = None,
+        save_state: Callable[[dict], None] | None = None, resume: dict | None = None,
+        state_every_s: float = 120.0) -> FitResult:
+    """Train; ``save_state`` receives a resumable snapshot now and then, ``resume`` is one such snapshot."""
     n_labels = len(label_names)
     accum = max(1, math.ceil(cfg.batch_size / micro_batch))
     batches_per_epoch = math.ceil(len(train.ids) / micro_batch)
@@ -110,36 +129,69 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
         weights = torch.tensor(len(train.labels) / (n_labels * np.maximum(counts, 1)), dtype=torch.float32, device=device)
     trainable = [p for p in model.parameters() if p.requires_grad]
 
-    result = FitResult()
+    def accumulate(micro_batches: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """Forward and backward over one optimizer step's micro-batches; gradients add up."""
+        group_size = sum(len(b) for b in micro_batches)
+        loss_total = torch.zeros((), device=device)
+        aux_total = torch.zeros((), device=device)
+        tokens = 0
+        for indices in micro_batches:
+            batch = collate(train.ids, train.labels, indices, pad_id).to(device)
+            with autocast(device, precision):
+                logits = model(batch.input_ids, batch.attention_mask)
+                # sum-then-divide by the group size: identical to one big batch of group_size
+                loss = F.cross_entropy(logits.float(), batch.labels, weight=weights, reduction="sum") / group_size
+                aux = model.backbone.auxiliary_loss()
+                if aux is not None:
+                    loss = loss + aux * (len(indices) / group_size)
+                    aux_total += aux.detach() * (len(indices) / group_size)
+            scaler.scale(loss).backward()
+            loss_total += loss.detach()
+            tokens += batch.real_tokens
+        return loss_total, aux_total, tokens
+
+    # CUDA OOM in a step: same rows, half the micro-batch (engine/oom.py); evaluation backs off alone
+    backoff = StepBackoff(micro_batch, micro_batch * accum, device=device, emit=emit,
+                          reset=lambda: optimizer.zero_grad(set_to_none=True), max_length=max(train.lengths, default=0))
+    eval_backoff = EvalBackoff(cfg.eval_batch_size, device=device, emit=emit)
+
+    state = Progress()
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        scaler.load_state_dict(resume["scaler"])
+        torch.set_rng_state(resume["rng_torch"])
+        state = Progress(**resume["progress"])
+
+    def snapshot() -> None:
+        if save_state is not None:
+            state.train_seconds += time.perf_counter() - clock[0]
+            clock[0] = time.perf_counter()
+            save_state({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                        "rng_torch": torch.get_rng_state(), "progress": asdict(state)})
+            last_save[0] = time.perf_counter()
+
     progress = progress if progress is not None else {}
-    stale_epochs = 0
-    step = 0
-    start = time.perf_counter()
-    for epoch in range(1, cfg.epochs + 1):
+    clock, last_save = [time.perf_counter()], [time.perf_counter()]
+    result = FitResult()
+    for epoch in range(state.epoch, cfg.epochs + 1):
         model.train()
         rng = random.Random(f"{cfg.seed}-epoch-{epoch}")  # data order depends on (seed, epoch) only
         batches = batch_order(train.lengths, micro_batch, rng, cfg.bucket_by_length)
+        groups = [batches[i : i + accum] for i in range(0, len(batches), accum)]
         loss_sum = torch.zeros((), device=device)
         aux_sum = torch.zeros((), device=device)
         window_batches, window_tokens, window_samples, window_start = 0, 0, 0, time.perf_counter()
-        for group_start in range(0, len(batches), accum):
-            group = batches[group_start : group_start + accum]
-            group_size = sum(len(b) for b in group)
-            for indices in group:
-                batch = collate(train.ids, train.labels, indices, pad_id).to(device)
-                with autocast(device, precision):
-                    logits = model(batch.input_ids, batch.attention_mask)
-                    # sum-then-divide by the group size: identical to one big batch of group_size
-                    loss = F.cross_entropy(logits.float(), batch.labels, weight=weights, reduction="sum") / group_size
-                    aux = model.backbone.auxiliary_loss()
-                    if aux is not None:
-                        loss = loss + aux * (len(indices) / group_size)
-                        aux_sum += aux.detach() * (len(indices) / group_size)
-                scaler.scale(loss).backward()
-                loss_sum += loss.detach()
-                window_tokens += batch.real_tokens
-                window_samples += len(indices)
-                result.real_tokens += batch.real_tokens
+        while state.group < len(groups) and state.step < total_steps:
+            group = groups[state.group]
+            step_loss, step_aux, tokens = backoff.run(accumulate, group)
+            loss_sum += step_loss
+            aux_sum += step_aux
+            window_tokens += tokens
+            window_samples += sum(len(b) for b in group)
+            state.real_tokens += tokens
             if cfg.grad_clip > 0:
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
@@ -147,11 +199,13 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
             scaler.update()
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()
-            step += 1
+            state.step += 1
+            state.group += 1
+            step = state.step
             window_batches += 1
             progress.update(epoch=epoch, step=step, total_steps=total_steps)
 
-            last_of_epoch = group_start + accum >= len(batches)
+            last_of_epoch = state.group == len(groups)
             if step % cfg.log_every == 0 or last_of_epoch or step == total_steps:
                 mean_loss = (loss_sum / window_batches).item()  # the one sync per logging interval
                 if not math.isfinite(mean_loss):
@@ -169,26 +223,30 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
                 aux_sum.zero_()
                 window_batches, window_tokens, window_samples, window_start = 0, 0, 0, time.perf_counter()
             if should_stop():
-                raise StopRequested(f"stopped at step {step}")
-            if step >= total_steps:
-                break
+                snapshot()
+                raise StopRequested(f"stopped at step {step}; state saved, resume with `clinitui train --resume RUN_DIR`")
+            if not last_of_epoch and time.perf_counter() - last_save[0] >= state_every_s:
+                snapshot()
 
         result.epochs_run = epoch
-        probs = predict_probs(model, val, pad_id, cfg.eval_batch_size, device, precision)
+        probs = eval_backoff.run(lambda size: predict_probs(model, val, pad_id, size, device, precision))
         metrics = classification_metrics(val.labels, probs, label_names, positive_index)
-        emit("eval", split="val", epoch=epoch, step=step, **metrics)
-        if metrics["f1_macro"] > result.best_f1:
-            result.best_f1, result.best_epoch, result.best_val = metrics["f1_macro"], epoch, metrics
+        emit("eval", split="val", epoch=epoch, step=state.step, **metrics)
+        if metrics["f1_macro"] > state.best_f1:
+            state.best_f1, state.best_epoch, state.best_val = metrics["f1_macro"], epoch, metrics
             save_best(epoch, metrics)
-            stale_epochs = 0
+            state.stale_epochs = 0
         else:
-            stale_epochs += 1
-        if step >= total_steps:
+            state.stale_epochs += 1
+        state.epoch, state.group = epoch + 1, 0
+        snapshot()
+        if state.step >= total_steps:
             break
-        if cfg.early_stopping and stale_epochs >= cfg.patience:
+        if cfg.early_stopping and state.stale_epochs >= cfg.patience:
             result.stopped_early = True
-            emit("warning", message=f"early stopping: validation macro-F1 did not improve for {stale_epochs} epoch(s)")
+            emit("warning", message=f"early stopping: validation macro-F1 did not improve for {state.stale_epochs} epoch(s)")
             break
-    result.steps = step
-    result.train_seconds = time.perf_counter() - start
+    state.train_seconds += time.perf_counter() - clock[0]
+    result.best_epoch, result.best_f1, result.best_val = state.best_epoch, state.best_f1, state.best_val
+    result.steps, result.train_seconds, result.real_tokens = state.step, state.train_seconds, state.real_tokens
     return result

@@ -15,7 +15,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from clinitui import __version__
 from clinitui.config.overrides import to_toml
@@ -25,13 +25,17 @@ from clinitui.data.splits import Dataset, make_dataset
 from clinitui.errors import ClinituiError, ConfigError, DataError, StopRequested
 from clinitui.events import FILENAME as EVENTS_FILE
 from clinitui.events import EventWriter
-from clinitui.runs import write_private
+from clinitui.runs import RunLock, write_private
+
+STATE_DIR = "state"
+STATE_FILE = "trainer.pt"
 
 
 @dataclass
 class Prepared:
     config: RunConfig
     dataset: Dataset
+    plan: Any = None  # engine.planner.Plan: how the run fits its memory budget
 
 
 def load_table(config: RunConfig) -> Table:
@@ -53,10 +57,21 @@ def prepare(config: RunConfig) -> Prepared:
     parse_options(backbone_cls, config.model.backbone_options, f"backbone '{config.model.backbone}'")
     adapter_cls = registry.get("adapter", config.model.adapter).cls
     parse_options(adapter_cls, config.model.adapter_options, f"adapter '{config.model.adapter}'")
+    plan = plan_memory(config)  # refuses what cannot fit before any data or weights are read
+    if config.model.freeze == "none" and plan.freeze == "backbone":
+        config = config.model_copy(deep=True)
+        config.model.freeze = "backbone"  # the planner's fallback, recorded in run.toml
     d = config.data
     dataset = make_dataset(load_table(config), val_fraction=d.val_fraction, test_fraction=d.test_fraction,
                            seed=d.split_seed, positive_label=d.positive_label)
-    return Prepared(config, dataset)
+    return Prepared(config, dataset, plan)
+
+
+def plan_memory(config: RunConfig):
+    """The memory plan for ``config`` on this machine (engine/planner.py); ConfigError if nothing fits."""
+    from clinitui.engine.planner import plan_for_config
+
+    return plan_for_config(config)
 
 
 def config_digest(config: RunConfig) -> str:
@@ -80,16 +95,25 @@ def select_device(config: RunConfig):
 
 
 def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], None]] | None = None,
-            should_stop: Callable[[], bool] = lambda: False) -> dict:
-    """Train, evaluate and record one run in the (new, empty) run directory ``path``.
+            should_stop: Callable[[], bool] = lambda: False, resume: bool = False) -> dict:
+    """Train, evaluate and record one run in the run directory ``path``.
 
-    Returns the ``metrics.json`` payload.
+    A new run needs a new, empty ``path``; with ``resume`` the run continues from the training
+    state last saved in ``path/state/``. Returns the ``metrics.json`` payload.
     """
     config, dataset = prepared.config, prepared.dataset
     wall_start = time.perf_counter()
-    write_private(path / "run.toml", to_toml(config))
+    lock = RunLock(path)  # held until this process exits, even by kill -9
+    try:
+        snapshot = load_state(path, dataset.digest) if resume else None
+    except BaseException:
+        lock.release()
+        raise
+    if not resume:
+        write_private(path / "run.toml", to_toml(config))
     write_private(path / "worker.pid", f"{os.getpid()}\n")
     events = EventWriter(path / EVENTS_FILE, listeners)
+    umask = os.umask(0o077)  # whatever else creates files here (tokenizers, torch) makes them private
     sampler = None
     stage = "setup"
     try:
@@ -97,9 +121,11 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
 
         from clinitui.engine.checkpoint import load_checkpoint, save_checkpoint
         from clinitui.engine.loop import EncodedSplit, fit, predict_probs
+        from clinitui.engine.memory import cap_allocator, enable_gradient_checkpointing
+        from clinitui.engine.oom import EvalBackoff, free_cuda
         from clinitui.engine.metrics import classification_metrics
         from clinitui.engine.telemetry import Sampler
-        from clinitui.models.classifier import build_classifier, count_parameters, make_tokenizer
+        from clinitui.models.classifier import build_classifier, count_parameters, load_tokenizer, make_tokenizer
 
         t, m, b = config.train, config.model, config.budget
         torch.manual_seed(t.seed)
@@ -108,7 +134,12 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         max_length = min(t.max_length, b.max_length)
 
         stage = "tokenizer"
-        tokenizer = make_tokenizer(m, dataset.train.texts)
+        if snapshot is not None:
+            tokenizer = load_tokenizer(m, path / STATE_DIR)
+        else:
+            tokenizer = make_tokenizer(m, dataset.train.texts)
+            (path / STATE_DIR).mkdir(mode=0o700, exist_ok=True)
+            tokenizer.save(path / STATE_DIR)  # a resume must tokenize exactly as this run did
         encoded = {name: EncodedSplit(tokenizer.encode(getattr(dataset, name).texts, max_length),
                                       getattr(dataset, name).labels) for name in ("train", "val", "test")}
         stage = "model"
@@ -116,7 +147,11 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         model, freeze = build_classifier(m, len(dataset.label_names), tokenizer)
         model.to(device)
         params = count_parameters(model)
-        micro_batch = min(t.micro_batch or t.batch_size, b.max_micro_batch, t.batch_size)
+        plan = prepared.plan or plan_memory(config)
+        micro_batch = plan.micro_batch
+        memory_info = {"gradient_checkpointing": plan.gradient_checkpointing and enable_gradient_checkpointing(model.backbone)}
+        if device.type == "cuda":  # a small budget on a big card: cap the allocator to the budget
+            memory_info.update(cap_allocator(device, b.memory_bytes, plan.estimate.overhead))
         truncated = sum(1 for ids in encoded["train"].ids if len(ids) >= max_length)
         events.emit(
             "run_started", clinitui_version=__version__, pid=os.getpid(), run_dir=str(path),
@@ -125,13 +160,13 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             split=dataset.split_kind, n_train=len(dataset.train.texts), n_val=len(dataset.val.texts),
             n_test=len(dataset.test.texts), labels=dataset.label_names, counts=dataset.counts(),
             params=params, freeze=freeze, device=str(device), precision=precision,
-            plan={"micro_batch": micro_batch, "grad_accumulation": -(-t.batch_size // micro_batch),
-                  "effective_batch": t.batch_size, "max_length": max_length, "precision": precision},
+            plan={**plan.as_dict(), "precision": precision, **memory_info},
             vocab_size=tokenizer.vocab_size, truncated_train_notes=truncated, backbone=model.backbone.describe(),
+            **({"resumed_from_step": snapshot["progress"]["step"]} if snapshot else {}),
         )
         for warning in dataset.warnings:
             events.emit("warning", message=warning)
-        sampler = Sampler(events.emit, device, b.memory_bytes)
+        sampler = Sampler(events.emit, device, plan.available_bytes)  # the budget the VRAM panel draws
         sampler.start()
 
         ckpt_dir = path / "checkpoint"
@@ -143,14 +178,19 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             events.emit("checkpoint", path=str(ckpt_dir), epoch=epoch, metric="f1_macro", value=metrics["f1_macro"])
 
         stage = "training"
-        result = fit(model, encoded["train"], encoded["val"], cfg=t, micro_batch=micro_batch, pad_id=tokenizer.pad_id,
+        fit_cfg = t.model_copy(update={"eval_batch_size": min(t.eval_batch_size, plan.eval_batch)})
+        result = fit(model, encoded["train"], encoded["val"], cfg=fit_cfg, micro_batch=micro_batch, pad_id=tokenizer.pad_id,
                      label_names=dataset.label_names, positive_index=dataset.positive_index, device=device,
                      precision=precision, emit=events.emit, save_best=save_best, should_stop=should_stop,
-                     progress=sampler.progress)
+                     progress=sampler.progress, save_state=lambda state: save_state(path, state),
+                     resume=snapshot, state_every_s=t.state_every_s)
 
         stage = "evaluation"
+        model.to("cpu")  # the trained copy is done with: keep one model on a small card
+        free_cuda(device)
         best, _, _ = load_checkpoint(ckpt_dir, device=str(device))
-        probs = predict_probs(best, encoded["test"], tokenizer.pad_id, t.eval_batch_size, device, precision)
+        probs = EvalBackoff(fit_cfg.eval_batch_size, device=device, emit=events.emit).run(
+            lambda size: predict_probs(best, encoded["test"], tokenizer.pad_id, size, device, precision))
         test_metrics = classification_metrics(encoded["test"].labels, probs, dataset.label_names, dataset.positive_index)
         events.emit("eval", split="test", epoch=result.best_epoch, step=result.steps, **test_metrics)
         baseline = None
@@ -202,6 +242,8 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         if sampler is not None:
             sampler.stop()
         events.close()
+        lock.release()
+        os.umask(umask)
         try:
             (path / "worker.pid").unlink()
         except OSError:
@@ -217,3 +259,44 @@ def _log_internal_error(path: Path, exc: BaseException) -> None:
         fh.write("\n".join(lines) + "\n")
 
 
+
+
+def save_state(path: Path, state: dict) -> None:
+    """Write the resumable training state atomically: temp file, fsync, rename."""
+    import torch
+
+    from clinitui.errors import RunDirectoryError
+
+    directory = path / STATE_DIR
+    tmp = directory / (STATE_FILE + ".tmp")
+    try:
+        directory.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, directory / STATE_FILE)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RunDirectoryError(f"could not save training state in {directory} ({exc.strerror or exc}); "
+                                "free disk space; the previous state and checkpoint are kept") from None
+
+
+def load_state(path: Path, dataset_digest: str) -> dict:
+    """The last saved training state of the run in ``path`` (tensors only: ``weights_only=True``)."""
+    import torch
+
+    from clinitui.events import read_events
+
+    file = path / STATE_DIR / STATE_FILE
+    if not file.is_file():
+        raise ConfigError(f"{path}: no saved training state to resume from (the run stopped before its first "
+                          "save); start it again")
+    started = next((e for e in read_events(path) if e["type"] == "run_started"), {})
+    if started.get("dataset_digest") not in (None, dataset_digest):
+        raise DataError(f"{path}: the data file changed since this run started; resume needs the same data")
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ConfigError(f"{file}: unreadable training state ({type(exc).__name__}); start the run again") from None

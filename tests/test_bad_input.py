@@ -55,6 +55,8 @@ CASES = {
                             "use train, dev/val/validation or test"),
     "nul bytes": (lambda d: _write(d / "z.csv", "text,label\n" + "\n".join(f"a\x00b {i},{i % 2}" for i in range(40))),
                   [], "NUL"),
+    "10 MB single note": (lambda d: write_csv(d / "big.csv", [{"text": "x" * 10_000_000, "label": "1"}] + rows()),
+                          [], "limit 1,000,000"),
     "unknown file type": (lambda d: _write(d / "x.xlsx", "x"), [], "unknown file type"),
     "bad jsonl": (lambda d: _write(d / "j.jsonl", '{"text": "a", "label": 1}\n{oops\n'), [], "not valid JSON"),
     "unknown backbone": (lambda d: write_csv(d / "ok.csv", rows()), ["--backbone", "scratch-transformr"],
@@ -150,3 +152,14 @@ def test_run_dir_that_is_not_empty(tmp_path, small_csv):
     result = runner.invoke(app, ["train", "--data", str(small_csv), "--run-dir", str(tmp_path / "busy"), *TINY])
     assert result.exit_code != 0 and "not empty" in result.stderr
     assert (tmp_path / "busy" / "keep.txt").read_text() == "precious"
+
+
+def test_a_100k_character_note_is_accepted_and_truncated(tmp_path):
+    from clinitui.config.overrides import validate
+    from clinitui.engine.run import prepare
+
+    long_row = {"text": "dyspnée " * 12_500, "label": "1"}  # 100,000 characters on one line
+    data = write_csv(tmp_path / "long.csv", rows() + [long_row])
+    prepared = prepare(validate({"data": {"path": str(data)}}))
+    assert max(len(t) for t in prepared.dataset.train.texts + prepared.dataset.val.texts
+               + prepared.dataset.test.texts) == 100_000

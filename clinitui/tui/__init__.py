@@ -1,0 +1,15 @@
+"""The operator's console (``clinitui`` / ``clinitui tui``): a Textual front end over run directories.
+
+Importing this package is cheap and torch-free; ``run_tui`` imports Textual when called.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def run_tui(runs_root: Path | None = None, open_run: Path | None = None) -> None:
+    """Open the console; returns when the operator quits (workers keep running)."""
+    from clinitui.tui.app import ClinituiApp
+
+    ClinituiApp(runs_root, open_run).run()

@@ -1,0 +1,61 @@
+"""Number, size and duration formatting shared by the screens (plain strings, no markup)."""
+
+from __future__ import annotations
+
+
+def fmt_bytes(n: float | None) -> str:
+    """``1.5G``, ``612M``, ``-`` for unknown (binary units, short enough for a table cell)."""
+    if n is None:
+        return "-"
+    for unit, size in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if n >= size:
+            value = n / size
+            return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
+    return f"{int(n)}B"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """``42s``, ``3m05s``, ``2h07m``, ``-`` for unknown."""
+    if seconds is None or seconds < 0:
+        return "-"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def fmt_offset(seconds: float) -> str:
+    """Time since the run started, ``+MM:SS`` (or ``+H:MM:SS``): stable across time zones."""
+    s = max(0, int(seconds))
+    if s >= 3600:
+        return f"+{s // 3600}:{(s % 3600) // 60:02d}:{s % 60:02d}"
+    return f"+{s // 60:02d}:{s % 60:02d}"
+
+
+def fmt_metric(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def fmt_count(n: int | None) -> str:
+    """``279,170`` → ``279k``; ``110,000,000`` → ``110M``."""
+    if n is None:
+        return "-"
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    if n >= 10_000:
+        return f"{n / 1000:.0f}k"
+    return f"{n:,}"
+
+
+def short_run_name(name: str) -> str:
+    """``20261123-052636-scratch-transformer-grn`` → ``11-23 05:26``; other names are cut to 11."""
+    stamp = name[:15]
+    if len(stamp) == 15 and stamp[8] == "-" and stamp.replace("-", "").isdigit():
+        return f"{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]}"
+    return name[:11]
+
+
+def ellipsize(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"

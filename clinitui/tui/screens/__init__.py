@@ -1,0 +1,1 @@
+"""Screens of the operator's console, one per module (imported lazily by the app)."""

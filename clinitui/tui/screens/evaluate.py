@@ -1,0 +1,133 @@
+"""Evaluate a run's checkpoint on a labelled file with ``clinitui eval`` in a subprocess.
+
+The subprocess keeps torch out of the TUI process and the event loop free; the report is the
+same JSON ``clinitui eval --json`` prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Group
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from clinitui.tui.fmt import fmt_metric
+from clinitui.tui.widgets.confusion import confusion_table, per_class_table
+
+
+def eval_command(checkpoint: Path, data: str, text_col: str, label_col: str, split_col: str) -> list[str]:
+    cmd = [sys.executable, "-m", "clinitui", "eval", str(checkpoint), "--data", data, "--json",
+           "--text-col", text_col or "text", "--label-col", label_col or "label"]
+    if split_col:
+        cmd += ["--split-col", split_col]
+    return cmd
+
+
+def report(metrics: dict) -> Group:
+    head = Text(f"{Path(metrics.get('data', '?')).name} [{metrics.get('split', 'all')}] · n={metrics.get('n', '?')}\n"
+                f"accuracy {fmt_metric(metrics.get('accuracy'))} · precision {fmt_metric(metrics.get('precision_macro'))}"
+                f" · recall {fmt_metric(metrics.get('recall_macro'))} · F1 {fmt_metric(metrics.get('f1_macro'))}"
+                f" · ROC-AUC {fmt_metric(metrics.get('roc_auc'))}\n", style="bold")
+    labels = metrics.get("labels") or list(metrics.get("per_class") or [])
+    return Group(head, confusion_table(metrics.get("confusion_matrix") or [], labels), Text(""),
+                 per_class_table(metrics.get("per_class") or {}))
+
+
+class EvaluateScreen(ModalScreen[dict | None]):
+    """Dismisses with the metrics dict of the last successful evaluation (or None)."""
+
+    CSS_PATH = "modal.tcss"
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("ctrl+o", "browse", "Browse"),
+        Binding("ctrl+s", "evaluate", "Evaluate"),
+    ]
+
+    def __init__(self, run_dir: Path, data: str = "") -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.checkpoint = self.run_dir / "checkpoint"
+        self.initial_data = data
+        self.metrics: dict | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(f"Evaluate the checkpoint of {self.run_dir.name}", classes="dialog-title")
+            with Horizontal(classes="field-row"):
+                yield Label("data file")
+                yield Input(self.initial_data, compact=True, placeholder="path to a labelled CSV/TSV/JSONL/Parquet", id="eval-data")
+            with Horizontal(classes="field-row"):
+                yield Label("text / label")
+                yield Input("text", compact=True, id="eval-text")
+                yield Input("label", compact=True, id="eval-label")
+                yield Input("", compact=True, placeholder="split col", id="eval-split")
+            with VerticalScroll(id="eval-report"):
+                yield Static("", id="eval-result")
+            with Horizontal(classes="buttons"):
+                yield Button("Evaluate ^s", variant="primary", id="eval-go", compact=True)
+                yield Button("Close esc", id="eval-close", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#eval-data", Input).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "eval-go":
+            self.action_evaluate()
+        else:
+            self.action_close()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_evaluate()
+
+    def action_browse(self) -> None:
+        from clinitui.tui.screens.file_picker import FilePickerScreen
+
+        def picked(path: Path | None) -> None:
+            if path is not None:
+                self.query_one("#eval-data", Input).value = str(path)
+
+        current = self.query_one("#eval-data", Input).value or "."
+        self.app.push_screen(FilePickerScreen(Path(current)), picked)
+
+    def action_evaluate(self) -> None:
+        data = self.query_one("#eval-data", Input).value.strip()
+        if not data:
+            self._show(Text("give a labelled data file first (ctrl+o to browse)", style="red"))
+            return
+        self._show(Text("evaluating… (a separate process loads the checkpoint)", style="dim"))
+        self.query_one("#eval-go", Button).disabled = True
+        self.run_eval(eval_command(self.checkpoint, data, self.query_one("#eval-text", Input).value.strip(),
+                                   self.query_one("#eval-label", Input).value.strip(),
+                                   self.query_one("#eval-split", Input).value.strip()))
+
+    @work(exclusive=True, group="evaluate")
+    async def run_eval(self, cmd: list[str]) -> None:
+        proc = await asyncio.create_subprocess_exec(*cmd, stdin=asyncio.subprocess.DEVNULL,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        self.query_one("#eval-go", Button).disabled = False
+        if proc.returncode == 0:
+            try:
+                self.metrics = json.loads(out)
+            except json.JSONDecodeError:
+                self._show(Text("clinitui eval printed no JSON report", style="red"))
+                return
+            self._show(report(self.metrics))
+            return
+        lines = [line for line in err.decode("utf-8", "replace").splitlines() if line.strip()]
+        self._show(Text(lines[-1] if lines else f"clinitui eval failed (exit code {proc.returncode})", style="red"))
+
+    def _show(self, renderable) -> None:
+        self.query_one("#eval-result", Static).update(renderable)
+
+    def action_close(self) -> None:
+        self.dismiss(self.metrics)

@@ -1,0 +1,165 @@
+"""One run, live or replayed: stats, loss and learning-rate charts, memory, metrics, event log."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from clinitui.tui.follower import RunFollower
+from clinitui.tui.messages import EventsPending, WorkerGone
+from clinitui.tui.state import RunState
+from clinitui.tui.widgets.confusion import ConfusionView
+from clinitui.tui.widgets.event_log import EventLog
+from clinitui.tui.widgets.loss_chart import LossChart
+from clinitui.tui.widgets.lr_chart import LrChart
+from clinitui.tui.widgets.memory_chart import MemoryChart
+from clinitui.tui.widgets.metrics_table import MetricsTable
+from clinitui.tui.widgets.stats_bar import StatsBar
+
+REDRAW_EVERY_S = 0.5  # charts redraw at most twice a second, however fast events arrive
+TABS = ("loss", "memory", "metrics", "log")
+
+
+class RunScreen(Screen):
+    """Follows ``run_dir/events.jsonl`` through a :class:`RunFollower` thread."""
+
+    CSS_PATH = "run.tcss"
+    BINDINGS = [
+        # the tab labels show the digits, so the footer keeps its room for the actions
+        Binding("1", "tab('loss')", "Loss chart", show=False),
+        Binding("2", "tab('memory')", "Memory chart", show=False),
+        Binding("3", "tab('metrics')", "Metrics", show=False),
+        Binding("4", "tab('log')", "Event log", show=False),
+        Binding("s", "stop", "Stop run"),
+        Binding("e", "evaluate", "Evaluate"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.state = RunState()
+        self.follower: RunFollower | None = None
+        self.events_applied = 0
+        self._dirty: set[str] = set(TABS) | {"stats"}
+        self._last_draw = 0.0
+        self._timer = None
+
+    def compose(self) -> ComposeResult:
+        yield StatsBar(id="stats")
+        with TabbedContent(initial="loss", id="tabs"):
+            with TabPane("1 Loss", id="loss"):
+                yield LossChart(id="loss-chart")
+                yield LrChart(id="lr-chart")
+            with TabPane("2 Memory", id="memory"):
+                yield MemoryChart(id="memory-chart")
+            with TabPane("3 Metrics", id="metrics"):
+                with VerticalScroll():
+                    yield MetricsTable(id="metrics-table")
+                    yield ConfusionView(id="confusion")
+            with TabPane("4 Log", id="log"):
+                yield EventLog(id="event-log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.follower = RunFollower(self.run_dir, self.post_message)
+        self.follower.start()
+        self._flush()
+
+    def on_unmount(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+
+    # ---- events from the follower thread ----------------------------------------------------
+    def on_events_pending(self, message: EventsPending) -> None:
+        if self.follower is None:
+            return
+        events = self.follower.drain()
+        self.events_applied += len(events)
+        changed = self.state.apply(events)
+        self._dirty |= {"stats" if name == "header" else name for name in changed}
+        self._schedule()
+
+    def on_worker_gone(self, message: WorkerGone) -> None:
+        if self.state.final is None:
+            self.state.mark_crashed(message.log_tail)
+            self._dirty |= {"stats", "log"}
+            self._flush()
+            self.notify("the worker died without a final event: shown as crashed", severity="error")
+
+    def _schedule(self) -> None:
+        wait = REDRAW_EVERY_S - (time.monotonic() - self._last_draw)
+        if wait <= 0:
+            self._flush()
+        elif self._timer is None:
+            self._timer = self.set_timer(wait, self._flush)
+
+    def _flush(self) -> None:
+        """Redraw what changed; panels in hidden tabs wait until their tab is shown."""
+        self._timer = None
+        self._last_draw = time.monotonic()
+        state = self.state
+        if "stats" in self._dirty:
+            self.query_one(StatsBar).show(state, self.run_dir.name)
+            self._dirty.discard("stats")
+        active = self.query_one(TabbedContent).active
+        if active not in self._dirty:
+            return
+        self._dirty.discard(active)
+        if active == "loss":
+            self.query_one(LossChart).show(state)
+            self.query_one(LrChart).show(state)
+        elif active == "memory":
+            self.query_one(MemoryChart).show(state)
+        elif active == "metrics":
+            self.query_one(MetricsTable).show(state.evals, state.test_eval, state.baseline)
+            self.query_one(ConfusionView).show(state.shown_eval, state.labels)
+        elif active == "log":
+            self.query_one(EventLog).show(state.log, state.log_count)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._flush()
+
+    # ---- actions -------------------------------------------------------------------------------
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+        else:
+            self.app.switch_mode("runs")
+
+    def action_stop(self) -> None:
+        from clinitui.tui.screens.confirm import ConfirmScreen
+
+        if self.state.status not in ("running", "created"):
+            self.notify(f"this run is {self.state.status}: nothing to stop", severity="warning")
+            return
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                from clinitui.launcher import stop_worker
+
+                if stop_worker(self.run_dir):
+                    self.notify("stop requested: the worker finishes its step, saves and exits")
+                else:
+                    self.notify("no live worker to stop", severity="warning")
+
+        self.app.push_screen(ConfirmScreen(f"Stop {self.run_dir.name}?",
+                                           "The worker finishes the current step, saves its state and exits.",
+                                           "Stop run"), decided)
+
+    def action_evaluate(self) -> None:
+        from clinitui.tui.screens.evaluate import EvaluateScreen
+
+        if not (self.run_dir / "checkpoint").is_dir():
+            self.notify("no checkpoint yet: it is saved after the first evaluation", severity="warning")
+            return
+        self.app.push_screen(EvaluateScreen(self.run_dir))

@@ -1,0 +1,144 @@
+"""Every run under the runs root: status, model, budget, best F1, duration, peak memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from clinitui.runs import RunSummary
+from clinitui.tui.fmt import fmt_bytes, fmt_duration, fmt_metric
+from clinitui.tui.listing import RunLister
+from clinitui.tui.messages import RunsListed
+from clinitui.tui.widgets.runs_table import RunsTable
+
+REFRESH_S = 2.0
+
+
+class RunsScreen(Screen):
+    """Refreshes in a thread every two seconds; enter opens a run (live or replayed)."""
+
+    CSS_PATH = "runs.tcss"
+    BINDINGS = [
+        Binding("enter", "open", "Open", show=False),
+        Binding("space", "mark", "Mark"),
+        Binding("c", "compare", "Compare"),
+        Binding("e", "evaluate", "Evaluate"),
+        Binding("s", "stop", "Stop run"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("n", "app.switch_mode('launch')", "New run"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lister: RunLister | None = None
+        self.listed = 0  # listings received (tests wait on it)
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="runs-title")
+        yield RunsTable(id="runs-table")
+        yield Static("", id="run-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.lister = RunLister(self.app.runs_root)
+        self.query_one("#runs-title", Static).update(Text(f"Runs in {self.app.runs_root}", style="bold"))
+        self.action_refresh()
+        self.set_interval(REFRESH_S, self.action_refresh)
+        self.query_one(RunsTable).focus()
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+
+    @work(thread=True, exclusive=True, group="runs-list")
+    def action_refresh(self) -> None:
+        self.post_message(RunsListed(self.lister.list() if self.lister else []))
+
+    def on_runs_listed(self, message: RunsListed) -> None:
+        table = self.query_one(RunsTable)
+        table.show(message.runs)
+        self.listed += 1
+        running = sum(1 for r in message.runs if r.status == "running")
+        count = f"{len(message.runs)} run" + ("" if len(message.runs) == 1 else "s")
+        title = f"Runs in {self.app.runs_root} · {count}, {running} running"
+        if not message.runs:
+            title += " · none yet: press n to start one"
+        self.query_one("#runs-title", Static).update(Text(title, style="bold"))
+        self._show_detail(table.current)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail(self.query_one(RunsTable).current)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def _show_detail(self, run: RunSummary | None) -> None:
+        detail = self.query_one("#run-detail", Static)
+        if run is None:
+            detail.update("")
+            return
+        text = Text.assemble((run.path.name, "bold"), f"  {run.status}",
+                             f" · best val F1 {fmt_metric(run.best_f1)} · {fmt_duration(run.duration_s)}"
+                             f" · peak {fmt_bytes(run.peak_memory_bytes)}")
+        if run.error:
+            label = "worker.log ends:" if run.status == "crashed" else "error:"
+            text.append(f"\n{label} ", style="bold red")
+            text.append(run.error.strip(), style="red")
+        detail.update(text)
+
+    # ---- actions -------------------------------------------------------------------------------
+    def action_open(self) -> None:
+        run = self.query_one(RunsTable).current
+        if run is not None:
+            from clinitui.tui.screens.run import RunScreen
+
+            self.app.push_screen(RunScreen(run.path))
+
+    def action_mark(self) -> None:
+        self.query_one(RunsTable).toggle_mark()
+
+    def action_compare(self) -> None:
+        table = self.query_one(RunsTable)
+        marked = [Path(k) for k in table.runs if k in table.marked]
+        if len(marked) < 2:
+            self.notify("mark at least two runs with space, then press c", severity="warning")
+            return
+        from clinitui.tui.screens.compare import CompareScreen
+
+        self.app.push_screen(CompareScreen(marked))
+
+    def action_evaluate(self) -> None:
+        run = self.query_one(RunsTable).current
+        if run is None:
+            return
+        if not (run.path / "checkpoint").is_dir():
+            self.notify("this run has no checkpoint to evaluate", severity="warning")
+            return
+        from clinitui.tui.screens.evaluate import EvaluateScreen
+
+        self.app.push_screen(EvaluateScreen(run.path))
+
+    def action_stop(self) -> None:
+        run = self.query_one(RunsTable).current
+        if run is None or run.status != "running":
+            self.notify("only a running run can be stopped", severity="warning")
+            return
+        from clinitui.tui.screens.confirm import ConfirmScreen
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                from clinitui.launcher import stop_worker
+
+                ok = stop_worker(run.path)
+                self.notify("stop requested: the worker saves and exits" if ok else "no live worker to stop",
+                            severity="information" if ok else "warning")
+                self.action_refresh()
+
+        self.app.push_screen(ConfirmScreen(f"Stop {run.path.name}?",
+                                           "The worker finishes the current step, saves its state and exits.",
+                                           "Stop run"), decided)

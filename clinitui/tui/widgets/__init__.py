@@ -1,0 +1,1 @@
+"""Widgets of the operator's console, one per module."""

@@ -149,6 +149,9 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         params = count_parameters(model)
         plan = prepared.plan or plan_memory(config)
         micro_batch = plan.micro_batch
+        if snapshot is not None and snapshot["progress"].get("micro_batch"):
+            # cut batches as the interrupted run did, so the saved position means the same rows
+            micro_batch = snapshot["progress"]["micro_batch"]
         memory_info = {"gradient_checkpointing": plan.gradient_checkpointing and enable_gradient_checkpointing(model.backbone)}
         if device.type == "cuda":  # a small budget on a big card: cap the allocator to the budget
             memory_info.update(cap_allocator(device, b.memory_bytes, plan.estimate.overhead))
@@ -179,11 +182,16 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
 
         stage = "training"
         fit_cfg = t.model_copy(update={"eval_batch_size": min(t.eval_batch_size, plan.eval_batch)})
+        cache_limit = None
+        if t.feature_cache and freeze == "backbone":  # backbone outputs computed once (engine/feature_cache.py)
+            from clinitui.engine.feature_cache import limit_bytes
+
+            cache_limit = limit_bytes(device, plan)
         result = fit(model, encoded["train"], encoded["val"], cfg=fit_cfg, micro_batch=micro_batch, pad_id=tokenizer.pad_id,
                      label_names=dataset.label_names, positive_index=dataset.positive_index, device=device,
                      precision=precision, emit=events.emit, save_best=save_best, should_stop=should_stop,
                      progress=sampler.progress, save_state=lambda state: save_state(path, state),
-                     resume=snapshot, state_every_s=t.state_every_s)
+                     resume=snapshot, state_every_s=t.state_every_s, feature_cache_limit=cache_limit)
 
         stage = "evaluation"
         model.to("cpu")  # the trained copy is done with: keep one model on a small card

@@ -30,6 +30,7 @@ class RunsScreen(Screen):
         Binding("c", "compare", "Compare"),
         Binding("e", "evaluate", "Evaluate"),
         Binding("s", "stop", "Stop run"),
+        Binding("u", "resume", "Resume"),
         Binding("r", "refresh", "Refresh"),
         Binding("n", "app.switch_mode('launch')", "New run"),
     ]
@@ -142,3 +143,17 @@ class RunsScreen(Screen):
         self.app.push_screen(ConfirmScreen(f"Stop {run.path.name}?",
                                            "The worker finishes the current step, saves its state and exits.",
                                            "Stop run"), decided)
+
+    def action_resume(self) -> None:
+        run = self.query_one(RunsTable).current
+        if run is None or run.status not in ("stopped", "crashed", "failed"):
+            self.notify("only a stopped, crashed or failed run can be resumed", severity="warning")
+            return
+        if not (run.path / "state" / "trainer.pt").is_file():
+            self.notify("this run saved no training state to resume from; start it again", severity="warning")
+            return
+        from clinitui.launcher import resume_worker
+
+        pid = resume_worker(run.path)  # a detached worker: it goes on if the console closes
+        self.notify(f"resumed in worker {pid}")
+        self.action_refresh()

@@ -57,6 +57,10 @@ CASES = {
                   [], "NUL"),
     "10 MB single note": (lambda d: write_csv(d / "big.csv", [{"text": "x" * 10_000_000, "label": "1"}] + rows()),
                           [], "limit 1,000,000"),
+    "pre-trained folder without weights": (lambda d: (write_csv(d / "ok.csv", rows()), _write(d / "config.json", "{}"))[0],
+                                           ["--backbone", "{src}"], "could not load the weights"),
+    "missing pre-trained folder": (lambda d: write_csv(d / "ok.csv", rows()), ["--backbone", "/nonexistent/camembert"],
+                                   "does not exist"),
     "unknown file type": (lambda d: _write(d / "x.xlsx", "x"), [], "unknown file type"),
     "bad jsonl": (lambda d: _write(d / "j.jsonl", '{"text": "a", "label": 1}\n{oops\n'), [], "not valid JSON"),
     "unknown backbone": (lambda d: write_csv(d / "ok.csv", rows()), ["--backbone", "scratch-transformr"],
@@ -76,7 +80,9 @@ def test_bad_training_input(name, tmp_path):
     src.mkdir()
     data = build(src)
     root = tmp_path / "runs"
-    result = runner.invoke(app, ["train", "--data", str(data), "--runs-root", str(root), *TINY, *extra])
+    extra = [x.replace("{src}", str(src)) for x in extra]
+    settings = [] if "--backbone" in extra else TINY  # TINY holds options of the scratch backbone only
+    result = runner.invoke(app, ["train", "--data", str(data), "--runs-root", str(root), *settings, *extra])
     assert result.exit_code == 2, (name, result.output)
     err = result.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("clinitui: error:"), result.stderr

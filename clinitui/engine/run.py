@@ -53,8 +53,12 @@ def prepare(config: RunConfig) -> Prepared:
     from clinitui.models.classifier import parse_options, resolve_backbone
     from clinitui.models import registry
 
-    backbone_cls, _ = resolve_backbone(config.model.backbone)
-    parse_options(backbone_cls, config.model.backbone_options, f"backbone '{config.model.backbone}'")
+    from clinitui.models.classifier import effective_freeze
+
+    backbone_cls, source = resolve_backbone(config.model.backbone)
+    b_opts = parse_options(backbone_cls, config.model.backbone_options, f"backbone '{config.model.backbone}'")
+    backbone_cls.check_source(b_opts, source)  # weights on this machine? (a clear error, no run directory)
+    effective_freeze(config.model, backbone_cls)
     adapter_cls = registry.get("adapter", config.model.adapter).cls
     parse_options(adapter_cls, config.model.adapter_options, f"adapter '{config.model.adapter}'")
     plan = plan_memory(config)  # refuses what cannot fit before any data or weights are read

@@ -70,6 +70,10 @@ class Backbone(nn.Module):
         raise NotImplementedError
 
     @classmethod
+    def check_source(cls, options: BaseModel, source: str | None) -> None:
+        """Raise a ClinituiError now if the weights cannot be loaded (called before a run directory exists)."""
+
+    @classmethod
     def load_tokenizer(cls, directory: Path) -> TextEncoder:
         """The tokenizer saved in a checkpoint folder."""
         raise NotImplementedError

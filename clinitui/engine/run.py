@@ -50,18 +50,19 @@ def load_table(config: RunConfig) -> Table:
 
 def prepare(config: RunConfig) -> Prepared:
     """Read and split the data and check the model choice; raises ClinituiError on bad input."""
-    from clinitui.models.classifier import parse_options, resolve_backbone
     from clinitui.models import registry
-
-    from clinitui.models.classifier import effective_freeze
+    from clinitui.models.classifier import effective_freeze, parse_options, resolve_backbone
 
     backbone_cls, source = resolve_backbone(config.model.backbone)
     b_opts = parse_options(backbone_cls, config.model.backbone_options, f"backbone '{config.model.backbone}'")
-    backbone_cls.check_source(b_opts, source)  # weights on this machine? (a clear error, no run directory)
     effective_freeze(config.model, backbone_cls)
+    if config.model.adapter == "lora" and not backbone_cls.pretrained:
+        raise ConfigError(f"--adapter lora adapts pre-trained weights, and '{config.model.backbone}' is trained "
+                          "from scratch (its frozen weights would stay random); choose another adapter")
     adapter_cls = registry.get("adapter", config.model.adapter).cls
     parse_options(adapter_cls, config.model.adapter_options, f"adapter '{config.model.adapter}'")
     plan = plan_memory(config)  # refuses what cannot fit before any data or weights are read
+    backbone_cls.check_source(b_opts, source)  # weights on this machine? (a clear error, no run directory)
     if config.model.freeze == "none" and plan.freeze == "backbone":
         config = config.model_copy(deep=True)
         config.model.freeze = "backbone"  # the planner's fallback, recorded in run.toml

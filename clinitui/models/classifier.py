@@ -45,9 +45,6 @@ def parse_options(cls: type, options: dict, what: str):
 
 def effective_freeze(cfg: ModelConfig, backbone_cls: type[Backbone]) -> str:
     if cfg.adapter == "lora":
-        if not backbone_cls.pretrained:
-            raise ConfigError(f"--adapter lora adapts pre-trained weights, and '{cfg.backbone}' is trained from "
-                              "scratch (its frozen weights would stay random); choose another adapter")
         return "lora"
     if cfg.freeze is not None:
         if cfg.freeze == "lora":

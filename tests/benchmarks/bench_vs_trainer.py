@@ -37,7 +37,7 @@ SUITES = {
     # Full fine-tuning of the pre-trained-size encoders at lengths where notes differ (and pad):
     "minilm-demo-512": dict(model="minilm", data="demo", rows=64, val_rows=32, max_length=512, repeats=1,
                             variants=FULL),
-    "camembert-demo-256": dict(model="camembert-base", data="demo", rows=16, val_rows=16, max_length=256,
+    "camembert-demo-256": dict(model="camembert-base", data="demo", rows=32, val_rows=16, max_length=256,
                                batch_size=8, micro_batch=8, repeats=1, variants=FULL),
 }
 
@@ -124,13 +124,16 @@ def table(args) -> None:
     from clinitui.engine.bench import markdown_table
 
     records = [json.loads(line) for line in Path(args.file).read_text().splitlines() if line.strip()]
-    rows = [row for r in records if "rows" in r for row in r["rows"]]
+    # the data column also says the token budget: the same corpus pads differently at 128 and 512
+    rows = [{**row, "data": f"{row['data']} ≤{r['spec']['max_length']}"} for r in records if "rows" in r
+            for row in r["rows"]]
     print(markdown_table(rows))
-    memory_rows = [(r["suite"].removeprefix("memory-"), m) for r in records if "memory" in r for m in r["memory"]]
+    memory_rows = [(r["suite"], m) for r in records if "memory" in r for m in r["memory"]]
+    by_suite = {r["suite"]: r["spec"]["max_length"] for r in records if "spec" in r}
     if memory_rows:
         print("\n| model | data | variant | peak RSS MiB | added by the run MiB |\n|---|---|---|---|---|")
         for suite, m in memory_rows:
-            print(f"| {m['model']} | {m['data']} | {m['variant']} | {m['peak_rss_bytes'] >> 20} "
+            print(f"| {m['model']} | {m['data']} ≤{by_suite[suite]} | {m['variant']} | {m['peak_rss_bytes'] >> 20} "
                   f"| {(m['peak_rss_bytes'] - m['start_rss_bytes']) >> 20} |")
     for r in records:
         if r["suite"] == "extras":

@@ -57,7 +57,9 @@ CASES = {
                   [], "NUL"),
     "10 MB single note": (lambda d: write_csv(d / "big.csv", [{"text": "x" * 10_000_000, "label": "1"}] + rows()),
                           [], "limit 1,000,000"),
-    "pre-trained folder without weights": (lambda d: (write_csv(d / "ok.csv", rows()), _write(d / "config.json", "{}"))[0],
+    "pre-trained folder without weights": (lambda d: (write_csv(d / "ok.csv", rows()), _write(d / "config.json", json.dumps(
+        {"model_type": "bert", "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+         "intermediate_size": 64, "vocab_size": 100, "max_position_embeddings": 64})))[0],
                                            ["--backbone", "{src}"], "could not load the weights"),
     "missing pre-trained folder": (lambda d: write_csv(d / "ok.csv", rows()), ["--backbone", "/nonexistent/camembert"],
                                    "does not exist"),

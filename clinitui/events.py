@@ -20,7 +20,7 @@ FILENAME = "events.jsonl"
 # The types the engine emits (front ends must ignore types they do not know).
 TYPES = (
     "run_started", "step", "memory", "eval", "checkpoint", "oom_backoff", "heartbeat",
-    "run_finished", "run_failed", "stopped", "warning", "baseline",
+    "run_finished", "run_failed", "stopped", "warning", "baseline", "feature_cache",
 )
 FINAL_TYPES = ("run_finished", "run_failed", "stopped")
 

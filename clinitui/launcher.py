@@ -15,7 +15,7 @@ from pathlib import Path
 
 from clinitui.config.overrides import to_toml
 from clinitui.config.schema import RunConfig
-from clinitui.runs import lock_holder, new_run_dir, pid_alive, write_private
+from clinitui.runs import lock_holder, new_run_dir, pid_alive, read_pid, write_private
 
 
 def start_worker(config: RunConfig, runs_root: Path, run_dir: Path | None = None) -> tuple[Path, int]:
@@ -50,11 +50,8 @@ def stop_worker(run_dir: Path, force: bool = False) -> bool:
     """Ask the run's worker to stop (SIGTERM: finish the step, save, exit); True if one was signalled."""
     pid = lock_holder(run_dir)  # the process training right now; worker.pid may be stale
     if pid is None or pid < 0:
-        try:
-            pid = int((Path(run_dir) / "worker.pid").read_text().strip())
-        except (OSError, ValueError):
-            return False
-    if not pid_alive(pid):
+        pid = read_pid(Path(run_dir))
+    if pid is None or not pid_alive(pid):
         return False
     try:
         os.kill(pid, signal.SIGKILL if force else signal.SIGTERM)

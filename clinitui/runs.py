@@ -140,7 +140,7 @@ def summarize(run_dir: Path, events: list[dict] | None = None) -> RunSummary:
         status = {"run_finished": "finished", "run_failed": "failed", "stopped": "stopped"}[final["type"]]
         error = final.get("message") if final["type"] == "run_failed" else None
     else:
-        pid = _read_pid(run_dir)
+        pid = read_pid(run_dir)
         fresh = last_t is not None and time.time() - last_t < HEARTBEAT_STALE_S
         if pid is not None and pid_alive(pid) and (fresh or not events):
             status = "running"
@@ -154,7 +154,8 @@ def summarize(run_dir: Path, events: list[dict] | None = None) -> RunSummary:
                       (last_t - t0) if (t0 and last_t) else None, peak, error)
 
 
-def _read_pid(run_dir: Path) -> int | None:
+def read_pid(run_dir: Path) -> int | None:
+    """The pid in ``<run>/worker.pid``, or None."""
     try:
         return int((run_dir / "worker.pid").read_text().strip())
     except (OSError, ValueError):

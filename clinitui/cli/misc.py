@@ -83,12 +83,9 @@ def runs_show(
 ) -> None:
     """Status, best F1 and final metrics of one run."""
     with boundary():
-        from clinitui.errors import ConfigError
         from clinitui.runs import read_metrics, summarize
 
-        if not (run / "run.toml").exists():
-            raise ConfigError(f"{run}: not a clinitui run directory (no run.toml)")
-        summary = summarize(run).as_dict()
+        summary = summarize(_run_dir(run)).as_dict()
         summary["metrics"] = (read_metrics(run) or {}).get("metrics")
         if json_out:
             print_json(summary)

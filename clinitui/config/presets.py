@@ -67,9 +67,8 @@ class Preset:
 def packaged_dir() -> Path | None:
     """The shipped presets: ``clinitui/presets`` if a build copied them there, else the checkout's.
 
-    The supported install is ``pip install -e .`` from the repository, where the presets sit at
-    the repository root next to ``pyproject.toml``; a non-editable install can point
-    ``CLINITUI_PRESETS_PATH`` at a copy.
+    A wheel carries a copy made by ``setup.py`` at build time; an editable install (``pip install
+    -e .``) reads the repository's top-level ``presets/`` next to ``pyproject.toml``.
     """
     package = Path(__file__).resolve().parents[1]
     inside = package / "presets"

@@ -332,3 +332,65 @@ def test_evaluation_oom_halves_the_evaluation_batch_only():
     assert [(e["phase"], e["old_micro_batch"], e["new_micro_batch"]) for e in backoffs] == [
         ("eval", 64, 32), ("eval", 32, 16), ("eval", 16, 8), ("eval", 8, 4)]  # 8 validation notes
     assert any(e["type"] == "eval" for e in events)
+
+
+class _FlakyStep:
+    """AdamW.step raising CUDA OOM ``failures`` times (state allocation on a full card), then working."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.calls = failures, 0
+
+    def __call__(self, original):
+        def step(optimizer, *args, **kwargs):
+            self.calls += 1
+            if self.failures > 0:
+                self.failures -= 1
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated optimizer state)")
+            return original(optimizer, *args, **kwargs)
+        return step
+
+
+def test_optimizer_step_oom_is_retried_once_then_stops_with_exit_code_3(monkeypatch):
+    from clinitui.errors import EXIT_OUT_OF_MEMORY, OutOfMemoryError
+
+    reference, _ = fit_on_small_card(limit=1000)
+    original = torch.optim.AdamW.step
+    flaky = _FlakyStep(failures=1)  # transient: a retry after freeing the cache succeeds
+    monkeypatch.setattr(torch.optim.AdamW, "step", flaky(original))
+    model, events = fit_on_small_card(limit=1000)
+    assert flaky.calls == 2 + 1  # 2 optimizer steps (32 rows / 16), the first tried twice
+    for a, b in zip(reference.parameters(), model.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)  # the retried step updated the weights once
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", _FlakyStep(failures=10)(original))  # the state never fits
+    with pytest.raises(OutOfMemoryError, match="optimizer step.*trainable parameters.*--adapter lora") as err:
+        fit_on_small_card(limit=1000)
+    assert err.value.exit_code == EXIT_OUT_OF_MEMORY
+
+
+def test_cuda_oom_outside_the_backed_off_paths_is_exit_3_and_keeps_the_checkpoint(tmp_path, small_csv, monkeypatch):
+    import json
+
+    from clinitui.config.schema import RunConfig
+    from clinitui.engine import checkpoint
+    from clinitui.engine.run import execute, prepare
+    from clinitui.errors import EXIT_OUT_OF_MEMORY, OutOfMemoryError
+
+    def full_card(*args, **kwargs):  # reloading the best checkpoint for the test split
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(checkpoint, "load_checkpoint", full_card)
+    config = RunConfig.model_validate({
+        "data": {"path": str(small_csv)},
+        "model": {"backbone_options": {"size": "tiny", "vocab_size": 300, "min_frequency": 2}},
+        "train": {"epochs": 1, "max_length": 32, "batch_size": 16, "threads": 1, "baseline": False},
+        "budget": {"device": "cpu"},
+    })
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    with pytest.raises(OutOfMemoryError, match="out of GPU memory in evaluation") as err:
+        execute(prepare(config), run)
+    assert err.value.exit_code == EXIT_OUT_OF_MEMORY
+    last = json.loads((run / "events.jsonl").read_text().splitlines()[-1])
+    assert (last["type"], last["stage"], last["exit_code"]) == ("run_failed", "evaluation", 3)
+    assert (run / "checkpoint" / "model.safetensors").is_file()  # the trained model is kept

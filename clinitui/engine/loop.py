@@ -22,7 +22,7 @@ from clinitui.config.schema import TrainConfig
 from clinitui.engine import feature_cache
 from clinitui.engine.batching import batch_order, collate
 from clinitui.engine.metrics import classification_metrics
-from clinitui.engine.oom import EvalBackoff, StepBackoff
+from clinitui.engine.oom import EvalBackoff, StepBackoff, optimizer_step
 from clinitui.errors import StopRequested, TrainingFailedError
 
 
@@ -141,6 +141,7 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
         counts = np.bincount(train.labels, minlength=n_labels).astype(np.float64)
         weights = torch.tensor(len(train.labels) / (n_labels * np.maximum(counts, 1)), dtype=torch.float32, device=device)
     trainable = [p for p in model.parameters() if p.requires_grad]
+    n_trainable = sum(p.numel() for p in trainable)
 
     def accumulate(micro_batches: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, int]:
         """Forward and backward over one optimizer step's micro-batches; gradients add up."""
@@ -220,7 +221,7 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
             if cfg.grad_clip > 0:
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
-            scaler.step(optimizer)
+            optimizer_step(lambda: scaler.step(optimizer), device=device, trainable_params=n_trainable)
             scaler.update()
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()

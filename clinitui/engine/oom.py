@@ -4,7 +4,10 @@ The training loop hands one optimizer step's rows to :meth:`StepBackoff.run`; wh
 out of memory in that step, gradients are dropped, the cache is emptied, the micro-batch is
 halved (so accumulation doubles and the effective batch — the same rows — is unchanged) and
 the step is retried. At micro-batch 1 the run stops with ``OutOfMemoryError`` (exit code 3).
-Evaluation backs off its own batch only (:class:`EvalBackoff`).
+Evaluation backs off its own batch only (:class:`EvalBackoff`). The optimizer step allocates
+AdamW's two states per trainable parameter on its first call, when no activations are alive, so
+a smaller micro-batch cannot help there: :func:`optimizer_step` frees the cache and tries once
+more, then stops with the numbers and the fix (exit code 3).
 """
 
 from __future__ import annotations
@@ -61,6 +64,26 @@ class StepBackoff:
         self.emit("oom_backoff", phase="train", old_micro_batch=old, new_micro_batch=self.size,
                   grad_accumulation=accum_new,
                   message=f"out of GPU memory: micro-batch {old} → {self.size}, accumulation {accum_old} → {accum_new}")
+
+
+def optimizer_step(step: Callable[[], None], *, device: torch.device, trainable_params: int) -> None:
+    """``step()`` (the optimizer update); after a CUDA OOM, free the cache and retry once.
+
+    Safe to retry: AdamW creates every parameter's state before it updates any parameter.
+    """
+    for _ in range(2):
+        try:
+            step()
+            return
+        except torch.cuda.OutOfMemoryError:
+            pass  # recover outside the handler (its traceback pins tensors)
+        free_cuda(device)
+    state_mib = trainable_params * 8 / 2**20  # two fp32 states per parameter
+    raise OutOfMemoryError(
+        f"out of GPU memory in the optimizer step: AdamW keeps ≈ {state_mib:,.0f} MiB of state for "
+        f"{trainable_params:,} trainable parameters; use --adapter lora or --set model.freeze=backbone, "
+        "or choose a larger --budget"
+    )
 
 
 class EvalBackoff:

@@ -22,7 +22,7 @@ from clinitui.config.overrides import to_toml
 from clinitui.config.schema import RunConfig
 from clinitui.data.readers import Table, read_table
 from clinitui.data.splits import Dataset, make_dataset
-from clinitui.errors import ClinituiError, ConfigError, DataError, StopRequested
+from clinitui.errors import ClinituiError, ConfigError, DataError, OutOfMemoryError, StopRequested
 from clinitui.events import FILENAME as EVENTS_FILE
 from clinitui.events import EventWriter
 from clinitui.runs import RunLock, write_private
@@ -244,6 +244,11 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         events.emit("run_failed", error=type(exc).__name__, message=str(exc), stage=stage, exit_code=exc.exit_code)
         raise
     except BaseException as exc:
+        if _is_cuda_oom(exc):  # outside the backed-off step and evaluation (e.g. moving the model)
+            err = OutOfMemoryError(f"out of GPU memory in {stage}; lower --set train.max_length, use --adapter lora "
+                                   "or --set model.freeze=backbone, or choose a larger --budget")
+            events.emit("run_failed", error=type(err).__name__, message=str(err), stage=stage, exit_code=err.exit_code)
+            raise err from None
         # A bug or an interrupt: the trace goes to worker.log (never note text: tracebacks hold
         # code and exception types; we log the type and location, not the exception's arguments).
         _log_internal_error(path, exc)
@@ -261,6 +266,13 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             (path / "worker.pid").unlink()
         except OSError:
             pass
+
+
+def _is_cuda_oom(exc: BaseException) -> bool:
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError)
 
 
 def _log_internal_error(path: Path, exc: BaseException) -> None:

@@ -39,6 +39,14 @@ SUITES = {
                             variants=FULL),
     "camembert-demo-256": dict(model="camembert-base", data="demo", rows=32, val_rows=16, max_length=256,
                                batch_size=8, micro_batch=8, repeats=1, variants=FULL),
+    # The pre-trained-size rows on MORFITT (abstracts, 12 classes; mostly longer than 256 tokens):
+    "small-morfitt": dict(model="small", data=str(MORFITT), rows=128, val_rows=64, repeats=1),
+    "minilm-morfitt": dict(model="minilm", data=str(MORFITT), rows=64, val_rows=32, max_length=256, repeats=1),
+    "camembert-morfitt": dict(model="camembert-base", data=str(MORFITT), rows=32, val_rows=8, max_length=256,
+                              batch_size=8, micro_batch=8, repeats=1),
+    # 160 notes (20 steps): enough notes for length bucketing to find neighbours, ~7 min at 2 threads
+    "camembert-demo-256-160": dict(model="camembert-base", data="demo", rows=160, val_rows=8, max_length=256,
+                                   batch_size=8, micro_batch=8, repeats=1, variants=FULL),
 }
 
 

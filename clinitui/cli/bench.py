@@ -26,6 +26,8 @@ def bench(
     epochs_full: Annotated[int, Opt(help="Epochs of the full fine-tuning variants.")] = 1,
     epochs_frozen: Annotated[int, Opt(help="Epochs of the frozen-backbone variants.")] = 5,
     threads: Annotated[int, Opt(help="torch CPU threads (1 is steadier on a loaded machine).")] = 2,
+    device: Annotated[str, Opt(help="cpu or cuda (both sides on the same device).")] = "cpu",
+    precision: Annotated[str, Opt(help="fp32, or bf16 / fp16 autocast on CUDA (both sides).")] = "fp32",
     variants: Annotated[str, Opt(help="Comma-separated subset of: ref-full, linear-full, grn-full, ref-frozen, "
                                       "linear-frozen, grn-frozen, grn-frozen-nocache.")] = "all",
     repeats: Annotated[int, Opt(help="Rounds over the variants (interleaved); the table shows medians.")] = 1,
@@ -47,12 +49,22 @@ def bench(
         unknown = [v for v in chosen if v not in engine_bench.VARIANTS]
         if unknown:
             raise ConfigError(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(engine_bench.VARIANTS)}")
+        if device not in ("cpu", "cuda"):
+            raise ConfigError(f"--device '{device}' is not one of cpu, cuda")
+        if precision not in ("fp32", "bf16", "fp16") or (precision != "fp32" and device != "cuda"):
+            raise ConfigError(f"--precision '{precision}': use fp32, or bf16/fp16 with --device cuda")
+        if device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ConfigError("--device cuda: torch sees no CUDA GPU here; use --device cpu")
         if rows % batch_size or batch_size % micro_batch:
             raise ConfigError("--rows must be a multiple of --batch-size, and --batch-size of --micro-batch "
                               "(both sides then run the same number of optimizer steps)")
         spec = engine_bench.BenchSpec(model=model, data=data, rows=rows, val_rows=val_rows, max_length=max_length,
                                       batch_size=batch_size, micro_batch=micro_batch, epochs_full=epochs_full,
-                                      epochs_frozen=epochs_frozen, threads=threads, variants=chosen, repeats=repeats)
+                                      epochs_frozen=epochs_frozen, threads=threads, variants=chosen, repeats=repeats,
+                                      device=device, precision=precision)
         say = (lambda r: None) if json_out else (
             lambda r: sys.stderr.write(f"  {r.model} {r.data} {r.variant}: {r.wall_s:.2f} s\n"))
         results = engine_bench.run_bench(spec, on_result=say)

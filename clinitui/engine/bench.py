@@ -52,6 +52,8 @@ class BenchSpec:
     variants: tuple[str, ...] = VARIANTS
     repeats: int = 1  # rounds over all variants, interleaved; the summary takes the median
     monitoring: bool = True  # clinitui writes its event stream and runs its memory sampler
+    device: str = "cpu"  # "cpu" or "cuda"
+    precision: str = "fp32"  # "fp32", or autocast "bf16" / "fp16" (CUDA)
 
 
 @dataclass
@@ -69,6 +71,9 @@ class Result:
     start_rss_bytes: int = 0  # RSS when the measurement began: peak − start is what this run added
     cpu_s: float = 0.0  # CPU time of the whole process (all threads) during the run
     padding_fraction: float = 0.0  # of the training batches actually run
+    model_flops: float | None = None  # training FLOPs on real tokens (engine/flops.py); None when frozen
+    peak_tflops: float | None = None  # the GPU's dense bf16 peak, when known: gives the MFU
+    gpu_peak_bytes: int = 0  # torch.cuda.max_memory_allocated during the run
 
     @property
     def tokens_per_s(self) -> float:
@@ -78,9 +83,84 @@ class Result:
     def samples_per_s(self) -> float:
         return self.rows * self.epochs / self.wall_s
 
+    @property
+    def tflops_per_s(self) -> float | None:
+        return None if self.model_flops is None else self.model_flops / self.wall_s / 1e12
+
+    @property
+    def mfu(self) -> float | None:
+        """Model FLOPs utilisation: achieved model FLOP/s over the card's peak."""
+        if self.tflops_per_s is None or not self.peak_tflops:
+            return None
+        return self.tflops_per_s / self.peak_tflops
+
     def as_dict(self) -> dict:
         return {**asdict(self), "tokens_per_s": round(self.tokens_per_s, 1),
-                "samples_per_s": round(self.samples_per_s, 2)}
+                "samples_per_s": round(self.samples_per_s, 2),
+                "tflops_per_s": None if self.tflops_per_s is None else round(self.tflops_per_s, 4),
+                "mfu": None if self.mfu is None else round(self.mfu, 4)}
+
+
+# -- the device: clocks that wait for the GPU, its peak memory, its FLOP/s -----------------------
+class DeviceClock:
+    """Wall and CPU time of a block, waiting for queued GPU work at both ends; the GPU's peak memory."""
+
+    def __init__(self, device) -> None:
+        self.device = device
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            import torch
+
+            torch.cuda.synchronize(self.device)
+
+    def __enter__(self) -> "DeviceClock":
+        if self.device.type == "cuda":
+            import torch
+
+            torch.cuda.reset_peak_memory_stats(self.device)
+        self._sync()
+        self.start, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._sync()
+        self.wall, self.cpu = time.perf_counter() - self.start, time.process_time() - self._cpu
+        self.gpu_peak = 0
+        if self.device.type == "cuda":
+            import torch
+
+            self.gpu_peak = torch.cuda.max_memory_allocated(self.device)
+
+
+def device_peak_tflops(device) -> float | None:
+    if device.type != "cuda":
+        return None
+    import torch
+
+    from clinitui.engine.flops import peak_tflops
+
+    return peak_tflops(torch.cuda.get_device_name(device))
+
+
+def encoder_dims(spec: BenchSpec, folder: str | None) -> tuple[int, int]:
+    """(layers, width) of the encoder both sides train, for the attention FLOPs."""
+    if folder is None:
+        from clinitui.models.backbones.scratch_transformer import SIZES
+
+        dim, layers, _, _ = SIZES[spec.model]
+        return layers, dim
+    import json
+
+    config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    return config["num_hidden_layers"], config["hidden_size"]
+
+
+def run_flops(encoder, train, epochs: int, dims: tuple[int, int]) -> float:
+    """Training FLOPs of ``epochs`` passes over ``train`` through ``encoder`` (real tokens only)."""
+    from clinitui.engine.flops import matmul_params, training_flops
+
+    return epochs * training_flops(train.lengths, matmul=matmul_params(encoder), layers=dims[0], width=dims[1])
 
 
 # -- memory: peak RSS of one measurement --------------------------------------------------------
@@ -151,7 +231,7 @@ def load_texts(spec: BenchSpec) -> tuple[list[str], list[int], list[str], list[i
 
 # -- the two sides ---------------------------------------------------------------------------------
 def run_clinitui(spec: BenchSpec, variant: str, model_cfg, tokenizer, train, val, label_names: list[str],
-                 workdir: Path, monitoring: bool | None = None) -> Result:
+                 workdir: Path, monitoring: bool | None = None, dims: tuple[int, int] | None = None) -> Result:
     """``engine.loop.fit``, with the event stream and memory sampler on (as in a run) or off."""
     import torch
 
@@ -171,7 +251,7 @@ def run_clinitui(spec: BenchSpec, variant: str, model_cfg, tokenizer, train, val
     model, _ = build_classifier(cfg, len(label_names), tokenizer)
     train_cfg = TrainConfig(epochs=epochs, lr=spec.lr, batch_size=spec.batch_size, max_length=spec.max_length,
                             early_stopping=False, baseline=False, seed=42, eval_batch_size=64, state_every_s=1e9)
-    device = torch.device("cpu")
+    device = torch.device(spec.device)
     monitoring = spec.monitoring if monitoring is None else monitoring
     writer = EventWriter(workdir / f"{variant}-{time.monotonic_ns()}.jsonl") if monitoring else None
     sampler = Sampler(writer.emit, device, None) if writer else None
@@ -184,23 +264,24 @@ def run_clinitui(spec: BenchSpec, variant: str, model_cfg, tokenizer, train, val
 
     steps_per_epoch = math.ceil(len(train.ids) / spec.batch_size)
     padding = padding_fraction(train.lengths, batch_order(train.lengths, spec.micro_batch, random.Random(0), True))
-    with PeakRSS() as mem:
-        start, cpu = time.perf_counter(), time.process_time()
+    model.to(device)
+    with PeakRSS() as mem, DeviceClock(device) as clock:
         if sampler:
             sampler.start()
         fit(model, train, val, cfg=train_cfg, micro_batch=spec.micro_batch, pad_id=tokenizer.pad_id,
             label_names=label_names, positive_index=1 if len(label_names) == 2 else None, device=device,
-            precision="fp32", emit=emit, save_best=lambda epoch, metrics: None,
+            precision=spec.precision, emit=emit, save_best=lambda epoch, metrics: None,
             progress=sampler.progress if sampler else None,
             feature_cache_limit=limit_bytes(device) if mode == "frozen" else None)
         if sampler:
             sampler.stop()
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     if writer:
         writer.close()
-    epoch_s = [b - a for a, b in zip([start] + marks, marks)]
+    epoch_s = [b - a for a, b in zip([clock.start] + marks, marks)]
+    flops = run_flops(model.backbone, train, epochs, dims) if dims and not frozen else None
     return Result(spec.model, data_name(spec), variant, epochs, steps_per_epoch * epochs, len(train.ids),
-                  sum(train.lengths) * epochs, wall, epoch_s, mem.peak, mem.start, cpu, padding)
+                  sum(train.lengths) * epochs, clock.wall, epoch_s, mem.peak, mem.start, clock.cpu, padding,
+                  flops, device_peak_tflops(device), clock.gpu_peak)
 
 
 def data_name(spec: BenchSpec) -> str:
@@ -229,6 +310,8 @@ def run_bench(spec: BenchSpec, on_result: Callable[[Result], None] = lambda r: N
     from clinitui.engine.bench_reference import hf_folder, quiet_transformers, reference_model, run_reference, \
         wrap_tokenizer
 
+    if spec.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for, but torch sees no CUDA GPU")
     torch.set_num_threads(spec.threads)
     quiet_transformers()
     _warm_up()
@@ -245,15 +328,16 @@ def run_bench(spec: BenchSpec, on_result: Callable[[Result], None] = lambda r: N
         train = EncodedSplit(tokenizer.encode(train_texts, spec.max_length), train_labels)
         val = EncodedSplit(tokenizer.encode(val_texts, spec.max_length), val_labels)
         collator_tok = wrap_tokenizer(tokenizer) if folder is None else tokenizer.tokenizer
+        dims = encoder_dims(spec, folder)
         for _ in range(spec.repeats):
             for variant in spec.variants:
                 if variant.startswith("ref-"):
                     torch.manual_seed(42)
                     model = reference_model(spec.model, folder, tokenizer, len(names))
-                    result = run_reference(spec, variant, model, collator_tok, train, val, workdir)
+                    result = run_reference(spec, variant, model, collator_tok, train, val, workdir, dims)
                     del model
                 else:
-                    result = run_clinitui(spec, variant, cfg, tokenizer, train, val, names, workdir)
+                    result = run_clinitui(spec, variant, cfg, tokenizer, train, val, names, workdir, dims=dims)
                 results.append(result)
                 on_result(result)
     return results
@@ -371,15 +455,21 @@ def help_time(repeats: int = 10) -> dict:
 
 def markdown_table(rows: list[dict]) -> str:
     """The summary rows as a Markdown table (what ``clinitui bench`` prints and docs/performance.md holds)."""
+    gpu = any(r.get("gpu_peak_bytes") for r in rows)  # GPU runs add their peak memory, FLOP/s and MFU
     head = ("| model | data | variant | steps | wall s | 1st epoch s | later epoch s | real tok/s | samples/s "
-            "| peak RSS MiB (+run) | padding | × ref |")
+            "| peak RSS MiB (+run) | padding | × ref |" + (" GPU peak MiB | model TFLOP/s | MFU |" if gpu else ""))
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
+        extra = ""
+        if gpu:
+            tflops = f"{r['tflops_per_s']:.1f}" if r.get("tflops_per_s") is not None else "–"
+            mfu = f"{r['mfu']:.1%}" if r.get("mfu") is not None else "–"
+            extra = f" {r['gpu_peak_bytes'] >> 20} | {tflops} | {mfu} |"
         later = f"{r['later_epoch_s']:.2f}" if r.get("later_epoch_s") is not None else "–"
         first = f"{r['first_epoch_s']:.2f}" if r.get("first_epoch_s") is not None else "–"
         ratio = f"{r['ratio']:.2f}" if r.get("ratio") is not None else "–"
         lines.append(
             f"| {r['model']} | {r['data']} | {r['variant']} | {r['steps']} | {r['wall_s']:.2f} | {first} | {later} "
             f"| {r['tokens_per_s']:,.0f} | {r['samples_per_s']:.1f} | {r['peak_rss_bytes'] >> 20} "
-            f"(+{r['added_rss_bytes'] >> 20}) | {r['padding_fraction']:.1%} | {ratio} |")
+            f"(+{r['added_rss_bytes'] >> 20}) | {r['padding_fraction']:.1%} | {ratio} |" + extra)
     return "\n".join(lines)

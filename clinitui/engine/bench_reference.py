@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from clinitui.engine.bench import BenchSpec, PeakRSS, Result, data_name
+from clinitui.engine.bench import BenchSpec, DeviceClock, PeakRSS, Result, data_name, device_peak_tflops, run_flops
 
 
 def hf_folder(kind: str, tokenizer, directory: Path) -> str:
@@ -54,7 +54,8 @@ def reference_model(kind: str, folder: str | None, tokenizer, n_labels: int):
     return BertForSequenceClassification(config)
 
 
-def run_reference(spec: BenchSpec, variant: str, model, collator_tokenizer, train, val, workdir: Path) -> Result:
+def run_reference(spec: BenchSpec, variant: str, model, collator_tokenizer, train, val, workdir: Path,
+                  dims: tuple[int, int] | None = None) -> Result:
     """Hugging Face Trainer, as most users would call it."""
     import torch
     from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
@@ -77,7 +78,8 @@ def run_reference(spec: BenchSpec, variant: str, model, collator_tokenizer, trai
         gradient_accumulation_steps=spec.batch_size // spec.micro_batch, per_device_eval_batch_size=64,
         num_train_epochs=epochs, learning_rate=spec.lr, weight_decay=0.01, warmup_steps=0.06,
         lr_scheduler_type="linear", max_grad_norm=1.0, eval_strategy="epoch", save_strategy="no",
-        logging_strategy="no", report_to=[], use_cpu=not torch.cuda.is_available(), seed=42,
+        logging_strategy="no", report_to=[], use_cpu=spec.device == "cpu", seed=42,
+        bf16=spec.precision == "bf16", fp16=spec.precision == "fp16",
         dataloader_num_workers=0, disable_tqdm=True)
     trainer = Trainer(model=model, args=args, train_dataset=rows(train), eval_dataset=rows(val),
                       data_collator=DataCollatorWithPadding(collator_tokenizer), callbacks=[EpochClock()])
@@ -86,13 +88,15 @@ def run_reference(spec: BenchSpec, variant: str, model, collator_tokenizer, trai
     batches = [b["attention_mask"].sum(1).tolist() for b in trainer.get_train_dataloader()]
     padding = 1.0 - sum(sum(b) for b in batches) / sum(max(b) * len(b) for b in batches)
     lengths = train.lengths
-    with PeakRSS() as mem:
-        start, cpu = time.perf_counter(), time.process_time()
+    device = torch.device(spec.device)
+    model.to(device)  # Trainer would move it inside the clock; clinitui's side starts on the device too
+    with PeakRSS() as mem, DeviceClock(device) as clock:
         output = trainer.train()
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    epoch_s = [b - a for a, b in zip([start] + marks, marks)]
+    epoch_s = [b - a for a, b in zip([clock.start] + marks, marks)]
+    flops = run_flops(model.base_model, train, epochs, dims) if dims and not frozen else None
     return Result(spec.model, data_name(spec), variant, epochs, output.global_step, len(lengths),
-                  sum(lengths) * epochs, wall, epoch_s, mem.peak, mem.start, cpu, padding)
+                  sum(lengths) * epochs, clock.wall, epoch_s, mem.peak, mem.start, clock.cpu, padding,
+                  flops, device_peak_tflops(device), clock.gpu_peak)
 
 
 def quiet_transformers() -> None:

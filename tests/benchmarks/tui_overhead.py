@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 CHILD = r"""
@@ -45,7 +44,7 @@ Follow(sys.argv[1], open_run=Path(sys.argv[2]), planner=False).run(headless=True
 def one(runs_root: Path, args, attached: bool) -> dict:
     from clinitui.config.schema import RunConfig
     from clinitui.launcher import start_worker
-    from clinitui.runs import lock_holder, read_metrics
+    from clinitui.runs import read_metrics
 
     config = RunConfig.model_validate({
         "data": {"demo_size": args.demo_size},
@@ -54,14 +53,12 @@ def one(runs_root: Path, args, attached: bool) -> dict:
                   "log_every": 10},
         "budget": {"device": "cpu"},
     })
-    path, _ = start_worker(config, runs_root)
+    path, pid = start_worker(config, runs_root)
     follower = None
     if attached:
         follower = subprocess.Popen([sys.executable, "-c", CHILD, str(runs_root), str(path)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
-    while lock_holder(path) is not None:
-        time.sleep(0.5)
+    os.waitpid(pid, 0)  # the worker is our child (in its own session): wait for it to end
     if follower is not None:
         (path / "STOP").touch()  # a run that failed leaves no metrics.json: tell the follower to go
         _, err = follower.communicate(timeout=60)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from clinitui.events import FILENAME, FINAL_TYPES, EventTail
-from clinitui.runs import summarize
+from clinitui.runs import lock_holder, summarize
 from clinitui.tui.processes import reap
 
 POLL_S = 0.25
@@ -71,6 +71,8 @@ class RunFollower(threading.Thread):
     def _worker_gone(self) -> bool:
         # The same rule as `clinitui runs list`: dead pid or stale heartbeat, and no final event.
         reap()
+        if lock_holder(self.run_dir) is not None:
+            return False  # the worker holds its run lock: alive (one flock call, whatever the run's length)
         summary = summarize(self.run_dir, self._seen)
         if summary.status != "crashed":
             return False

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -59,15 +60,20 @@ def one(runs_root: Path, args, attached: bool) -> dict:
         follower = subprocess.Popen([sys.executable, "-c", CHILD, str(runs_root), str(path)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     os.waitpid(pid, 0)  # the worker is our child (in its own session): wait for it to end
+    console_cpu = None
     if follower is not None:
         (path / "STOP").touch()  # a run that failed leaves no metrics.json: tell the follower to go
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         _, err = follower.communicate(timeout=60)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the worker was reaped before: this is the console
+        console_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         if follower.returncode != 0:
             raise SystemExit(f"the console failed:\n{err[-2000:]}")
     metrics = read_metrics(path)
     if metrics is None:
         raise SystemExit(f"the run failed; see {path / 'worker.log'}")
-    return {"attached": attached, "tokens_per_s": metrics["real_tokens_per_s"], "train_s": metrics["train_seconds"]}
+    return {"attached": attached, "tokens_per_s": metrics["real_tokens_per_s"], "train_s": metrics["train_seconds"],
+            "wall_s": metrics["wall_seconds"], "console_cpu_s": console_cpu}
 
 
 def main() -> None:
@@ -88,12 +94,17 @@ def main() -> None:
             pair = {r["attached"]: r for r in (one(root, args, attached) for attached in order)}
             overhead = 1 - pair[True]["tokens_per_s"] / pair[False]["tokens_per_s"]
             rows.append({"alone": pair[False], "attached": pair[True], "overhead": overhead})
+            share = pair[True]["console_cpu_s"] / pair[True]["wall_s"]
+            rows[-1]["console_core_share"] = share
             print(f"pair {i + 1}: alone {pair[False]['tokens_per_s']:,.0f} tok/s, with the console "
-                  f"{pair[True]['tokens_per_s']:,.0f} tok/s, overhead {overhead:+.1%}", flush=True)
+                  f"{pair[True]['tokens_per_s']:,.0f} tok/s, overhead {overhead:+.1%}; the console used "
+                  f"{pair[True]['console_cpu_s']:.1f} CPU s ({share:.1%} of a core)", flush=True)
     overheads = [r["overhead"] for r in rows]
+    shares = [r["console_core_share"] for r in rows]
     print(f"median paired overhead {statistics.median(overheads):+.1%} "
           f"(min {min(overheads):+.1%}, max {max(overheads):+.1%}, n={len(overheads)}; "
-          f"{args.size}, {args.threads} torch threads, demo {args.demo_size} notes, {args.epochs} epochs)")
+          f"{args.size}, {args.threads} torch threads, demo {args.demo_size} notes, {args.epochs} epochs); "
+          f"the console took a median {statistics.median(shares):.1%} of one core")
     if args.out:
         args.out.write_text(json.dumps({"args": vars(args) | {"out": str(args.out)}, "pairs": rows}, indent=2))
 

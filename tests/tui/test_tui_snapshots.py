@@ -32,7 +32,8 @@ def run_screen_loaded(kind: str):
     async def ready(pilot) -> None:
         screen = pilot.app.screen
         await wait_for(lambda: screen.events_applied > 0 and (screen.state.final is not None or kind == "running"
-                                                              or screen.state.status == "crashed"))
+                                                              or screen.state.status == "crashed")
+                       and screen._timer is None)  # no redraw pending
         await pilot.pause()
 
     return ready

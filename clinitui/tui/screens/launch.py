@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from clinitui.errors import ClinituiError
@@ -52,6 +53,7 @@ class LaunchScreen(Screen):
         self.experiments: dict[str, str] = {}
         self.catalog_loaded = False
         self.preset_parts: dict[str, str] = {}
+        self._count_timer: Timer | None = None
         self.preview_key: tuple | None = None
         self.preview_ok = False
         self.preview_error: str | None = None
@@ -125,7 +127,15 @@ class LaunchScreen(Screen):
         self.call_after_refresh(self.load_catalog)
         self.call_after_refresh(self._schedule_preview)
         self.call_after_refresh(self.count_running)
-        self.set_interval(5.0, self.count_running)
+        self._count_timer = self.set_interval(5.0, self.count_running)
+
+    def on_screen_suspend(self) -> None:
+        if self._count_timer is not None:
+            self._count_timer.pause()  # nobody sees the count: spare the CPU training may need
+
+    def on_screen_resume(self) -> None:
+        if self._count_timer is not None:
+            self._count_timer.resume()
 
     @work(thread=True, exclusive=True, group="catalog")
     def load_catalog(self) -> None:

@@ -22,7 +22,7 @@ from clinitui.tui.widgets.memory_chart import MemoryChart
 from clinitui.tui.widgets.metrics_table import MetricsTable
 from clinitui.tui.widgets.stats_bar import StatsBar
 
-REDRAW_EVERY_S = 0.5  # charts redraw at most twice a second, however fast events arrive
+REDRAW_EVERY_S = 1.0  # panels redraw at most once a second, however fast events arrive (CPU stays with training)
 TABS = ("loss", "memory", "metrics", "log")
 
 
@@ -81,10 +81,14 @@ class RunScreen(Screen):
         if self.follower is None:
             return
         events = self.follower.drain()
+        first = self.events_applied == 0
         self.events_applied += len(events)
         changed = self.state.apply(events)
         self._dirty |= {"stats" if name == "header" else name for name in changed}
-        self._schedule()
+        if first:  # the run's history (a replay, or a live run joined midway): show it at once
+            self._flush()
+        else:
+            self._schedule()
 
     def on_worker_gone(self, message: WorkerGone) -> None:
         if self.state.final is None:

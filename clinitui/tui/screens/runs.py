@@ -9,6 +9,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
 
 from clinitui.runs import RunSummary
@@ -38,6 +39,7 @@ class RunsScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.lister: RunLister | None = None
+        self._refresh_timer: Timer | None = None
         self.listed = 0  # listings received (tests wait on it)
 
     def compose(self) -> ComposeResult:
@@ -50,11 +52,19 @@ class RunsScreen(Screen):
         self.lister = RunLister(self.app.runs_root)
         self.query_one("#runs-title", Static).update(Text(f"Runs in {self.app.runs_root}", style="bold"))
         self.action_refresh()
-        self.set_interval(REFRESH_S, self.action_refresh)
+        self._refresh_timer = self.set_interval(REFRESH_S, self.action_refresh)
         self.query_one(RunsTable).focus()
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
+        if self._refresh_timer is not None:
+            self._refresh_timer.resume()
+
+    def on_screen_suspend(self) -> None:
+        # covered by a run screen or another mode: listing runs nobody sees would cost the
+        # training on the same machine CPU time (tests/benchmarks/tui_overhead.py)
+        if self._refresh_timer is not None:
+            self._refresh_timer.pause()
 
     @work(thread=True, exclusive=True, group="runs-list")
     def action_refresh(self) -> None:

@@ -22,7 +22,12 @@ from clinitui.tui.widgets.memory_chart import MemoryChart
 from clinitui.tui.widgets.metrics_table import MetricsTable
 from clinitui.tui.widgets.stats_bar import StatsBar
 
-REDRAW_EVERY_S = 1.0  # panels redraw at most once a second, however fast events arrive (CPU stays with training)
+# However fast events arrive, text panels redraw at most once a second and charts (plotext
+# rebuilds the whole figure: two thirds of the console's CPU while it follows a run) at most
+# every 3 s, so the training beside it keeps the CPU (tests/benchmarks/tui_overhead.py).
+REDRAW_EVERY_S = 1.0
+CHART_EVERY_S = 3.0
+CHART_TABS = ("loss", "memory")
 TABS = ("loss", "memory", "metrics", "log")
 
 
@@ -49,6 +54,7 @@ class RunScreen(Screen):
         self.events_applied = 0
         self._dirty: set[str] = set(TABS) | {"stats"}
         self._last_draw = 0.0
+        self._last_chart = 0.0
         self._timer = None
 
     def compose(self) -> ComposeResult:
@@ -85,8 +91,8 @@ class RunScreen(Screen):
         self.events_applied += len(events)
         changed = self.state.apply(events)
         self._dirty |= {"stats" if name == "header" else name for name in changed}
-        if first:  # the run's history (a replay, or a live run joined midway): show it at once
-            self._flush()
+        if first or self.state.final is not None:  # history (a replay, a run joined midway) or the end: at once
+            self._flush(force=True)
         else:
             self._schedule()
 
@@ -94,20 +100,22 @@ class RunScreen(Screen):
         if self.state.final is None:
             self.state.mark_crashed(message.log_tail)
             self._dirty |= {"stats", "log"}
-            self._flush()
+            self._flush(force=True)
             self.notify("the worker died without a final event: shown as crashed", severity="error")
 
     def _schedule(self) -> None:
+        if self._timer is not None:
+            return  # a redraw is already due within a second
         wait = REDRAW_EVERY_S - (time.monotonic() - self._last_draw)
         if wait <= 0:
             self._flush()
-        elif self._timer is None:
+        else:
             self._timer = self.set_timer(wait, self._flush)
 
-    def _flush(self) -> None:
+    def _flush(self, force: bool = False) -> None:
         """Redraw what changed; panels in hidden tabs wait until their tab is shown."""
         self._timer = None
-        self._last_draw = time.monotonic()
+        now = self._last_draw = time.monotonic()
         state = self.state
         if "stats" in self._dirty:
             self.query_one(StatsBar).show(state, self.run_dir.name)
@@ -115,7 +123,13 @@ class RunScreen(Screen):
         active = self.query_one(TabbedContent).active
         if active not in self._dirty:
             return
+        if active in CHART_TABS and not force and now - self._last_chart < CHART_EVERY_S:
+            wait = min(CHART_EVERY_S - (now - self._last_chart), REDRAW_EVERY_S)  # the stats bar keeps its pace
+            self._timer = self.set_timer(wait, self._flush)
+            return
         self._dirty.discard(active)
+        if active in CHART_TABS:
+            self._last_chart = now
         if active == "loss":
             self.query_one(LossChart).show(state)
             self.query_one(LrChart).show(state)
@@ -128,7 +142,7 @@ class RunScreen(Screen):
             self.query_one(EventLog).show(state.log, state.log_count)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self._flush()
+        self._flush(force=True)
 
     # ---- actions -------------------------------------------------------------------------------
     def action_tab(self, tab: str) -> None:

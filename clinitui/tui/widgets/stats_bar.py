@@ -26,6 +26,9 @@ def progress_bar(fraction: float, width: int = 12) -> str:
 class StatsBar(Static):
     """Three short lines that fit 80 columns; they wrap rather than cut on narrower terminals."""
 
+    _shown: str | None = None
+    _lines = -1
+
     def show(self, state: RunState, name: str) -> None:
         model = state.config.get("model", {})
         params = state.started.get("params") or {}
@@ -66,4 +69,10 @@ class StatsBar(Static):
         if state.error and state.status in ("failed", "crashed"):
             text.append("\n")
             text.append(state.error.strip().splitlines()[-1][:200], style="red")
-        self.update(text)
+        if text.plain == self._shown:
+            return  # nothing new: no repaint
+        # same number of lines: repaint this widget only, without reflowing the screen's layout
+        width = max(1, self.content_region.width or 80)
+        lines = sum(max(1, -(-len(line) // width)) for line in text.plain.split("\n"))  # rows once wrapped
+        self.update(text, layout=lines != self._lines)
+        self._shown, self._lines = text.plain, lines

@@ -148,3 +148,28 @@ def test_form_refuses_bad_input_and_palette_lists_actions(tmp_path):
             assert {"Mark", "Compare", "Evaluate", "Stop run", "Refresh"} <= titles
 
     asyncio.run(scenario())
+
+
+def test_hidden_runs_list_stops_polling_while_a_run_screen_covers_it(canned_root, monkeypatch):
+    """A console left open on a run must not spend the training's CPU on screens nobody sees."""
+    from clinitui.tui.listing import RunLister
+    from clinitui.tui.screens import runs as runs_module
+
+    calls: list[float] = []
+    original = RunLister.list
+    monkeypatch.setattr(RunLister, "list", lambda self: calls.append(time.monotonic()) or original(self))
+    monkeypatch.setattr(runs_module, "REFRESH_S", 0.2)  # the list refreshes every 0.2 s while shown
+
+    async def scenario() -> None:
+        app = ClinituiApp(canned_root, mode="runs", planner=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: len(calls) >= 3, 10, "the runs list to refresh while shown")
+            await pilot.app.push_screen(RunScreen(canned_root / "20231114-221320-scratch-transformer-grn"))
+            await pilot.pause(0.3)
+            covered = len(calls)
+            await pilot.pause(1.0)  # five refresh periods
+            assert len(calls) == covered, "the covered runs list kept polling"
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: len(calls) > covered, 5, "the runs list to refresh when shown again")
+
+    asyncio.run(scenario())

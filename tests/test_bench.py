@@ -69,3 +69,11 @@ def test_bench_refuses_bad_options_in_one_line():
         "clinitui: error: --precision 'bf16': use fp32, or bf16/fp16 with --device cuda"]
     result = runner.invoke(app, ["bench", "--rows", "30", "--batch-size", "16"])
     assert result.exit_code == 2 and "multiple of --batch-size" in result.output
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA machine runs the GPU benchmark instead")
+def test_bench_on_cuda_without_a_gpu_is_refused_in_one_line():
+    result = runner.invoke(app, ["bench", "--device", "cuda", "--precision", "bf16"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "clinitui: error: --device cuda: torch sees no CUDA GPU here; use --device cpu"]

@@ -173,3 +173,39 @@ def test_hidden_runs_list_stops_polling_while_a_run_screen_covers_it(canned_root
             await wait_for(pilot, lambda: len(calls) > covered, 5, "the runs list to refresh when shown again")
 
     asyncio.run(scenario())
+
+
+def test_charts_of_a_live_run_redraw_at_most_every_few_seconds(canned_root, monkeypatch):
+    """Step events arriving faster than the chart period are drawn together, not one by one."""
+    import json
+
+    from clinitui.tui.screens import run as run_module
+
+    monkeypatch.setattr(run_module, "REDRAW_EVERY_S", 0.1)  # text panels follow every event
+    monkeypatch.setattr(run_module, "CHART_EVERY_S", 1.5)
+    draws: list[float] = []
+    original = LossChart.show
+    monkeypatch.setattr(LossChart, "show", lambda self, state: draws.append(time.monotonic()) or original(self, state))
+    live = canned_root / "20231114-221325-camembert-bio-grn"
+
+    async def scenario() -> None:
+        app = ClinituiApp(canned_root, open_run=live, planner=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = pilot.app.screen
+            await wait_for(pilot, lambda: screen.events_applied > 0 and draws, 10, "the history to be drawn")
+            steps_before = len(screen.state.loss)
+            with open(live / "events.jsonl", "a", encoding="utf-8") as fh:
+                for i in range(8):  # a step event every 0.25 s for 2 s
+                    fh.write(json.dumps({"type": "step", "t": time.time(), "epoch": 2, "step": 30 + i,
+                                         "total_steps": 60, "loss": 0.5, "lr": 1e-3}) + "\n")
+                    fh.flush()
+                    await pilot.pause(0.25)
+            last_write = time.monotonic()
+            await wait_for(pilot, lambda: len(screen.state.loss) == steps_before + 8, 5, "the steps to arrive")
+            await wait_for(pilot, lambda: draws[-1] > last_write, 5, "the last steps to be drawn")
+            live_draws = draws[1:]  # after the history
+            gaps = [b - a for a, b in zip(live_draws, live_draws[1:])]
+            assert 1 <= len(live_draws) < 8, draws  # 8 step events: drawn together, not one by one
+            assert all(g >= 1.4 for g in gaps), gaps  # never twice within the chart period
+
+    asyncio.run(scenario())

@@ -53,11 +53,6 @@ def bench(
             raise ConfigError(f"--device '{device}' is not one of cpu, cuda")
         if precision not in ("fp32", "bf16", "fp16") or (precision != "fp32" and device != "cuda"):
             raise ConfigError(f"--precision '{precision}': use fp32, or bf16/fp16 with --device cuda")
-        if device == "cuda":
-            import torch
-
-            if not torch.cuda.is_available():
-                raise ConfigError("--device cuda: torch sees no CUDA GPU here; use --device cpu")
         if rows % batch_size or batch_size % micro_batch:
             raise ConfigError("--rows must be a multiple of --batch-size, and --batch-size of --micro-batch "
                               "(both sides then run the same number of optimizer steps)")

@@ -311,7 +311,9 @@ def run_bench(spec: BenchSpec, on_result: Callable[[Result], None] = lambda r: N
         wrap_tokenizer
 
     if spec.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' asked for, but torch sees no CUDA GPU")
+        from clinitui.errors import ConfigError
+
+        raise ConfigError("--device cuda: torch sees no CUDA GPU here; use --device cpu")
     torch.set_num_threads(spec.threads)
     quiet_transformers()
     _warm_up()

@@ -141,7 +141,6 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
         counts = np.bincount(train.labels, minlength=n_labels).astype(np.float64)
         weights = torch.tensor(len(train.labels) / (n_labels * np.maximum(counts, 1)), dtype=torch.float32, device=device)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    n_trainable = sum(p.numel() for p in trainable)
 
     def accumulate(micro_batches: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, int]:
         """Forward and backward over one optimizer step's micro-batches; gradients add up."""
@@ -221,7 +220,7 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
             if cfg.grad_clip > 0:
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
-            optimizer_step(lambda: scaler.step(optimizer), device=device, trainable_params=n_trainable)
+            optimizer_step(scaler, optimizer, device)
             scaler.update()
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()

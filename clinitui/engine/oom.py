@@ -66,18 +66,19 @@ class StepBackoff:
                   message=f"out of GPU memory: micro-batch {old} → {self.size}, accumulation {accum_old} → {accum_new}")
 
 
-def optimizer_step(step: Callable[[], None], *, device: torch.device, trainable_params: int) -> None:
-    """``step()`` (the optimizer update); after a CUDA OOM, free the cache and retry once.
+def optimizer_step(scaler: torch.amp.GradScaler, optimizer: torch.optim.Optimizer, device: torch.device) -> None:
+    """``scaler.step(optimizer)``; after a CUDA OOM, free the cache and retry once.
 
     Safe to retry: AdamW creates every parameter's state before it updates any parameter.
     """
     for _ in range(2):
         try:
-            step()
+            scaler.step(optimizer)
             return
         except torch.cuda.OutOfMemoryError:
             pass  # recover outside the handler (its traceback pins tensors)
         free_cuda(device)
+    trainable_params = sum(p.numel() for group in optimizer.param_groups for p in group["params"])
     state_mib = trainable_params * 8 / 2**20  # two fp32 states per parameter
     raise OutOfMemoryError(
         f"out of GPU memory in the optimizer step: AdamW keeps ≈ {state_mib:,.0f} MiB of state for "

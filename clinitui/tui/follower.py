@@ -52,21 +52,25 @@ class RunFollower(threading.Thread):
     def run(self) -> None:
         last_check = 0.0
         while not self._halt.is_set():
-            events = self._tail.poll()
-            if events:
-                with self._lock:
-                    self._buffer.extend(events)
-                self._seen.extend(events)
-                self._post(self._pending_cls(self.run_dir))
-                if any(e["type"] in FINAL_TYPES for e in events):
-                    self.finished = True
-                    return
+            if self._take(self._tail.poll()):
+                return
             now = time.monotonic()
             if now - last_check >= STATUS_EVERY_S:
                 last_check = now
                 if self._worker_gone():
                     return
             self._halt.wait(self.poll_s)
+
+    def _take(self, events: list[dict]) -> bool:
+        """Buffer new events and tell the screen; True when one of them ends the run."""
+        if not events:
+            return False
+        with self._lock:
+            self._buffer.extend(events)
+        self._seen.extend(events)
+        self._post(self._pending_cls(self.run_dir))
+        self.finished = any(e["type"] in FINAL_TYPES for e in events)
+        return self.finished
 
     def _worker_gone(self) -> bool:
         # The same rule as `clinitui runs list`: dead pid or stale heartbeat, and no final event.
@@ -77,15 +81,8 @@ class RunFollower(threading.Thread):
         if summary.status != "crashed":
             return False
         # one last read: the worker may have written its final event just before exiting
-        events = self._tail.poll()
-        if events:
-            with self._lock:
-                self._buffer.extend(events)
-            self._seen.extend(events)
-            self._post(self._pending_cls(self.run_dir))
-            if any(e["type"] in FINAL_TYPES for e in events):
-                self.finished = True
-                return True
+        if self._take(self._tail.poll()):
+            return True
         self.gone = True
         self._post(self._gone_cls(self.run_dir, summary.error))
         return True

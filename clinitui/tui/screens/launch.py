@@ -15,13 +15,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from clinitui.errors import ClinituiError
 from clinitui.tui import catalog
 from clinitui.tui.form import LaunchValues, cli_command, problem
 from clinitui.tui.messages import CatalogReady, LaunchFailed, PlanReady, PreviewReady, RunLaunched, RunsListed
+from clinitui.tui.screens.polling import PollsWhileShown
 from clinitui.tui.widgets.dataset_preview import DatasetPreview
 from clinitui.tui.widgets.plan_panel import PlanPanel
 
@@ -34,7 +34,7 @@ def _options(names: dict[str, str]) -> list[tuple[str, str]]:
     return [(name, name) for name in names]
 
 
-class LaunchScreen(Screen):
+class LaunchScreen(PollsWhileShown, Screen):
     """Every field is reachable with tab; ctrl+s starts, ctrl+o browses, ctrl+t peeks at notes."""
 
     CSS_PATH = "launch.tcss"
@@ -53,7 +53,6 @@ class LaunchScreen(Screen):
         self.experiments: dict[str, str] = {}
         self.catalog_loaded = False
         self.preset_parts: dict[str, str] = {}
-        self._count_timer: Timer | None = None
         self.preview_key: tuple | None = None
         self.preview_ok = False
         self.preview_error: str | None = None
@@ -127,15 +126,7 @@ class LaunchScreen(Screen):
         self.call_after_refresh(self.load_catalog)
         self.call_after_refresh(self._schedule_preview)
         self.call_after_refresh(self.count_running)
-        self._count_timer = self.set_interval(5.0, self.count_running)
-
-    def on_screen_suspend(self) -> None:
-        if self._count_timer is not None:
-            self._count_timer.pause()  # nobody sees the count: spare the CPU training may need
-
-    def on_screen_resume(self) -> None:
-        if self._count_timer is not None:
-            self._count_timer.resume()
+        self.poll(5.0, self.count_running)  # paused while hidden
 
     @work(thread=True, exclusive=True, group="catalog")
     def load_catalog(self) -> None:

@@ -9,19 +9,19 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
 
 from clinitui.runs import RunSummary
 from clinitui.tui.fmt import fmt_bytes, fmt_duration, fmt_metric
 from clinitui.tui.listing import RunLister
 from clinitui.tui.messages import RunsListed
+from clinitui.tui.screens.polling import PollsWhileShown
 from clinitui.tui.widgets.runs_table import RunsTable
 
 REFRESH_S = 2.0
 
 
-class RunsScreen(Screen):
+class RunsScreen(PollsWhileShown, Screen):
     """Refreshes in a thread every two seconds; enter opens a run (live or replayed)."""
 
     CSS_PATH = "runs.tcss"
@@ -39,7 +39,6 @@ class RunsScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.lister: RunLister | None = None
-        self._refresh_timer: Timer | None = None
         self.listed = 0  # listings received (tests wait on it)
 
     def compose(self) -> ComposeResult:
@@ -52,19 +51,11 @@ class RunsScreen(Screen):
         self.lister = RunLister(self.app.runs_root)
         self.query_one("#runs-title", Static).update(Text(f"Runs in {self.app.runs_root}", style="bold"))
         self.action_refresh()
-        self._refresh_timer = self.set_interval(REFRESH_S, self.action_refresh)
+        self.poll(REFRESH_S, self.action_refresh)  # paused while another screen covers this one
         self.query_one(RunsTable).focus()
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
-        if self._refresh_timer is not None:
-            self._refresh_timer.resume()
-
-    def on_screen_suspend(self) -> None:
-        # covered by a run screen or another mode: listing runs nobody sees would cost the
-        # training on the same machine CPU time (tests/benchmarks/tui_overhead.py)
-        if self._refresh_timer is not None:
-            self._refresh_timer.pause()
 
     @work(thread=True, exclusive=True, group="runs-list")
     def action_refresh(self) -> None:

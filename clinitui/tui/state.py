@@ -7,10 +7,9 @@ and a snapshot test fixture all go through the same code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from clinitui.events import FINAL_TYPES
-from clinitui.tui.fmt import fmt_bytes, fmt_offset
+from clinitui.tui.fmt import fmt_bytes, fmt_metric, fmt_offset
 
 LOG_TYPES = ("run_started", "eval", "baseline", "checkpoint", "oom_backoff", "warning", "run_finished", "run_failed",
              "stopped")
@@ -207,10 +206,6 @@ class RunState:
         return line
 
 
-def _f(value: Any, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
 def describe(e: dict, state: RunState) -> LogLine | None:
     """The event-log line for an event, or None for high-rate events (steps, memory, heartbeats)."""
     kind = e.get("type")
@@ -227,13 +222,13 @@ def describe(e: dict, state: RunState) -> LogLine | None:
         return LogLine(offset, "info", text)
     if kind == "eval":
         return LogLine(offset, "info", f"{e.get('split', '?')} epoch {e.get('epoch', '?')}: "
-                                       f"F1 {_f(e.get('f1_macro'))} acc {_f(e.get('accuracy'))}")
+                                       f"F1 {fmt_metric(e.get('f1_macro'))} acc {fmt_metric(e.get('accuracy'))}")
     if kind == "baseline":
         return LogLine(offset, "info", f"baseline (TF-IDF + logistic regression) {e.get('split', 'test')}: "
-                                       f"F1 {_f(e.get('f1_macro'))} acc {_f(e.get('accuracy'))}")
+                                       f"F1 {fmt_metric(e.get('f1_macro'))} acc {fmt_metric(e.get('accuracy'))}")
     if kind == "checkpoint":
         return LogLine(offset, "good", f"checkpoint saved (epoch {e.get('epoch', '?')}, "
-                                       f"{e.get('metric', 'metric')} {_f(e.get('value'))})")
+                                       f"{e.get('metric', 'metric')} {fmt_metric(e.get('value'))})")
     if kind == "oom_backoff":
         old, new = e.get("old_micro_batch", "?"), e.get("new_micro_batch", "?")
         if e.get("phase") == "eval":
@@ -245,7 +240,7 @@ def describe(e: dict, state: RunState) -> LogLine | None:
         return LogLine(offset, "warn", f"warning: {e.get('message', '')}")
     if kind == "run_finished":
         return LogLine(offset, "good", f"finished: best epoch {e.get('best_epoch', '?')}, val F1 "
-                                       f"{_f(e.get('best_val_f1_macro'))}, test F1 {_f(e.get('test_f1_macro'))}")
+                                       f"{fmt_metric(e.get('best_val_f1_macro'))}, test F1 {fmt_metric(e.get('test_f1_macro'))}")
     if kind == "run_failed":
         return LogLine(offset, "error", f"failed ({e.get('error', 'error')}, {e.get('stage', '?')}): "
                                         f"{e.get('message', '')}")

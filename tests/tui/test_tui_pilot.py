@@ -42,14 +42,11 @@ async def type_into(pilot, widget_id: str, text: str) -> None:
 
 
 def _alive(pid: int) -> bool:
+    from clinitui.runs import pid_alive
     from clinitui.tui.processes import reap
 
     reap()  # the worker is this test's child: an exited one stays a zombie until reaped
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    return pid_alive(pid)
 
 
 def test_launch_follow_stop_list_and_evaluate(tmp_path, small_csv):

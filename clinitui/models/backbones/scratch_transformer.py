@@ -80,7 +80,7 @@ class EncoderLayer(nn.Module):
 
 @register_backbone("scratch-transformer")
 class ScratchTransformer(Backbone):
-    """Small dense Transformer encoder trained from scratch, Unigram tokenizer from the training split."""
+    """Small dense Transformer encoder trained from scratch; WordPiece vocabulary learnt from the training split."""
 
     Options = ScratchOptions
     pretrained = False

@@ -156,6 +156,13 @@ def _print_plan(config, json_out: bool) -> None:
     """``--dry-run``: the memory plan, computed from architecture numbers alone (nothing is loaded)."""
     from clinitui.engine.planner import describe_plan, plan_for_config
 
+    if config.model.backbone == "tfidf":  # no network: nothing to plan (engine/tfidf_run.py)
+        note = "the tfidf model has no network: it fits in host memory, in seconds to minutes on CPU"
+        if json_out:
+            print_json({"fits": True, "plan": {"device": "cpu", "notes": [note]}, "config": config.model_dump()})
+        else:
+            sys.stdout.write(f"{note}\nfits: yes (dry run, nothing trained)\n")
+        return
     plan = plan_for_config(config)  # raises ConfigError (exit 2) when nothing fits
     if json_out:
         print_json({"fits": True, "plan": plan.as_dict(), "config": config.model_dump()})

@@ -29,11 +29,18 @@ SUBDIR = "tfidf"
 GRID = tuple(round(0.05 * i, 2) for i in range(21))
 
 
+OFF = (None, "", "none")  # the network alone ("none" survives run.toml, which omits None values)
+
+
+def wanted(name: str | None) -> bool:
+    return name not in OFF
+
+
 def check_ensemble(name: str | None) -> None:
     """ConfigError (exit 2) for an ensemble name clinitui does not know."""
-    if name is not None and name not in KNOWN:
+    if wanted(name) and name not in KNOWN:
         raise ConfigError(f"unknown ensemble '{name}'{did_you_mean(name, list(KNOWN))}; "
-                          f"known: {', '.join(KNOWN)} (or leave model.ensemble empty for the network alone)")
+                          f"known: {', '.join(KNOWN)}, or none for the network alone")
 
 
 def blend(network: np.ndarray, tfidf: np.ndarray, weight: float) -> np.ndarray:

@@ -218,7 +218,7 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             lambda size: predict_probs(best, encoded["test"], tokenizer.pad_id, size, device, precision))
         test_metrics = classification_metrics(encoded["test"].labels, probs, dataset.label_names, dataset.positive_index)
         ensemble = None
-        if m.ensemble:  # blend with the TF-IDF model, weight chosen on val (engine/ensemble.py)
+        if m.ensemble not in (None, "", "none"):  # blend with the TF-IDF model, weight chosen on val (engine/ensemble.py)
             from clinitui.engine.ensemble import ensemble_with_tfidf
 
             stage = "ensemble"

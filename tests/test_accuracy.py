@@ -47,7 +47,7 @@ def tfidf_run(data, tmp_path_factory) -> dict:
 def seed_group(data, tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("seeds")
     return invoke_json("train", "--data", str(data), "--epochs", "2", "--seeds", "2", "--ensemble", "tfidf",
-                       "--quiet", "--run-dir", str(root / "group"), *TINY)
+                       "--quiet", "--run-dir", str(root / "group"), *TINY, "--set", "model.ensemble=tfidf")
 
 
 def test_tfidf_backbone_writes_a_normal_run_that_eval_and_predict_use(tfidf_run, data, tmp_path):

@@ -43,7 +43,7 @@ class ModelConfig(Section):
     )
     dropout: float = Field(0.1, ge=0.0, lt=1.0, description="Dropout before the linear head.")
     ensemble: Optional[str] = Field(
-        None, description="Blend the network with a second model, weight chosen on validation: tfidf "
+        "tfidf", description="Blend the network with a second model, weight chosen on validation: tfidf "
         "(the strong TF-IDF + logistic-regression model, saved in the checkpoint) or none (the network alone)."
     )
     backbone_options: dict[str, Any] = Field(

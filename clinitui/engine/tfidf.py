@@ -105,9 +105,9 @@ class TfidfModel:
 
         texts = list(train_texts)
         try:
-            word, char = _vectorizer(WORD).fit(texts), _vectorizer(CHAR).fit(texts)
+            word, char = fit_vectorizer(WORD, texts), fit_vectorizer(CHAR, texts)
         except ValueError:  # min_df=2 left no term (a tiny training split): keep every term
-            word, char = _vectorizer({**WORD, "min_df": 1}).fit(texts), _vectorizer({**CHAR, "min_df": 1}).fit(texts)
+            word, char = fit_vectorizer({**WORD, "min_df": 1}, texts), fit_vectorizer({**CHAR, "min_df": 1}, texts)
         x_train = sp.hstack([word_tfidf(word, texts), char_wb_tfidf(char, texts)], format="csr")
         shell = cls(word, char, np.zeros((len(label_names), x_train.shape[1])), np.zeros(len(label_names)),
                     label_names, 1.0)
@@ -194,6 +194,54 @@ class TfidfModel:
         except Exception:
             raise CheckpointError(f"{directory}: the TF-IDF model cannot be read; the checkpoint is damaged") from None
         return model
+
+
+def fit_vectorizer(params: dict, texts: list[str]):
+    """A TfidfVectorizer fitted on ``texts`` as scikit-learn's ``fit`` would (same vocabulary, same idf).
+
+    Document frequencies come from the same per-word shortcut as the transforms below, so the
+    character block is fitted several times faster; the returned vectorizer has a fixed
+    vocabulary and idf, exactly like a loaded one. ValueError when no term reaches min_df.
+    """
+    import re
+    from collections import Counter
+
+    lo, hi = params["ngram_range"]
+    df: Counter = Counter()
+    if params["analyzer"] == "char_wb":
+        cache: dict[str, frozenset] = {}
+        for text in texts:
+            grams: set = set()
+            for word in text.lower().split():
+                got = cache.get(word)
+                if got is None:
+                    got = cache[word] = frozenset(_word_ngrams(word, lo, hi))
+                grams |= got
+            df.update(grams)
+    else:
+        find = re.compile(r"(?u)\b\w\w+\b").findall
+        for text in texts:
+            tokens = find(text.lower())
+            grams = set(tokens) if lo == 1 else set()
+            for n in range(max(lo, 2), hi + 1):
+                grams.update(" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+            df.update(grams)
+    terms = sorted(t for t, c in df.items() if c >= params["min_df"])
+    if not terms:
+        raise ValueError("After pruning, no terms remain")
+    counts = np.array([df[t] for t in terms], dtype=np.float64)
+    idf = np.log((1.0 + len(texts)) / (1.0 + counts)) + 1.0  # smooth_idf, as scikit-learn
+    return _vectorizer(params, terms, idf)
+
+
+def _word_ngrams(word: str, lo: int, hi: int) -> list[str]:
+    w = " " + word + " "
+    out = []
+    for n in range(lo, hi + 1):
+        out.extend(w[offset:offset + n] for offset in range(max(len(w) - n, 0) + 1))
+        if len(w) <= n:
+            break
+    return out
 
 
 def char_wb_tfidf(vec, texts: list[str]):

@@ -125,7 +125,8 @@ def _is_hf(name: str) -> bool:
 def backbone_kinds() -> list[str]:
     """From-scratch entries by name, plus the generic HF entry as two folders (CamemBERT, RoBERTa)."""
     names = registry.entries("backbone")
-    kinds = [n for n in sorted(names) if not _is_hf(n)]
+    # the TF-IDF model has no network, tokenizer or adapter: tests/test_accuracy.py covers it
+    kinds = [n for n in sorted(names) if not _is_hf(n) and getattr(names[n].cls, "neural", True)]
     return kinds + ["hf-folder:camembert", "hf-folder:roberta"]
 
 

@@ -46,6 +46,10 @@ class PlainProgress:
                         f"loss {event['loss']:.4f} lr {event['lr']:.2e} {event['tokens_per_s']:.0f} tok/s")
         elif kind == "baseline":
             line = f"baseline (TF-IDF + logistic regression) test macro-F1 {event['f1_macro']:.4f}"
+        elif kind == "ensemble":
+            line = (f"ensemble with TF-IDF: network weight {event['weight']} chosen on val (val macro-F1 "
+                    f"{event['val_f1_macro']:.4f}; network {event['network_val_f1_macro']:.4f}, "
+                    f"TF-IDF {event['tfidf_val_f1_macro']:.4f})")
         elif kind == "eval":
             line = f"{event['split']} epoch {event['epoch']}: macro-F1 {event['f1_macro']:.4f} accuracy {event['accuracy']:.4f}"
         elif kind == "checkpoint":

@@ -18,7 +18,7 @@ Opt = typer.Option
 def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Optional[str],
                  split_col: Optional[str], backbone: Optional[str], adapter: Optional[str], epochs: Optional[int],
                  max_length: Optional[int], seed: Optional[int], sets: list[str], allow_download: bool = False,
-                 preset: Optional[str] = None, budget: Optional[str] = None):
+                 preset: Optional[str] = None, budget: Optional[str] = None, ensemble: Optional[str] = None):
     """Defaults ← experiment preset ← backbone/adapter/budget presets ← explicit options ← ``--set``.
 
     ``backbone`` / ``adapter`` name a preset when one exists (``clinitui presets list``), else a
@@ -31,6 +31,7 @@ def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Op
         "data.split_col": split_col,
         "train.epochs": epochs, "train.max_length": max_length, "train.seed": seed,
         "model.backbone_options.allow_download": True if allow_download else None,
+        "model.ensemble": ensemble,
     }
     return compose(preset=preset, backbone=backbone, adapter=adapter, budget=budget, flags=flags, sets=sets)
 
@@ -48,6 +49,8 @@ def train(
     epochs: Annotated[Optional[int], Opt(help="Maximum epochs.")] = None,
     max_length: Annotated[Optional[int], Opt(help="Tokens per note (longer notes are truncated).")] = None,
     seed: Annotated[Optional[int], Opt(help="Random seed.")] = None,
+    ensemble: Annotated[Optional[str], Opt("--ensemble", help="Blend the network with a second model, weight chosen on validation: tfidf (see docs/accuracy.md).")] = None,
+    seeds: Annotated[int, Opt("--seeds", min=1, help="Train N runs differing only in seed (seed, seed+1, ...): mean ± sd and one seed-averaged checkpoint.")] = 1,
     allow_download: Annotated[bool, Opt("--allow-download", help="Let a Hugging Face backbone download missing weights (default: offline, local files only).")] = False,
     sets: Annotated[Optional[list[str]], Opt("--set", "-s", help="Override any setting: --set train.lr=3e-4 (repeatable).")] = None,
     run_dir: Annotated[Optional[Path], Opt(help="Exact run directory to create (must be new or empty).")] = None,
@@ -68,12 +71,17 @@ def train(
         config = build_config(data=data, text_col=text_col, label_col=label_col, split_col=split_col,
                               backbone=backbone, adapter=adapter, epochs=epochs, max_length=max_length,
                               seed=seed, sets=sets or [], allow_download=allow_download, preset=preset,
-                              budget=budget)
+                              budget=budget, ensemble=ensemble)
         if dry_run:
             _print_plan(config, json_out)
             return
         prepared = prepare(config)  # bad input fails here, before any run directory exists
         root = runs_root or default_runs_root()
+        if seeds > 1:
+            from clinitui.cli.seeds import run_seeds
+
+            run_seeds(prepared, root, run_dir, seeds, detach=detach, json_out=json_out, quiet=quiet)
+            return
         if detach:
             from clinitui.launcher import start_worker
 
@@ -137,6 +145,10 @@ def _run_here(prepared, path: Path, *, resume: bool, json_out: bool, quiet: bool
             b, m = payload["baseline"], payload["metrics"]
             sys.stderr.write(f"baseline TF-IDF + logistic regression on the same split: macro-F1 {b['f1_macro']:.4f} "
                              f"(model {m['f1_macro']:.4f}, {m['f1_macro'] - b['f1_macro']:+.4f})\n")
+        if payload.get("network"):
+            from clinitui.cli.seeds import ensemble_line
+
+            sys.stderr.write(ensemble_line(payload) + "\n")
         sys.stderr.write(f"run: {payload['run_dir']}\ncheckpoint: {payload['checkpoint']}\n")
 
 
@@ -144,6 +156,13 @@ def _print_plan(config, json_out: bool) -> None:
     """``--dry-run``: the memory plan, computed from architecture numbers alone (nothing is loaded)."""
     from clinitui.engine.planner import describe_plan, plan_for_config
 
+    if config.model.backbone == "tfidf":  # no network: nothing to plan (engine/tfidf_run.py)
+        note = "the tfidf model has no network: it fits in host memory, in seconds to minutes on CPU"
+        if json_out:
+            print_json({"fits": True, "plan": {"device": "cpu", "notes": [note]}, "config": config.model_dump()})
+        else:
+            sys.stdout.write(f"{note}\nfits: yes (dry run, nothing trained)\n")
+        return
     plan = plan_for_config(config)  # raises ConfigError (exit 2) when nothing fits
     if json_out:
         print_json({"fits": True, "plan": plan.as_dict(), "config": config.model_dump()})

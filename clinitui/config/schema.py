@@ -42,6 +42,10 @@ class ModelConfig(Section):
         "default: backbone for pre-trained encoders, none for from-scratch ones."
     )
     dropout: float = Field(0.1, ge=0.0, lt=1.0, description="Dropout before the linear head.")
+    ensemble: Optional[str] = Field(
+        "tfidf", description="Blend the network with a second model, weight chosen on validation: tfidf "
+        "(the strong TF-IDF + logistic-regression model, saved in the checkpoint) or none (the network alone)."
+    )
     backbone_options: dict[str, Any] = Field(
         default_factory=dict, description="Backbone-specific options (see `clinitui models show NAME`)."
     )

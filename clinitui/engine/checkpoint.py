@@ -130,7 +130,7 @@ def read_checkpoint_info(path: Path) -> CheckpointInfo:
     except Exception:
         raise CheckpointError(f"{cfg_path}: fields are missing or invalid; the checkpoint was altered or damaged") from None
     weights = path / WEIGHTS
-    if not weights.is_file():
+    if not weights.is_file() and not raw.get("members"):  # a seed group's checkpoint lists members instead
         raise CheckpointError(f"{path}: no {WEIGHTS}; the checkpoint is incomplete (was the run interrupted?)")
     return CheckpointInfo(path, model_cfg, labels, pos, max_length, str(raw.get("freeze", "none")), raw)
 

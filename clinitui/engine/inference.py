@@ -28,16 +28,10 @@ def _rows_for_split(table, split: str | None, path: Path):
 
 
 def probabilities(checkpoint: Path, texts: list[str], batch_size: int = 64, device: str | None = None):
-    """(probs (N, C), checkpoint info) for ``texts``."""
-    import torch
+    """(probs (N, C), checkpoint info) for ``texts``: what the checkpoint predicts (engine/predictor.py)."""
+    from clinitui.engine.predictor import checkpoint_probabilities
 
-    from clinitui.engine.loop import EncodedSplit, predict_probs
-
-    dev = _device(device)
-    model, tokenizer, info = load_checkpoint(checkpoint, dev)
-    ids = tokenizer.encode(texts, info.max_length)
-    probs = predict_probs(model, EncodedSplit(ids, []), tokenizer.pad_id, batch_size, torch.device(dev))
-    return probs, info
+    return checkpoint_probabilities(checkpoint, texts, batch_size, device)
 
 
 def evaluate(checkpoint: Path, data: Path, *, text_col: str = "text", label_col: str = "label",

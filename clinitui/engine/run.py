@@ -53,7 +53,12 @@ def prepare(config: RunConfig) -> Prepared:
     from clinitui.models import registry
     from clinitui.models.classifier import effective_freeze, parse_options, resolve_backbone
 
+    from clinitui.engine.ensemble import check_ensemble
+
+    check_ensemble(config.model.ensemble)
     backbone_cls, source = resolve_backbone(config.model.backbone)
+    if not getattr(backbone_cls, "neural", True):  # the TF-IDF model: no tokenizer, network or memory plan
+        return Prepared(config, _dataset(config), None)
     b_opts = parse_options(backbone_cls, config.model.backbone_options, f"backbone '{config.model.backbone}'")
     effective_freeze(config.model, backbone_cls)
     if config.model.adapter == "lora" and not backbone_cls.pretrained:
@@ -66,10 +71,13 @@ def prepare(config: RunConfig) -> Prepared:
     if config.model.freeze == "none" and plan.freeze == "backbone":
         config = config.model_copy(deep=True)
         config.model.freeze = "backbone"  # the planner's fallback, recorded in run.toml
+    return Prepared(config, _dataset(config), plan)
+
+
+def _dataset(config: RunConfig) -> Dataset:
     d = config.data
-    dataset = make_dataset(load_table(config), val_fraction=d.val_fraction, test_fraction=d.test_fraction,
-                           seed=d.split_seed, positive_label=d.positive_label)
-    return Prepared(config, dataset, plan)
+    return make_dataset(load_table(config), val_fraction=d.val_fraction, test_fraction=d.test_fraction,
+                        seed=d.split_seed, positive_label=d.positive_label)
 
 
 def plan_memory(config: RunConfig):
@@ -107,6 +115,10 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
     state last saved in ``path/state/``. Returns the ``metrics.json`` payload.
     """
     config, dataset = prepared.config, prepared.dataset
+    if config.model.backbone == "tfidf":
+        from clinitui.engine.tfidf_run import execute_tfidf
+
+        return execute_tfidf(prepared, path, listeners=listeners, should_stop=should_stop, resume=resume)
     wall_start = time.perf_counter()
     lock = RunLock(path)  # held until this process exits, even by kill -9
     try:
@@ -205,9 +217,20 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         probs = EvalBackoff(fit_cfg.eval_batch_size, device=device, emit=events.emit).run(
             lambda size: predict_probs(best, encoded["test"], tokenizer.pad_id, size, device, precision))
         test_metrics = classification_metrics(encoded["test"].labels, probs, dataset.label_names, dataset.positive_index)
+        ensemble = None
+        if m.ensemble not in (None, "", "none"):  # blend with the TF-IDF model, weight chosen on val (engine/ensemble.py)
+            from clinitui.engine.ensemble import ensemble_with_tfidf
+
+            stage = "ensemble"
+            val_probs = EvalBackoff(fit_cfg.eval_batch_size, device=device, emit=events.emit).run(
+                lambda size: predict_probs(best, encoded["val"], tokenizer.pad_id, size, device, precision))
+            ensemble = ensemble_with_tfidf(ckpt_dir, dataset, val_probs, probs, seed=t.seed, emit=events.emit)
+            test_metrics = ensemble["test"]
         events.emit("eval", split="test", epoch=result.best_epoch, step=result.steps, **test_metrics)
-        baseline = None
-        if t.baseline:
+        baseline = ensemble["baseline"] if ensemble else None
+        if ensemble and t.baseline:
+            events.emit("baseline", split="test", **baseline)
+        elif t.baseline:
             from clinitui.engine.baseline import tfidf_baseline
 
             baseline = tfidf_baseline(dataset, seed=t.seed)
@@ -217,8 +240,10 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             "run_dir": str(path),
             "checkpoint": str(ckpt_dir),
             "metrics": test_metrics,
-            "val_metrics": result.best_val,
+            "val_metrics": ensemble["val"] if ensemble else result.best_val,
             "baseline": baseline,
+            **({"network": ensemble["network_test"], "network_val": ensemble["network_val"],
+                "ensemble": {"name": m.ensemble, "weight": ensemble["weight"]}} if ensemble else {}),
             "best_epoch": result.best_epoch,
             "epochs_run": result.epochs_run,
             "steps": result.steps,

@@ -13,7 +13,9 @@ from clinitui.data.splits import Dataset
 from clinitui.engine.metrics import classification_metrics
 
 
-def tfidf_baseline(dataset: Dataset, seed: int = 0) -> dict:
+def tfidf_baseline(dataset: Dataset, seed: int = 0, return_probs: bool = False):
+    """The baseline's test metrics; with ``return_probs``, (metrics, per-note test probabilities)
+    for the paired comparison (engine/evaluation.py)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -27,4 +29,4 @@ def tfidf_baseline(dataset: Dataset, seed: int = 0) -> dict:
     metrics = classification_metrics(dataset.test.labels, probs, dataset.label_names, dataset.positive_index)
     metrics["seconds"] = round(time.perf_counter() - start, 2)
     metrics["method"] = "tfidf(1-2 grams, sublinear, min_df=2) + logistic regression"
-    return metrics
+    return (metrics, probs) if return_probs else metrics

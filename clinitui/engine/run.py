@@ -36,6 +36,7 @@ class Prepared:
     config: RunConfig
     dataset: Dataset
     plan: Any = None  # engine.planner.Plan: how the run fits its memory budget
+    leakage: dict | None = None  # data/leakage.py: duplicates between splits (counts, and what --dedupe removed)
 
 
 def load_table(config: RunConfig) -> Table:
@@ -56,6 +57,9 @@ def prepare(config: RunConfig) -> Prepared:
     backbone_cls, source = resolve_backbone(config.model.backbone)
     b_opts = parse_options(backbone_cls, config.model.backbone_options, f"backbone '{config.model.backbone}'")
     effective_freeze(config.model, backbone_cls)
+    from clinitui.engine.operating_point import parse_rule
+
+    parse_rule(config.train.threshold_rule)  # a bad rule fails before any run directory exists
     if config.model.adapter == "lora" and not backbone_cls.pretrained:
         raise ConfigError(f"--adapter lora adapts pre-trained weights, and '{config.model.backbone}' is trained "
                           "from scratch (its frozen weights would stay random); choose another adapter")
@@ -69,7 +73,10 @@ def prepare(config: RunConfig) -> Prepared:
     d = config.data
     dataset = make_dataset(load_table(config), val_fraction=d.val_fraction, test_fraction=d.test_fraction,
                            seed=d.split_seed, positive_label=d.positive_label)
-    return Prepared(config, dataset, plan)
+    from clinitui.data.leakage import check_splits
+
+    dataset, leaks = check_splits(dataset, dedupe=d.dedupe)
+    return Prepared(config, dataset, plan, leaks)
 
 
 def plan_memory(config: RunConfig):
@@ -128,7 +135,7 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         from clinitui.engine.loop import EncodedSplit, fit, predict_probs
         from clinitui.engine.memory import cap_allocator, enable_gradient_checkpointing
         from clinitui.engine.oom import EvalBackoff, free_cuda
-        from clinitui.engine.metrics import classification_metrics
+        from clinitui.data.leakage import leakage_summary
         from clinitui.engine.telemetry import Sampler
         from clinitui.models.classifier import build_classifier, count_parameters, load_tokenizer, make_tokenizer
 
@@ -174,6 +181,10 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         )
         for warning in dataset.warnings:
             events.emit("warning", message=warning)
+        from clinitui.data.leakage import warning_text
+
+        if prepared.leakage and warning_text(prepared.leakage):
+            events.emit("warning", message=warning_text(prepared.leakage))
         sampler = Sampler(events.emit, device, plan.available_bytes)  # the budget the VRAM panel draws
         sampler.start()
 
@@ -204,13 +215,21 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         best, _, _ = load_checkpoint(ckpt_dir, device=str(device))
         probs = EvalBackoff(fit_cfg.eval_batch_size, device=device, emit=events.emit).run(
             lambda size: predict_probs(best, encoded["test"], tokenizer.pad_id, size, device, precision))
-        test_metrics = classification_metrics(encoded["test"].labels, probs, dataset.label_names, dataset.positive_index)
-        events.emit("eval", split="test", epoch=result.best_epoch, step=result.steps, **test_metrics)
-        baseline = None
+        val_probs = EvalBackoff(fit_cfg.eval_batch_size, device=device, emit=events.emit).run(
+            lambda size: predict_probs(best, encoded["val"], tokenizer.pad_id, size, device, precision))
+        baseline = baseline_probs = None
         if t.baseline:
             from clinitui.engine.baseline import tfidf_baseline
 
-            baseline = tfidf_baseline(dataset, seed=t.seed)
+            baseline, baseline_probs = tfidf_baseline(dataset, seed=t.seed, return_probs=True)
+        from clinitui.engine.evaluation import finalize  # temperature + threshold on val, intervals on test
+
+        test_metrics, extras = finalize(
+            path, ckpt_dir, y_val=encoded["val"].labels, val_probs=val_probs, y_test=encoded["test"].labels,
+            test_probs=probs, label_names=dataset.label_names, positive_index=dataset.positive_index,
+            rule=t.threshold_rule, n_boot=t.bootstrap, seed=t.seed, baseline_probs=baseline_probs)
+        events.emit("eval", split="test", epoch=result.best_epoch, step=result.steps, **test_metrics)
+        if baseline is not None:
             events.emit("baseline", split="test", **baseline)
         sampler.stop()
         payload = {
@@ -232,6 +251,8 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             "labels": dataset.label_names,
             "counts": dataset.counts(),
             "device": str(device),
+            **extras,  # calibration, operating_point, vs_baseline (engine/evaluation.py)
+            "leakage": prepared.leakage and leakage_summary(prepared.leakage),
         }
         write_private(path / "metrics.json", json.dumps(payload, indent=2))
         events.emit("run_finished", best_epoch=result.best_epoch, best_val_f1_macro=result.best_f1,

@@ -189,8 +189,8 @@ def paired_deltas(y: np.ndarray, pred_a: np.ndarray, probs_a: np.ndarray, pred_b
 def verdict(delta: dict, a: str = "the model", b: str = "the baseline") -> str:
     """The comparison in words: beats / falls short of / no detectable difference."""
     ci = delta.get("delta_f1_macro_ci")
-    text = (f"ΔF1 {delta['delta_f1_macro']:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}], McNemar p = {_p(delta['mcnemar_p'])}"
-            if ci else f"ΔF1 {delta['delta_f1_macro']:+.3f}, McNemar p = {_p(delta['mcnemar_p'])}")
+    text = (f"ΔF1 {delta['delta_f1_macro']:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}], McNemar p {_p(delta['mcnemar_p'])}"
+            if ci else f"ΔF1 {delta['delta_f1_macro']:+.3f}, McNemar p {_p(delta['mcnemar_p'])}")
     if ci and ci[0] > 0:
         return f"{a} beats {b}: {text}"
     if ci and ci[1] < 0:
@@ -199,7 +199,7 @@ def verdict(delta: dict, a: str = "the model", b: str = "the baseline") -> str:
 
 
 def _p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.1 else f"= {p:.2f}"
 
 
 def _finite(x: float) -> float | None:

@@ -183,7 +183,8 @@ def update_checkpoint_config(directory: Path, **keys) -> None:
 
 
 def finalize(run_dir: Path, ckpt_dir: Path, *, y_val, val_probs, y_test, test_probs, label_names: list[str],
-             positive_index: int | None, rule: str, n_boot: int, seed: int, baseline_probs=None) -> tuple[dict, dict]:
+             positive_index: int | None, rule: str, n_boot: int, seed: int = stats.DEFAULT_SEED,
+             baseline_probs=None) -> tuple[dict, dict]:
     """Fit the temperature and threshold on validation, lock them in the checkpoint, assess test.
 
     Also writes ``predictions.json`` (labels and probabilities only) so ``clinitui report`` can

@@ -227,7 +227,7 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         test_metrics, extras = finalize(
             path, ckpt_dir, y_val=encoded["val"].labels, val_probs=val_probs, y_test=encoded["test"].labels,
             test_probs=probs, label_names=dataset.label_names, positive_index=dataset.positive_index,
-            rule=t.threshold_rule, n_boot=t.bootstrap, seed=t.seed, baseline_probs=baseline_probs)
+            rule=t.threshold_rule, n_boot=t.bootstrap, baseline_probs=baseline_probs)
         events.emit("eval", split="test", epoch=result.best_epoch, step=result.steps, **test_metrics)
         if baseline is not None:
             events.emit("baseline", split="test", **baseline)

@@ -104,7 +104,10 @@ def at_threshold(y: np.ndarray, p: np.ndarray, positive_index: int, threshold: f
         "lr_pos": _ratio(sens, None if spec is None else 1 - spec),
         "lr_neg": _ratio(None if sens is None else 1 - sens, spec),
     }
-    kind, value = parse_rule(rule)
+    try:  # "argmax" (no stored threshold) and annotated rules ("f1 (chosen on ...)") name no target
+        kind, value = parse_rule(rule.split(" (")[0])
+    except ConfigError:
+        kind, value = "other", None
     if kind in ("sensitivity", "specificity"):
         got = sens if kind == "sensitivity" else spec
         out["target"] = {"measure": kind, "value": value, "met": got is not None and got >= value}

@@ -25,18 +25,26 @@ def eval_command(
     label_col: Annotated[str, Opt(help="Column with the label.")] = "label",
     split_col: Annotated[Optional[str], Opt(help="Column with the split; default: score every row.")] = None,
     json_out: Annotated[bool, Opt("--json", help="Print the metrics as JSON on stdout.")] = False,
+    bootstrap: Annotated[int, Opt("--bootstrap", min=0, help="Bootstrap resamples for the 95% intervals (0 = none).")] = 1000,
+    threshold_rule: Annotated[Optional[str], Opt("--threshold-rule", help="Binary: choose the threshold again on the file's dev rows (needs --split-col): f1, youden, sensitivity:0.95, specificity:0.90 or a number.")] = None,
+    compare: Annotated[Optional[Path], Opt("--compare", help="A second checkpoint: paired comparison on the same notes (ΔF1, ΔAUC, McNemar).")] = None,
+    group_col: Annotated[Optional[str], Opt("--group-col", help="Column with a subgroup (ward, site, age band): metrics per group.")] = None,
+    id_col: Annotated[Optional[str], Opt("--id-col", help="Column with a note/patient id: list the ids (never the text) of the most confident errors.")] = None,
 ) -> None:
-    """Score a saved checkpoint on a labelled file: accuracy, precision, recall, F1, ROC-AUC, confusion matrix."""
+    """Score a saved checkpoint on a labelled file: metrics with 95% intervals, calibration, operating point."""
     with boundary():
         from clinitui.engine.inference import evaluate
 
-        metrics = evaluate(checkpoint, data, text_col=text_col, label_col=label_col, split_col=split_col, split=split)
+        metrics = evaluate(checkpoint, data, text_col=text_col, label_col=label_col, split_col=split_col, split=split,
+                           n_boot=bootstrap, threshold_rule=threshold_rule, compare=compare, group_col=group_col,
+                           id_col=id_col)
         if json_out:
             print_json(metrics)
         else:
-            from clinitui.cli.report import print_metrics
+            from clinitui.cli.report import print_assessment, print_metrics
 
             print_metrics(metrics, metrics["labels"], title=f"{Path(data).name} [{metrics['split']}]")
+            print_assessment(metrics)
 
 
 def predict_command(

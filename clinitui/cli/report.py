@@ -5,8 +5,16 @@ from __future__ import annotations
 METRIC_ROWS = [
     ("accuracy", "Accuracy"), ("precision_macro", "Precision (macro)"), ("recall_macro", "Recall (macro)"),
     ("f1_macro", "F1 (macro)"), ("f1_weighted", "F1 (weighted)"), ("f1_positive", "F1 (positive class)"),
-    ("roc_auc", "ROC-AUC"),
+    ("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC (average precision)"),
 ]
+
+
+def fmt_ci(value, ci=None, digits: int = 3) -> str:
+    """``0.861 [0.842, 0.879]``; ``n/a`` for a missing value."""
+    if value is None:
+        return "n/a"
+    text = f"{value:.{digits}f}"
+    return f"{text} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else text
 
 
 def print_metrics(metrics: dict, labels: list[str], title: str = "metrics") -> None:
@@ -17,18 +25,18 @@ def print_metrics(metrics: dict, labels: list[str], title: str = "metrics") -> N
     console.print(f"[bold]{title}[/bold] (n={metrics.get('n', '?')})")
     summary = Table(show_header=True)
     summary.add_column("metric")
-    summary.add_column("value", justify="right")
+    summary.add_column("value [95% CI]", justify="right")
     for key, name in METRIC_ROWS:
         if key in metrics:
-            value = metrics[key]
-            summary.add_row(name, "n/a" if value is None else f"{value:.4f}")
+            summary.add_row(name, fmt_ci(metrics[key], metrics.get(f"{key}_ci")))
     console.print(summary)
 
     per_class = Table(show_header=True)
     for col in ("class", "precision", "recall", "F1", "support"):
         per_class.add_column(col, justify="left" if col == "class" else "right")
     for name, row in metrics.get("per_class", {}).items():
-        per_class.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
+        per_class.add_row(name, fmt_ci(row["precision"], row.get("precision_ci")), fmt_ci(row["recall"], row.get("recall_ci")),
+                          fmt_ci(row["f1"], row.get("f1_ci")), str(row["support"]))
     console.print(per_class)
 
     console.print("confusion matrix (rows: true label, columns: predicted)")
@@ -39,3 +47,49 @@ def print_metrics(metrics: dict, labels: list[str], title: str = "metrics") -> N
     for name, row in zip(labels, metrics.get("confusion_matrix", [])):
         matrix.add_row(name, *[str(v) for v in row])
     console.print(matrix)
+
+
+def assessment_lines(payload: dict) -> list[str]:
+    """Operating point, calibration, comparisons, subgroups, leakage and error ids in plain lines."""
+    lines = []
+    op = payload.get("operating_point")
+    if op:
+        lines.append(f"operating point ({op['rule']}, threshold {op['threshold']:.3f}): "
+                     f"sensitivity {fmt_ci(op['sensitivity'], op['sensitivity_ci'])}, "
+                     f"specificity {fmt_ci(op['specificity'], op['specificity_ci'])}, "
+                     f"PPV {fmt_ci(op['ppv'], op['ppv_ci'])}, NPV {fmt_ci(op['npv'], op['npv_ci'])}, "
+                     f"LR+ {fmt_ci(op['lr_pos'], digits=2)}, LR- {fmt_ci(op['lr_neg'], digits=2)}")
+        if op.get("warning"):
+            lines.append(f"warning: {op['warning']}")
+    cal = payload.get("calibration")
+    if cal:
+        b = cal["before"]
+        lines.append(f"calibration ({cal['kind']}): temperature {cal['temperature']:.3f}; Brier {b['brier']:.4f} -> "
+                     f"{cal['brier']:.4f}, ECE {b['ece']:.4f} -> {cal['ece']:.4f}, slope {fmt_ci(cal['slope'], digits=2)}, "
+                     f"intercept {fmt_ci(cal['intercept'], digits=2)}")
+    for key in ("vs_baseline", "vs_compare"):
+        if payload.get(key):
+            lines.append(payload[key]["verdict"])
+    for g in payload.get("subgroups") or []:
+        flag = " (too small to judge)" if g["too_small"] else ""
+        lines.append(f"subgroup {g['group']}: n={g['n']}, events={g['events']}, "
+                     f"F1 {fmt_ci(g['f1_macro'], g['f1_macro_ci'])}, accuracy {fmt_ci(g['accuracy'], g['accuracy_ci'])}{flag}")
+    errors = payload.get("errors")
+    if errors:
+        for kind, rows in errors.items():
+            lines.append(f"{kind.replace('_', ' ')} (ids): {', '.join(r['id'] for r in rows) or 'none'}")
+    leak = payload.get("leakage")
+    if leak and (leak["exact"] or leak["near"]):
+        from clinitui.data.leakage import warning_text
+
+        lines.append(f"warning: {warning_text(leak)}")
+    if leak and leak.get("removed"):
+        lines.append(f"--dedupe removed {leak['removed']['val']} validation and {leak['removed']['test']} test note(s)")
+    return lines
+
+
+def print_assessment(payload: dict) -> None:
+    import sys
+
+    for line in assessment_lines(payload):
+        sys.stderr.write(line + "\n")

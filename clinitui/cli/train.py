@@ -18,7 +18,8 @@ Opt = typer.Option
 def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Optional[str],
                  split_col: Optional[str], backbone: Optional[str], adapter: Optional[str], epochs: Optional[int],
                  max_length: Optional[int], seed: Optional[int], sets: list[str], allow_download: bool = False,
-                 preset: Optional[str] = None, budget: Optional[str] = None, ensemble: Optional[str] = None):
+                 preset: Optional[str] = None, budget: Optional[str] = None, ensemble: Optional[str] = None,
+                 threshold_rule: Optional[str] = None, dedupe: bool = False, bootstrap: Optional[int] = None):
     """Defaults ← experiment preset ← backbone/adapter/budget presets ← explicit options ← ``--set``.
 
     ``backbone`` / ``adapter`` name a preset when one exists (``clinitui presets list``), else a
@@ -32,6 +33,7 @@ def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Op
         "train.epochs": epochs, "train.max_length": max_length, "train.seed": seed,
         "model.backbone_options.allow_download": True if allow_download else None,
         "model.ensemble": ensemble,
+        "train.threshold_rule": threshold_rule, "data.dedupe": True if dedupe else None, "train.bootstrap": bootstrap,
     }
     return compose(preset=preset, backbone=backbone, adapter=adapter, budget=budget, flags=flags, sets=sets)
 
@@ -59,6 +61,9 @@ def train(
     detach: Annotated[bool, Opt("--detach", help="Start a background worker (survives logout) and return at once.")] = False,
     json_out: Annotated[bool, Opt("--json", help="Print one JSON document (run_dir, checkpoint, metrics) on stdout.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress output.")] = False,
+    threshold_rule: Annotated[Optional[str], Opt("--threshold-rule", help="Binary tasks: choose the operating threshold on validation by f1 (default), youden, sensitivity:0.95, specificity:0.90 or a number.")] = None,
+    dedupe: Annotated[bool, Opt("--dedupe", help="Drop validation/test notes that duplicate training notes (exactly or nearly) before training.")] = False,
+    bootstrap: Annotated[Optional[int], Opt("--bootstrap", help="Bootstrap resamples for the test metrics' 95% intervals [default: 1000; 0 = none].")] = None,
 ) -> None:
     """Train a classifier and report its test metrics."""
     with boundary():
@@ -71,7 +76,8 @@ def train(
         config = build_config(data=data, text_col=text_col, label_col=label_col, split_col=split_col,
                               backbone=backbone, adapter=adapter, epochs=epochs, max_length=max_length,
                               seed=seed, sets=sets or [], allow_download=allow_download, preset=preset,
-                              budget=budget, ensemble=ensemble)
+                              budget=budget, ensemble=ensemble, threshold_rule=threshold_rule, dedupe=dedupe,
+                              bootstrap=bootstrap)
         if dry_run:
             _print_plan(config, json_out)
             return
@@ -141,7 +147,10 @@ def _run_here(prepared, path: Path, *, resume: bool, json_out: bool, quiet: bool
         from clinitui.cli.report import print_metrics
 
         print_metrics(payload["metrics"], payload["labels"], title="test metrics (best checkpoint)")
-        if payload.get("baseline"):
+        from clinitui.cli.report import print_assessment
+
+        print_assessment(payload)
+        if payload.get("baseline") and not payload.get("vs_baseline"):
             b, m = payload["baseline"], payload["metrics"]
             sys.stderr.write(f"baseline TF-IDF + logistic regression on the same split: macro-F1 {b['f1_macro']:.4f} "
                              f"(model {m['f1_macro']:.4f}, {m['f1_macro'] - b['f1_macro']:+.4f})\n")

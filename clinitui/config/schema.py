@@ -29,6 +29,10 @@ class DataConfig(Section):
         None, description="Positive class of a binary task (default: '1'/'true'/'yes'/'positive' if present)."
     )
     demo_size: int = Field(5400, ge=100, description="Number of notes in the built-in demo corpus.")
+    dedupe: bool = Field(
+        False, description="Drop validation and test notes that duplicate an earlier split exactly or nearly "
+        "(TF-IDF cosine >= 0.95) before training (docs/report.md)."
+    )
 
 
 class ModelConfig(Section):
@@ -82,6 +86,11 @@ class TrainConfig(Section):
     seed: int = Field(42, description="Seed for initialisation, dropout and data order.")
     baseline: bool = Field(True, description="Also score TF-IDF + logistic regression on the same split, for comparison.")
     threads: Optional[int] = Field(None, ge=1, description="CPU threads for torch (default: all cores).")
+    threshold_rule: str = Field(
+        "f1", description="Binary tasks: how the operating threshold is chosen on validation: f1, youden, "
+        "sensitivity:0.95, specificity:0.90 or a number (docs/report.md)."
+    )
+    bootstrap: int = Field(1000, ge=0, le=100000, description="Bootstrap resamples for the test metrics' 95% intervals (0 = none).")
 
 
 class BudgetConfig(Section):

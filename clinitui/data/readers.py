@@ -36,6 +36,7 @@ class Table:
     splits: list[str] | None = None
     source: str = "demo"
     warnings: list[str] = field(default_factory=list)
+    extra: dict[str, list[str]] = field(default_factory=dict)  # --id-col / --group-col values, row-aligned
 
 
 def _suffix(path: Path) -> str:
@@ -108,7 +109,7 @@ def _label_str(value) -> str:
 
 
 def read_table(path: str | Path, text_col: str = "text", label_col: str = "label", split_col: str | None = None,
-               require_labels: bool = True) -> Table:
+               require_labels: bool = True, extra_cols: tuple[str, ...] = ()) -> Table:
     """Read ``path`` and check it is usable for training or evaluation."""
     path = Path(path)
     if not path.exists():
@@ -143,13 +144,14 @@ def read_table(path: str | Path, text_col: str = "text", label_col: str = "label
         raise DataError(f"{path}: the file is empty; it needs a header row with '{text_col}' and '{label_col}' columns")
     if not rows:
         raise DataError(f"{path}: has a header but no rows; add labelled notes")
-    wanted = [text_col] + ([label_col] if require_labels else []) + ([split_col] if split_col else [])
+    wanted = [text_col] + ([label_col] if require_labels else []) + ([split_col] if split_col else []) + list(extra_cols)
     missing = [c for c in wanted if c not in columns]
     if missing:
         hint = ""
         if len(columns) == 1 and ext in (".csv", ".txt") and ("\t" in columns[0] or ";" in columns[0]):
             hint = " (the file looks tab- or semicolon-separated: use a .tsv file or commas)"
-        option = {text_col: "--text-col", label_col: "--label-col", split_col: "--split-col"}
+        option = {**{c: "--id-col / --group-col" for c in extra_cols}, text_col: "--text-col", label_col: "--label-col",
+                  split_col: "--split-col"}
         raise DataError(
             f"{path}: no column {', '.join(repr(m) for m in missing)}; columns are: "
             f"{', '.join(columns[:20])}{hint}; choose with {option[missing[0]]}"
@@ -159,6 +161,7 @@ def read_table(path: str | Path, text_col: str = "text", label_col: str = "label
     labels: list[str] = []
     splits: list[str] | None = [] if split_col else None
     empty_rows: list[int] = []
+    extra: dict[str, list[str]] = {c: [] for c in extra_cols}
     for i, row in enumerate(rows, start=2):  # row 1 is the header
         text = row.get(text_col)
         if text is None or not isinstance(text, str) or not text.strip():
@@ -177,6 +180,8 @@ def read_table(path: str | Path, text_col: str = "text", label_col: str = "label
                 raise DataError(f"{path}: row {i} has no label in '{label_col}'; label it or remove the row")
             labels.append(_label_str(value))
         texts.append(text)
+        for c in extra_cols:
+            extra[c].append("" if _is_missing(row.get(c)) else _label_str(row.get(c)))
         if splits is not None:
             raw = _label_str(row.get(split_col)).lower()
             if raw not in SPLIT_ALIASES:
@@ -195,7 +200,7 @@ def read_table(path: str | Path, text_col: str = "text", label_col: str = "label
             raise DataError(
                 f"{path}: column '{label_col}' mixes numbers and words as labels; use one naming for the classes"
             )
-    return Table(texts, labels, splits, source=str(path))
+    return Table(texts, labels, splits, source=str(path), extra=extra)
 
 
 def _kind(label: str) -> str:

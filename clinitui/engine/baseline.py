@@ -11,8 +11,9 @@ from clinitui.data.splits import Dataset
 from clinitui.engine.metrics import classification_metrics
 
 
-def baseline_metrics(model, dataset: Dataset, seconds: float) -> dict:
-    """Test metrics of a fitted TfidfModel, in the shape of the ``baseline`` event and payload key."""
+def baseline_metrics(model, dataset: Dataset, seconds: float, return_probs: bool = False):
+    """Test metrics of a fitted TfidfModel, in the shape of the ``baseline`` event and payload key;
+    with ``return_probs``, (metrics, per-note test probabilities) for the paired comparison."""
     from clinitui.engine.tfidf import METHOD
 
     probs = model.predict_proba(dataset.test.texts)
@@ -21,14 +22,16 @@ def baseline_metrics(model, dataset: Dataset, seconds: float) -> dict:
     metrics["method"] = METHOD
     metrics["C"] = model.c
     metrics["val_f1_macro"] = model.val_f1
-    return metrics
+    return (metrics, probs) if return_probs else metrics
 
 
-def tfidf_baseline(dataset: Dataset, seed: int = 0) -> dict:
+def tfidf_baseline(dataset: Dataset, seed: int = 0, return_probs: bool = False):
+    """The baseline's test metrics; with ``return_probs``, (metrics, per-note test probabilities)
+    for the paired comparison (engine/evaluation.py)."""
     import time
 
     from clinitui.engine.tfidf import fit_on_dataset
 
     start = time.perf_counter()
     model, _ = fit_on_dataset(dataset, seed=seed)
-    return baseline_metrics(model, dataset, time.perf_counter() - start)
+    return baseline_metrics(model, dataset, time.perf_counter() - start, return_probs=return_probs)

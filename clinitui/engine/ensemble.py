@@ -111,12 +111,17 @@ def ensemble_with_tfidf(ckpt_dir: Path, dataset, network_val: np.ndarray, networ
     def metrics(labels, probs):
         return classification_metrics(labels, probs, dataset.label_names, dataset.positive_index)
 
+    tfidf_test = model.predict_proba(dataset.test.texts)
     out = {
         "weight": weight,
+        # probabilities for engine/evaluation.finalize (temperature, threshold, paired comparison); popped by the caller
+        "val_probs": blend(network_val, tfidf_val, weight),
+        "test_probs": blend(network_test, tfidf_test, weight),
+        "tfidf_test_probs": tfidf_test,
         "val": metrics(dataset.val.labels, blend(network_val, tfidf_val, weight)),
         "network_val": metrics(dataset.val.labels, network_val),
         "tfidf_val": metrics(dataset.val.labels, tfidf_val),
-        "test": metrics(dataset.test.labels, blend(network_test, model.predict_proba(dataset.test.texts), weight)),
+        "test": metrics(dataset.test.labels, blend(network_test, tfidf_test, weight)),
         "network_test": metrics(dataset.test.labels, network_test),
         "baseline": baseline_metrics(model, dataset, seconds),
     }

@@ -9,12 +9,13 @@ import numpy as np
 
 
 def classification_metrics(y_true: Sequence[int], probs: np.ndarray, label_names: list[str],
-                           positive_index: int | None) -> dict:
+                           positive_index: int | None, y_pred: Sequence[int] | None = None) -> dict:
     from sklearn.metrics import (accuracy_score, confusion_matrix, precision_recall_fscore_support,
                                  roc_auc_score)
 
     y_true = np.asarray(y_true)
-    y_pred = probs.argmax(axis=1)
+    # y_pred: what the checkpoint predicts (a locked threshold may differ from argmax)
+    y_pred = probs.argmax(axis=1) if y_pred is None else np.asarray(y_pred)
     labels = list(range(len(label_names)))
     p, r, f, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     pm, rm, fm, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)

@@ -36,6 +36,7 @@ class Prepared:
     config: RunConfig
     dataset: Dataset
     plan: Any = None  # engine.planner.Plan: how the run fits its memory budget
+    leakage: dict | None = None  # data/leakage.py: duplicates between splits (counts, and what --dedupe removed)
 
 
 def load_table(config: RunConfig) -> Table:
@@ -57,8 +58,11 @@ def prepare(config: RunConfig) -> Prepared:
 
     check_ensemble(config.model.ensemble)
     backbone_cls, source = resolve_backbone(config.model.backbone)
+    from clinitui.engine.operating_point import parse_rule
+
+    parse_rule(config.train.threshold_rule)  # a bad rule fails before any run directory exists
     if not getattr(backbone_cls, "neural", True):  # the TF-IDF model: no tokenizer, network or memory plan
-        return Prepared(config, _dataset(config), None)
+        return Prepared(config, *_dataset(config))
     b_opts = parse_options(backbone_cls, config.model.backbone_options, f"backbone '{config.model.backbone}'")
     effective_freeze(config.model, backbone_cls)
     if config.model.adapter == "lora" and not backbone_cls.pretrained:
@@ -71,13 +75,17 @@ def prepare(config: RunConfig) -> Prepared:
     if config.model.freeze == "none" and plan.freeze == "backbone":
         config = config.model_copy(deep=True)
         config.model.freeze = "backbone"  # the planner's fallback, recorded in run.toml
-    return Prepared(config, _dataset(config), plan)
+    dataset, leaks = _dataset(config)
+    return Prepared(config, dataset, plan, leaks)
 
 
-def _dataset(config: RunConfig) -> Dataset:
+def _dataset(config: RunConfig) -> tuple[Dataset, dict | None]:
     d = config.data
-    return make_dataset(load_table(config), val_fraction=d.val_fraction, test_fraction=d.test_fraction,
-                        seed=d.split_seed, positive_label=d.positive_label)
+    dataset = make_dataset(load_table(config), val_fraction=d.val_fraction, test_fraction=d.test_fraction,
+                           seed=d.split_seed, positive_label=d.positive_label)
+    from clinitui.data.leakage import check_splits
+
+    return check_splits(dataset, dedupe=d.dedupe)  # (dataset, leakage counts)
 
 
 def plan_memory(config: RunConfig):
@@ -137,10 +145,11 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         import torch
 
         from clinitui.engine.checkpoint import load_checkpoint, save_checkpoint
+        from clinitui.engine.ensemble import wanted as wanted_ensemble
         from clinitui.engine.loop import EncodedSplit, fit, predict_probs
         from clinitui.engine.memory import cap_allocator, enable_gradient_checkpointing
         from clinitui.engine.oom import EvalBackoff, free_cuda
-        from clinitui.engine.metrics import classification_metrics
+        from clinitui.data.leakage import leakage_summary
         from clinitui.engine.telemetry import Sampler
         from clinitui.models.classifier import build_classifier, count_parameters, load_tokenizer, make_tokenizer
 
@@ -186,6 +195,10 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         )
         for warning in dataset.warnings:
             events.emit("warning", message=warning)
+        from clinitui.data.leakage import warning_text
+
+        if prepared.leakage and warning_text(prepared.leakage):
+            events.emit("warning", message=warning_text(prepared.leakage))
         sampler = Sampler(events.emit, device, plan.available_bytes)  # the budget the VRAM panel draws
         sampler.start()
 
@@ -216,24 +229,28 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         best, _, _ = load_checkpoint(ckpt_dir, device=str(device))
         probs = EvalBackoff(fit_cfg.eval_batch_size, device=device, emit=events.emit).run(
             lambda size: predict_probs(best, encoded["test"], tokenizer.pad_id, size, device, precision))
-        test_metrics = classification_metrics(encoded["test"].labels, probs, dataset.label_names, dataset.positive_index)
-        ensemble = None
-        if m.ensemble not in (None, "", "none"):  # blend with the TF-IDF model, weight chosen on val (engine/ensemble.py)
+        val_probs = EvalBackoff(fit_cfg.eval_batch_size, device=device, emit=events.emit).run(
+            lambda size: predict_probs(best, encoded["val"], tokenizer.pad_id, size, device, precision))
+        ensemble = baseline = baseline_probs = None
+        if wanted_ensemble(m.ensemble):  # blend with the TF-IDF model, weight chosen on val (engine/ensemble.py)
             from clinitui.engine.ensemble import ensemble_with_tfidf
 
             stage = "ensemble"
-            val_probs = EvalBackoff(fit_cfg.eval_batch_size, device=device, emit=events.emit).run(
-                lambda size: predict_probs(best, encoded["val"], tokenizer.pad_id, size, device, precision))
             ensemble = ensemble_with_tfidf(ckpt_dir, dataset, val_probs, probs, seed=t.seed, emit=events.emit)
-            test_metrics = ensemble["test"]
-        events.emit("eval", split="test", epoch=result.best_epoch, step=result.steps, **test_metrics)
-        baseline = ensemble["baseline"] if ensemble else None
-        if ensemble and t.baseline:
-            events.emit("baseline", split="test", **baseline)
+            val_probs, probs = ensemble.pop("val_probs"), ensemble.pop("test_probs")
+            baseline, baseline_probs = ensemble["baseline"], ensemble.pop("tfidf_test_probs")
         elif t.baseline:
             from clinitui.engine.baseline import tfidf_baseline
 
-            baseline = tfidf_baseline(dataset, seed=t.seed)
+            baseline, baseline_probs = tfidf_baseline(dataset, seed=t.seed, return_probs=True)
+        from clinitui.engine.evaluation import finalize  # temperature + threshold on val, intervals on test
+
+        test_metrics, extras = finalize(
+            path, ckpt_dir, y_val=encoded["val"].labels, val_probs=val_probs, y_test=encoded["test"].labels,
+            test_probs=probs, label_names=dataset.label_names, positive_index=dataset.positive_index,
+            rule=t.threshold_rule, n_boot=t.bootstrap, baseline_probs=baseline_probs)
+        events.emit("eval", split="test", epoch=result.best_epoch, step=result.steps, **test_metrics)
+        if baseline is not None and t.baseline:
             events.emit("baseline", split="test", **baseline)
         sampler.stop()
         payload = {
@@ -257,6 +274,8 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             "labels": dataset.label_names,
             "counts": dataset.counts(),
             "device": str(device),
+            **extras,  # calibration, operating_point, vs_baseline (engine/evaluation.py)
+            "leakage": prepared.leakage and leakage_summary(prepared.leakage),
         }
         write_private(path / "metrics.json", json.dumps(payload, indent=2))
         events.emit("run_finished", best_epoch=result.best_epoch, best_val_f1_macro=result.best_f1,

@@ -89,10 +89,15 @@ def execute_tfidf(prepared, path: Path, *, listeners: list[Callable[[dict], None
                                      extra={"epoch": 1, "val_f1_macro": val["f1_macro"]})
         events.emit("checkpoint", path=str(ckpt), epoch=1, metric="f1_macro", value=val["f1_macro"])
         stage = "evaluation"
-        test = baseline_metrics(model, dataset, seconds)
-        method = {k: test.pop(k) for k in ("seconds", "method", "C", "val_f1_macro")}
+        from clinitui.data.leakage import leakage_summary
+        from clinitui.engine.evaluation import finalize  # temperature + threshold on val, intervals on test
+
+        baseline = baseline_metrics(model, dataset, seconds)
+        test, extras = finalize(
+            path, ckpt, y_val=dataset.val.labels, val_probs=val_probs, y_test=dataset.test.labels,
+            test_probs=model.predict_proba(dataset.test.texts), label_names=dataset.label_names,
+            positive_index=dataset.positive_index, rule=config.train.threshold_rule, n_boot=config.train.bootstrap)
         events.emit("eval", split="test", epoch=1, step=1, **test)
-        baseline = {**test, **method}
         events.emit("baseline", split="test", **baseline)
         payload = {
             "run_dir": str(path), "checkpoint": str(ckpt), "metrics": test, "val_metrics": val,
@@ -100,6 +105,7 @@ def execute_tfidf(prepared, path: Path, *, listeners: list[Callable[[dict], None
             "train_seconds": round(seconds, 2), "wall_seconds": round(time.perf_counter() - wall_start, 2),
             "real_tokens_per_s": None, "peak_host_rss_bytes": None, "params": {"trainable": 0, "total": 0},
             "freeze": "none", "labels": dataset.label_names, "counts": dataset.counts(), "device": "cpu",
+            **extras, "leakage": prepared.leakage and leakage_summary(prepared.leakage),
         }
         write_private(path / "metrics.json", json.dumps(payload, indent=2))
         events.emit("run_finished", best_epoch=1, best_val_f1_macro=val["f1_macro"], test_f1_macro=test["f1_macro"],

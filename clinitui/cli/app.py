@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from clinitui import __version__
-from clinitui.cli import bench, evaluate, misc, train
+from clinitui.cli import bench, evaluate, misc, runs_cmd, train
 from clinitui.cli.presets import presets_app
 
 app = typer.Typer(
@@ -61,7 +61,7 @@ app.command("predict")(evaluate.predict_command)
 app.command("demo-data")(misc.demo_data)
 app.command("bench")(bench.bench)
 app.add_typer(misc.models_app, name="models")
-app.add_typer(misc.runs_app, name="runs")
+app.add_typer(runs_cmd.runs_app, name="runs")
 app.add_typer(presets_app, name="presets")
 
 

@@ -18,7 +18,7 @@ Arg = typer.Argument
 
 
 def eval_command(
-    checkpoint: Annotated[Path, Arg(help="A run's checkpoint/ folder (or the run folder).")],
+    checkpoint: Annotated[str, Arg(help="A run (name, unique prefix, `last` or folder) or a checkpoint/ folder.")],
     data: Annotated[Path, Opt("--data", "-d", help="Labelled CSV, TSV, JSONL or Parquet file.")],
     split: Annotated[str, Opt(help="With --split-col: which rows to score (train, dev, test, all).")] = "test",
     text_col: Annotated[str, Opt(help="Column with the note text.")] = "text",
@@ -29,8 +29,9 @@ def eval_command(
     """Score a saved checkpoint on a labelled file: accuracy, precision, recall, F1, ROC-AUC, confusion matrix."""
     with boundary():
         from clinitui.engine.inference import evaluate
+        from clinitui.runs import resolve_checkpoint
 
-        metrics = evaluate(checkpoint, data, text_col=text_col, label_col=label_col, split_col=split_col, split=split)
+        metrics = evaluate(resolve_checkpoint(checkpoint), data, text_col=text_col, label_col=label_col, split_col=split_col, split=split)
         if json_out:
             print_json(metrics)
         else:
@@ -40,16 +41,15 @@ def eval_command(
 
 
 def predict_command(
-    checkpoint: Annotated[Path, Arg(help="A run's checkpoint/ folder (or the run folder).")],
+    checkpoint: Annotated[str, Arg(help="A run (name, unique prefix, `last` or folder), a checkpoint/ folder, "
+                                        "or a folder written by `clinitui export`.")],
     data: Annotated[Path, Opt("--data", "-d", help="CSV, TSV, JSONL or Parquet file (labels not needed).")],
     out: Annotated[Optional[Path], Opt("--out", "-o", help="Write a CSV here; default: JSON lines on stdout.")] = None,
     text_col: Annotated[str, Opt(help="Column with the note text.")] = "text",
 ) -> None:
     """Predict a label and class probabilities for every note (row order kept; note text not repeated)."""
     with boundary():
-        from clinitui.engine.inference import predict
-
-        names, rows = predict(checkpoint, data, text_col=text_col)
+        names, rows = _predict_rows(checkpoint, data, text_col)
         if out is None:
             for row in rows:
                 sys.stdout.write(json.dumps(row) + "\n")
@@ -64,3 +64,17 @@ def predict_command(
         except OSError as exc:
             raise RunDirectoryError(f"{out}: cannot write predictions ({exc.strerror}); choose another --out") from None
         sys.stderr.write(f"wrote {len(rows)} predictions to {out}\n")
+
+
+def _predict_rows(checkpoint: str, data: Path, text_col: str) -> tuple[list[str], list[dict]]:
+    """An ONNX export runs on onnxruntime (torch never imported); anything else is a PyTorch checkpoint."""
+    from clinitui.export.bundle import is_export
+    from clinitui.runs import resolve_checkpoint
+
+    if is_export(checkpoint):
+        from clinitui.export.onnx_predict import predict_export
+
+        return predict_export(Path(checkpoint), data, text_col=text_col)
+    from clinitui.engine.inference import predict
+
+    return predict(resolve_checkpoint(checkpoint), data, text_col=text_col)

@@ -52,7 +52,7 @@ def train(
     sets: Annotated[Optional[list[str]], Opt("--set", "-s", help="Override any setting: --set train.lr=3e-4 (repeatable).")] = None,
     run_dir: Annotated[Optional[Path], Opt(help="Exact run directory to create (must be new or empty).")] = None,
     runs_root: Annotated[Optional[Path], Opt(help="Where run directories go [default: $CLINITUI_RUNS_ROOT or ~/.local/share/clinitui/runs].")] = None,
-    resume: Annotated[Optional[Path], Opt("--resume", help="Continue a stopped, killed or crashed run from its last saved state.")] = None,
+    resume: Annotated[Optional[str], Opt("--resume", help="Continue a stopped, killed or crashed run (name, unique prefix, `last` or folder) from its last saved state.")] = None,
     detach: Annotated[bool, Opt("--detach", help="Start a background worker (survives logout) and return at once.")] = False,
     json_out: Annotated[bool, Opt("--json", help="Print one JSON document (run_dir, checkpoint, metrics) on stdout.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress output.")] = False,
@@ -63,7 +63,9 @@ def train(
         from clinitui.runs import default_runs_root, new_run_dir
 
         if resume is not None:
-            _resume(resume, detach=detach, json_out=json_out, quiet=quiet)
+            from clinitui.runs import resolve_run
+
+            _resume(resolve_run(resume, runs_root), detach=detach, json_out=json_out, quiet=quiet)
             return
         config = build_config(data=data, text_col=text_col, label_col=label_col, split_col=split_col,
                               backbone=backbone, adapter=adapter, epochs=epochs, max_length=max_length,

@@ -318,9 +318,13 @@ def resolve_checkpoint(arg: str | Path, runs_root: Path | None = None) -> Path:
     """
     from clinitui.errors import CheckpointError
 
-    path = Path(str(arg).strip()).expanduser()
-    if path.is_dir() and (path / "config.json").is_file():
-        return path  # a checkpoint folder itself (inside a run or copied elsewhere)
+    text = str(arg).strip()
+    path = Path(text).expanduser()
+    if path.exists() and not (path / "run.toml").is_file():
+        return path  # a checkpoint folder (inside a run or copied elsewhere): loading checks it
+    if not path.exists() and ("/" in text or os.sep in text or text.startswith(("~", "."))):
+        raise CheckpointError(f"{text}: no such checkpoint folder or run; pass a run's name (see `clinitui runs "
+                              f"list`), its folder or its checkpoint/ folder")
     run = resolve_run(arg, runs_root)
     ckpt = run / "checkpoint"
     if not (ckpt / "config.json").is_file():

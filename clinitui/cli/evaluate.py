@@ -24,6 +24,8 @@ def eval_command(
     text_col: Annotated[str, Opt(help="Column with the note text.")] = "text",
     label_col: Annotated[str, Opt(help="Column with the label.")] = "label",
     split_col: Annotated[Optional[str], Opt(help="Column with the split; default: score every row.")] = None,
+    delimiter: Annotated[Optional[str], Opt(help="CSV separator: comma, semicolon, tab or pipe [default: from the header row].")] = None,
+    encoding: Annotated[Optional[str], Opt(help="Text encoding, e.g. cp1252 [default: UTF-8, else Windows-1252].")] = None,
     json_out: Annotated[bool, Opt("--json", help="Print the metrics as JSON on stdout.")] = False,
 ) -> None:
     """Score a saved checkpoint on a labelled file: accuracy, precision, recall, F1, ROC-AUC, confusion matrix."""
@@ -31,7 +33,8 @@ def eval_command(
         from clinitui.engine.inference import evaluate
         from clinitui.runs import resolve_checkpoint
 
-        metrics = evaluate(resolve_checkpoint(checkpoint), data, text_col=text_col, label_col=label_col, split_col=split_col, split=split)
+        metrics = evaluate(resolve_checkpoint(checkpoint), data, text_col=text_col, label_col=label_col, split_col=split_col, split=split,
+                           delimiter=delimiter, encoding=encoding)
         if json_out:
             print_json(metrics)
         else:
@@ -46,10 +49,12 @@ def predict_command(
     data: Annotated[Path, Opt("--data", "-d", help="CSV, TSV, JSONL or Parquet file (labels not needed).")],
     out: Annotated[Optional[Path], Opt("--out", "-o", help="Write a CSV here; default: JSON lines on stdout.")] = None,
     text_col: Annotated[str, Opt(help="Column with the note text.")] = "text",
+    delimiter: Annotated[Optional[str], Opt(help="CSV separator: comma, semicolon, tab or pipe [default: from the header row].")] = None,
+    encoding: Annotated[Optional[str], Opt(help="Text encoding, e.g. cp1252 [default: UTF-8, else Windows-1252].")] = None,
 ) -> None:
     """Predict a label and class probabilities for every note (row order kept; note text not repeated)."""
     with boundary():
-        names, rows = _predict_rows(checkpoint, data, text_col)
+        names, rows = _predict_rows(checkpoint, data, text_col, delimiter=delimiter, encoding=encoding)
         if out is None:
             for row in rows:
                 sys.stdout.write(json.dumps(row) + "\n")
@@ -66,7 +71,7 @@ def predict_command(
         sys.stderr.write(f"wrote {len(rows)} predictions to {out}\n")
 
 
-def _predict_rows(checkpoint: str, data: Path, text_col: str) -> tuple[list[str], list[dict]]:
+def _predict_rows(checkpoint: str, data: Path, text_col: str, **read) -> tuple[list[str], list[dict]]:
     """An ONNX export runs on onnxruntime (torch never imported); anything else is a PyTorch checkpoint."""
     from clinitui.export.bundle import is_export
     from clinitui.runs import resolve_checkpoint
@@ -74,7 +79,7 @@ def _predict_rows(checkpoint: str, data: Path, text_col: str) -> tuple[list[str]
     if is_export(checkpoint):
         from clinitui.export.onnx_predict import predict_export
 
-        return predict_export(Path(checkpoint), data, text_col=text_col)
+        return predict_export(Path(checkpoint), data, text_col=text_col, **read)
     from clinitui.engine.inference import predict
 
-    return predict(resolve_checkpoint(checkpoint), data, text_col=text_col)
+    return predict(resolve_checkpoint(checkpoint), data, text_col=text_col, **read)

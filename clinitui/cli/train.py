@@ -18,7 +18,8 @@ Opt = typer.Option
 def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Optional[str],
                  split_col: Optional[str], backbone: Optional[str], adapter: Optional[str], epochs: Optional[int],
                  max_length: Optional[int], seed: Optional[int], sets: list[str], allow_download: bool = False,
-                 preset: Optional[str] = None, budget: Optional[str] = None):
+                 preset: Optional[str] = None, budget: Optional[str] = None, delimiter: Optional[str] = None,
+                 encoding: Optional[str] = None):
     """Defaults ← experiment preset ← backbone/adapter/budget presets ← explicit options ← ``--set``.
 
     ``backbone`` / ``adapter`` name a preset when one exists (``clinitui presets list``), else a
@@ -28,7 +29,7 @@ def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Op
 
     flags = {
         "data.path": str(data) if data else None, "data.text_col": text_col, "data.label_col": label_col,
-        "data.split_col": split_col,
+        "data.split_col": split_col, "data.delimiter": delimiter, "data.encoding": encoding,
         "train.epochs": epochs, "train.max_length": max_length, "train.seed": seed,
         "model.backbone_options.allow_download": True if allow_download else None,
     }
@@ -41,6 +42,8 @@ def train(
     text_col: Annotated[Optional[str], Opt(help="Column with the note text [default: text].")] = None,
     label_col: Annotated[Optional[str], Opt(help="Column with the label [default: label].")] = None,
     split_col: Annotated[Optional[str], Opt(help="Column with train/dev/test per row; default: a stratified split.")] = None,
+    delimiter: Annotated[Optional[str], Opt(help="CSV separator: comma, semicolon, tab or pipe [default: from the header row].")] = None,
+    encoding: Annotated[Optional[str], Opt(help="Text encoding of the data file, e.g. cp1252 [default: UTF-8, else Windows-1252].")] = None,
     backbone: Annotated[Optional[str], Opt("--backbone", "-b", help="Backbone preset, registry name, HF id or local folder (see `clinitui presets list`, `clinitui models`).")] = None,
     adapter: Annotated[Optional[str], Opt("--adapter", "-a", help="Adapter preset or registry name (see `clinitui presets list`, `clinitui models`).")] = None,
     budget: Annotated[Optional[str], Opt("--budget", help="Hardware budget preset: p620-2gb, cpu, gpu-8gb, gpu-24gb, gpu-80gb ...")] = None,
@@ -70,7 +73,7 @@ def train(
         config = build_config(data=data, text_col=text_col, label_col=label_col, split_col=split_col,
                               backbone=backbone, adapter=adapter, epochs=epochs, max_length=max_length,
                               seed=seed, sets=sets or [], allow_download=allow_download, preset=preset,
-                              budget=budget)
+                              budget=budget, delimiter=delimiter, encoding=encoding)
         if dry_run:
             _print_plan(config, json_out)
             return

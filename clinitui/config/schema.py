@@ -29,6 +29,12 @@ class DataConfig(Section):
         None, description="Positive class of a binary task (default: '1'/'true'/'yes'/'positive' if present)."
     )
     demo_size: int = Field(5400, ge=100, description="Number of notes in the built-in demo corpus.")
+    delimiter: Optional[str] = Field(
+        None, description="CSV separator: comma, semicolon, tab or pipe (default: found from the header row)."
+    )
+    encoding: Optional[str] = Field(
+        None, description="Text encoding, e.g. cp1252 (default: UTF-8, else Windows-1252 with a warning)."
+    )
 
 
 class ModelConfig(Section):

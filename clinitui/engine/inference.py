@@ -41,11 +41,12 @@ def probabilities(checkpoint: Path, texts: list[str], batch_size: int = 64, devi
 
 
 def evaluate(checkpoint: Path, data: Path, *, text_col: str = "text", label_col: str = "label",
-             split_col: str | None = None, split: str | None = "test", device: str | None = None) -> dict:
+             split_col: str | None = None, split: str | None = "test", device: str | None = None,
+             delimiter: str | None = None, encoding: str | None = None) -> dict:
     from clinitui.engine.metrics import classification_metrics
 
     info = read_checkpoint_info(checkpoint)  # cheap checks before reading a large file
-    table = read_table(data, text_col, label_col, split_col)
+    table = read_table(data, text_col, label_col, split_col, delimiter=delimiter, encoding=encoding)
     rows = _rows_for_split(table, split if split_col else None, Path(data))
     unknown = sorted({table.labels[i] for i in rows} - set(info.label_names))
     if unknown:
@@ -63,10 +64,11 @@ def evaluate(checkpoint: Path, data: Path, *, text_col: str = "text", label_col:
     return metrics
 
 
-def predict(checkpoint: Path, data: Path, *, text_col: str = "text", device: str | None = None) -> tuple[list[str], list[dict]]:
+def predict(checkpoint: Path, data: Path, *, text_col: str = "text", device: str | None = None,
+            delimiter: str | None = None, encoding: str | None = None) -> tuple[list[str], list[dict]]:
     """(label names, one row per note: ``row``, ``predicted``, ``p_<label>`` ...) in file order."""
     info = read_checkpoint_info(checkpoint)
-    table = read_table(data, text_col, require_labels=False)
+    table = read_table(data, text_col, require_labels=False, delimiter=delimiter, encoding=encoding)
     probs, info = probabilities(info.path, table.texts, device=device)
     names = info.label_names
     rows = []

@@ -34,12 +34,14 @@ def build(root: Path, backbone_args: list[str]) -> Path:
     return root / "run"
 
 
-def timed(fn, repeats: int) -> float:
-    best = float("inf")
+def timed(fns: list, repeats: int) -> list[float]:
+    """Best of ``repeats`` for each function, run in turn (on a shared machine both see the same load)."""
+    best = [float("inf")] * len(fns)
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
     return best
 
 
@@ -69,7 +71,7 @@ def measure(label: str, backbone_args: list[str], n: int, threads: int, repeats:
             return exported.probabilities(texts)
 
         diff = float(np.abs(pytorch() - onnx()).max())
-        t_torch, t_onnx = timed(pytorch, repeats), timed(onnx, repeats)
+        t_torch, t_onnx = timed([pytorch, onnx], repeats)
     return {"model": label, "notes": n, "threads": threads, "max_length": info.max_length,
             "pytorch_notes_per_s": round(n / t_torch, 1), "onnxruntime_notes_per_s": round(n / t_onnx, 1),
             "speedup": round(t_torch / t_onnx, 2), "max_abs_diff": diff}

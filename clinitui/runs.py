@@ -104,6 +104,14 @@ class RunSummary:
     duration_s: float | None
     peak_memory_bytes: int | None
     error: str | None
+    data: str | None = None  # the data file's name ("demo" for the built-in corpus)
+    epoch: int | None = None  # the last epoch reached (1-based)
+    epochs: int | None = None  # epochs planned (train.epochs)
+    test_f1: float | None = None  # macro-F1 of the best checkpoint on the test split
+
+    @property
+    def name(self) -> str:
+        return self.path.name
 
     def as_dict(self) -> dict:
         d = self.__dict__.copy()
@@ -122,9 +130,13 @@ def summarize(run_dir: Path, events: list[dict] | None = None) -> RunSummary:
         final = next((e for e in reversed(events) if e["type"] in FINAL_TYPES), None)
     cfg = (started or {}).get("config", {})
     model = cfg.get("model", {})
-    best = None
+    best = test_f1 = epoch = None
     peak = None
     for e in events:
+        if e["type"] in ("step", "eval", "heartbeat") and isinstance(e.get("epoch"), int):
+            epoch = max(epoch or 0, e["epoch"])
+        if e["type"] == "eval" and e.get("split") == "test" and e.get("f1_macro") is not None:
+            test_f1 = e["f1_macro"]
         if e["type"] == "eval" and e.get("split") == "val" and e.get("f1_macro") is not None:
             best = max(best or 0.0, e["f1_macro"])
         if e["type"] == "memory":
@@ -151,7 +163,9 @@ def summarize(run_dir: Path, events: list[dict] | None = None) -> RunSummary:
             error = log_tail(run_dir)
     return RunSummary(run_dir, status, model.get("backbone", "?"), model.get("adapter", "?"),
                       cfg.get("budget", {}).get("name", "?"), best, t0,
-                      (last_t - t0) if (t0 and last_t) else None, peak, error)
+                      (last_t - t0) if (t0 and last_t) else None, peak, error,
+                      data=(started or {}).get("data_source"), epoch=epoch,
+                      epochs=cfg.get("train", {}).get("epochs"), test_f1=test_f1)
 
 
 def read_pid(run_dir: Path) -> int | None:
@@ -235,3 +249,85 @@ def lock_holder(run_dir: Path) -> int | None:
     finally:
         os.close(fd)
     return None
+
+
+# ---- runs by name ---------------------------------------------------------------------------------
+def _run_dirs(root: Path) -> list[Path]:
+    try:
+        return [p for p in Path(root).iterdir() if p.is_dir() and (p / "run.toml").is_file()]
+    except OSError:
+        return []
+
+
+def _newest(dirs: list[Path]) -> Path:
+    """The run started last: by ``run.toml``'s time (written before training), then by name."""
+    def key(p: Path) -> tuple[float, str]:
+        try:
+            return (p.joinpath("run.toml").stat().st_mtime, p.name)
+        except OSError:
+            return (0.0, p.name)
+
+    return max(dirs, key=key)
+
+
+def resolve_run(arg: str | Path, runs_root: Path | None = None) -> Path:
+    """The run directory meant by ``arg``: a path, a run's name, a unique prefix of it, or ``last``.
+
+    A path (absolute, relative, or any argument naming an existing folder) wins over a name. An
+    ambiguous prefix, an unknown name or a folder without ``run.toml`` raises ``ConfigError`` with
+    one line saying what to type instead (the candidates, or ``clinitui runs list``).
+    """
+    from clinitui.errors import ConfigError
+
+    text = str(arg).strip()
+    root = Path(runs_root) if runs_root is not None else default_runs_root()
+    if not text:
+        raise ConfigError("no run given; pass a run's name, a unique prefix of it, `last`, or its folder")
+    path = Path(text).expanduser()
+    looks_like_path = "/" in text or os.sep in text or text.startswith(("~", "."))
+    if path.is_dir():
+        if (path / "run.toml").is_file():
+            return path
+        if path.name == "checkpoint" and (path.parent / "run.toml").is_file():
+            return path.parent
+        if looks_like_path or not any(p.name.startswith(text) for p in _run_dirs(root)):
+            raise ConfigError(f"{path}: not a clinitui run directory (no run.toml); pass a run's folder or its name")
+    elif looks_like_path:
+        raise ConfigError(f"{text}: no such run folder; see `clinitui runs list` for the runs under {root}")
+    dirs = _run_dirs(root)
+    if text == "last":
+        if not dirs:
+            raise ConfigError(f"no runs under {root} yet, so no `last` run; start one with `clinitui train`")
+        return _newest(dirs)
+    exact = [p for p in dirs if p.name == text]
+    if exact:
+        return exact[0]
+    matches = sorted((p for p in dirs if p.name.startswith(text)), key=lambda p: p.name)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        shown = ", ".join(p.name for p in matches[:6]) + (f" and {len(matches) - 6} more" if len(matches) > 6 else "")
+        raise ConfigError(f"'{text}' matches {len(matches)} runs: {shown}; type more of the name")
+    raise ConfigError(f"no run named '{text}' under {root}; see `clinitui runs list` (or pass the run's folder)")
+
+
+def resolve_checkpoint(arg: str | Path, runs_root: Path | None = None) -> Path:
+    """The checkpoint folder meant by ``arg``: a checkpoint folder, or any run ``resolve_run`` accepts.
+
+    A run gives its ``checkpoint/``; a run that never saved one is refused with one line.
+    """
+    from clinitui.errors import CheckpointError
+
+    text = str(arg).strip()
+    path = Path(text).expanduser()
+    if path.exists() and not (path / "run.toml").is_file():
+        return path  # a checkpoint folder (inside a run or copied elsewhere): loading checks it
+    if not path.exists() and ("/" in text or os.sep in text or text.startswith(("~", "."))):
+        raise CheckpointError(f"{text}: no such checkpoint folder or run; pass a run's name (see `clinitui runs "
+                              f"list`), its folder or its checkpoint/ folder")
+    run = resolve_run(arg, runs_root)
+    ckpt = run / "checkpoint"
+    if not (ckpt / "config.json").is_file():
+        raise CheckpointError(f"{run.name}: this run has no saved checkpoint yet (it saves one at its first "
+                              f"validation); pick a run that finished an epoch")
+    return ckpt

@@ -34,13 +34,20 @@ CASES = {
     "folder": (lambda d: d, [], "is a folder"),
     "empty file": (lambda d: _write(d / "e.csv", ""), [], "empty"),
     "header only": (lambda d: _write(d / "h.csv", "text,label\n"), [], "no rows"),
-    "bad encoding": (lambda d: _write(d / "latin1.csv", ("text,label\n" + "\n".join(
-        f"fi\xe8vre {CANARY} {i},{i % 2}" for i in range(40))).encode("latin-1")), [], "UTF-8"),
+    "bad encoding": (lambda d: _write(d / "bytes.csv", b"text,label\n" + b"\n".join(  # 0x81: not UTF-8 nor cp1252
+        f"fi\x81vre {CANARY} {i},{i % 2}".encode("latin-1") for i in range(40))), [], "nor Windows-1252"),
+    "bytes invalid in the encoding given": (lambda d: _write(d / "latin1.csv", ("text,label\n" + "\n".join(
+        f"fi\xe8vre {CANARY} {i},{i % 2}" for i in range(40))).encode("latin-1")), ["--encoding", "utf-8"],
+        "not valid utf-8"),
+    "unknown encoding": (lambda d: write_csv(d / "ok.csv", rows()), ["--encoding", "klingon"], "unknown encoding"),
     "missing text column": (lambda d: write_csv(d / "c.csv", [{"note": r["text"], "label": r["label"]} for r in rows()]),
                             [], "columns are: note, label"),
     "missing label column": (lambda d: write_csv(d / "c.csv", [{"text": r["text"], "y": r["label"]} for r in rows()]),
                              [], "choose with --label-col"),
-    "semicolon delimiter": (lambda d: write_csv(d / "s.csv", rows(), delimiter=";"), [], "semicolon"),
+    "undecidable delimiter": (lambda d: _write(d / "s.csv", "text;label,x\n" + "\n".join(
+        f"{CANARY} {i};{i % 2},y" for i in range(40))), [], "--delimiter"),
+    "other delimiter than the file's": (lambda d: write_csv(d / "s.csv", rows(), delimiter=";"),
+                                        ["--delimiter", "tab"], "--delimiter"),
     "empty texts": (lambda d: write_csv(d / "t.csv", [{"text": "", "label": "0"}] + rows()), [], "empty 'text'"),
     "nan label": (lambda d: write_csv(d / "n.csv", [{"text": CANARY, "label": "NaN"}] + rows()), [], "no label"),
     "mixed labels": (lambda d: write_csv(d / "m.csv", [{"text": CANARY + " x", "label": "cardiac"}] + rows()), [],

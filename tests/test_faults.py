@@ -153,7 +153,7 @@ def test_crashed_run_shows_log_tail(tmp_path):
     s = summarize(run)
     assert s.status == "crashed" and "OOM killer" in s.error
     result = runner.invoke(app, ["runs", "list", "--runs-root", str(tmp_path), "--json"])
-    assert json.loads(result.stdout)["runs"][0]["status"] == "crashed"
+    assert json.loads(result.stdout)[0]["status"] == "crashed"
 
 
 def test_run_directory_is_private_whatever_the_umask(data, tmp_path):

@@ -33,5 +33,6 @@ def test_engine_never_imports_front_ends():
 
 def test_torch_free_modules():
     mods = imported_after("import clinitui.runs, clinitui.events, clinitui.launcher, clinitui.models.registry, "
-                          "clinitui.data.readers, clinitui.config.overrides")
+                          "clinitui.data.readers, clinitui.config.overrides, clinitui.export.bundle, "
+                          "clinitui.export.onnx_predict, clinitui.cli.runs_table")
     assert "torch" not in mods

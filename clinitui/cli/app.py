@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from clinitui import __version__
-from clinitui.cli import bench, evaluate, misc, report_cmd, train
+from clinitui.cli import bench, evaluate, export, misc, report_cmd, runs_cmd, serve, train
 from clinitui.cli.presets import presets_app
 
 app = typer.Typer(
@@ -59,10 +59,12 @@ app.command("train")(train.train)
 app.command("eval")(evaluate.eval_command)
 app.command("predict")(evaluate.predict_command)
 app.command("report")(report_cmd.report_command)
+app.command("export")(export.export_command)
+app.command("serve")(serve.serve_command)
 app.command("demo-data")(misc.demo_data)
 app.command("bench")(bench.bench)
 app.add_typer(misc.models_app, name="models")
-app.add_typer(misc.runs_app, name="runs")
+app.add_typer(runs_cmd.runs_app, name="runs")
 app.add_typer(presets_app, name="presets")
 
 

@@ -18,12 +18,14 @@ Arg = typer.Argument
 
 
 def eval_command(
-    checkpoint: Annotated[Path, Arg(help="A run's checkpoint/ folder (or the run folder).")],
+    checkpoint: Annotated[str, Arg(help="A run (name, unique prefix, `last` or folder) or a checkpoint/ folder.")],
     data: Annotated[Path, Opt("--data", "-d", help="Labelled CSV, TSV, JSONL or Parquet file.")],
     split: Annotated[str, Opt(help="With --split-col: which rows to score (train, dev, test, all).")] = "test",
     text_col: Annotated[str, Opt(help="Column with the note text.")] = "text",
     label_col: Annotated[str, Opt(help="Column with the label.")] = "label",
     split_col: Annotated[Optional[str], Opt(help="Column with the split; default: score every row.")] = None,
+    delimiter: Annotated[Optional[str], Opt(help="CSV separator: comma, semicolon, tab or pipe [default: from the header row].")] = None,
+    encoding: Annotated[Optional[str], Opt(help="Text encoding, e.g. cp1252 [default: UTF-8, else Windows-1252].")] = None,
     json_out: Annotated[bool, Opt("--json", help="Print the metrics as JSON on stdout.")] = False,
     bootstrap: Annotated[int, Opt("--bootstrap", min=0, help="Bootstrap resamples for the 95% intervals (0 = none).")] = 1000,
     threshold_rule: Annotated[Optional[str], Opt("--threshold-rule", help="Binary: choose the threshold again on the file's dev rows (needs --split-col): f1, youden, sensitivity:0.95, specificity:0.90 or a number.")] = None,
@@ -34,10 +36,12 @@ def eval_command(
     """Score a saved checkpoint on a labelled file: metrics with 95% intervals, calibration, operating point."""
     with boundary():
         from clinitui.engine.inference import evaluate
+        from clinitui.runs import resolve_checkpoint
 
-        metrics = evaluate(checkpoint, data, text_col=text_col, label_col=label_col, split_col=split_col, split=split,
-                           n_boot=bootstrap, threshold_rule=threshold_rule, compare=compare, group_col=group_col,
-                           id_col=id_col)
+        metrics = evaluate(resolve_checkpoint(checkpoint), data, text_col=text_col, label_col=label_col,
+                           split_col=split_col, split=split, n_boot=bootstrap, threshold_rule=threshold_rule,
+                           compare=resolve_checkpoint(compare) if compare is not None else None,
+                           group_col=group_col, id_col=id_col, delimiter=delimiter, encoding=encoding)
         if json_out:
             print_json(metrics)
         else:
@@ -48,16 +52,17 @@ def eval_command(
 
 
 def predict_command(
-    checkpoint: Annotated[Path, Arg(help="A run's checkpoint/ folder (or the run folder).")],
+    checkpoint: Annotated[str, Arg(help="A run (name, unique prefix, `last` or folder), a checkpoint/ folder, "
+                                        "or a folder written by `clinitui export`.")],
     data: Annotated[Path, Opt("--data", "-d", help="CSV, TSV, JSONL or Parquet file (labels not needed).")],
     out: Annotated[Optional[Path], Opt("--out", "-o", help="Write a CSV here; default: JSON lines on stdout.")] = None,
     text_col: Annotated[str, Opt(help="Column with the note text.")] = "text",
+    delimiter: Annotated[Optional[str], Opt(help="CSV separator: comma, semicolon, tab or pipe [default: from the header row].")] = None,
+    encoding: Annotated[Optional[str], Opt(help="Text encoding, e.g. cp1252 [default: UTF-8, else Windows-1252].")] = None,
 ) -> None:
     """Predict a label and class probabilities for every note (row order kept; note text not repeated)."""
     with boundary():
-        from clinitui.engine.inference import predict
-
-        names, rows = predict(checkpoint, data, text_col=text_col)
+        names, rows = _predict_rows(checkpoint, data, text_col, delimiter=delimiter, encoding=encoding)
         if out is None:
             for row in rows:
                 sys.stdout.write(json.dumps(row) + "\n")
@@ -72,3 +77,17 @@ def predict_command(
         except OSError as exc:
             raise RunDirectoryError(f"{out}: cannot write predictions ({exc.strerror}); choose another --out") from None
         sys.stderr.write(f"wrote {len(rows)} predictions to {out}\n")
+
+
+def _predict_rows(checkpoint: str, data: Path, text_col: str, **read) -> tuple[list[str], list[dict]]:
+    """An ONNX export runs on onnxruntime (torch never imported); anything else is a PyTorch checkpoint."""
+    from clinitui.export.bundle import is_export
+    from clinitui.runs import resolve_checkpoint
+
+    if is_export(checkpoint):
+        from clinitui.export.onnx_predict import predict_export
+
+        return predict_export(Path(checkpoint), data, text_col=text_col, **read)
+    from clinitui.engine.inference import predict
+
+    return predict(resolve_checkpoint(checkpoint), data, text_col=text_col, **read)

@@ -19,7 +19,8 @@ def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Op
                  split_col: Optional[str], backbone: Optional[str], adapter: Optional[str], epochs: Optional[int],
                  max_length: Optional[int], seed: Optional[int], sets: list[str], allow_download: bool = False,
                  preset: Optional[str] = None, budget: Optional[str] = None, ensemble: Optional[str] = None,
-                 threshold_rule: Optional[str] = None, dedupe: bool = False, bootstrap: Optional[int] = None):
+                 threshold_rule: Optional[str] = None, dedupe: bool = False, bootstrap: Optional[int] = None,
+                 delimiter: Optional[str] = None, encoding: Optional[str] = None):
     """Defaults ← experiment preset ← backbone/adapter/budget presets ← explicit options ← ``--set``.
 
     ``backbone`` / ``adapter`` name a preset when one exists (``clinitui presets list``), else a
@@ -29,7 +30,7 @@ def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Op
 
     flags = {
         "data.path": str(data) if data else None, "data.text_col": text_col, "data.label_col": label_col,
-        "data.split_col": split_col,
+        "data.split_col": split_col, "data.delimiter": delimiter, "data.encoding": encoding,
         "train.epochs": epochs, "train.max_length": max_length, "train.seed": seed,
         "model.backbone_options.allow_download": True if allow_download else None,
         "model.ensemble": ensemble,
@@ -44,6 +45,8 @@ def train(
     text_col: Annotated[Optional[str], Opt(help="Column with the note text [default: text].")] = None,
     label_col: Annotated[Optional[str], Opt(help="Column with the label [default: label].")] = None,
     split_col: Annotated[Optional[str], Opt(help="Column with train/dev/test per row; default: a stratified split.")] = None,
+    delimiter: Annotated[Optional[str], Opt(help="CSV separator: comma, semicolon, tab or pipe [default: from the header row].")] = None,
+    encoding: Annotated[Optional[str], Opt(help="Text encoding of the data file, e.g. cp1252 [default: UTF-8, else Windows-1252].")] = None,
     backbone: Annotated[Optional[str], Opt("--backbone", "-b", help="Backbone preset, registry name, HF id or local folder (see `clinitui presets list`, `clinitui models`).")] = None,
     adapter: Annotated[Optional[str], Opt("--adapter", "-a", help="Adapter preset or registry name (see `clinitui presets list`, `clinitui models`).")] = None,
     budget: Annotated[Optional[str], Opt("--budget", help="Hardware budget preset: p620-2gb, cpu, gpu-8gb, gpu-24gb, gpu-80gb ...")] = None,
@@ -57,7 +60,7 @@ def train(
     sets: Annotated[Optional[list[str]], Opt("--set", "-s", help="Override any setting: --set train.lr=3e-4 (repeatable).")] = None,
     run_dir: Annotated[Optional[Path], Opt(help="Exact run directory to create (must be new or empty).")] = None,
     runs_root: Annotated[Optional[Path], Opt(help="Where run directories go [default: $CLINITUI_RUNS_ROOT or ~/.local/share/clinitui/runs].")] = None,
-    resume: Annotated[Optional[Path], Opt("--resume", help="Continue a stopped, killed or crashed run from its last saved state.")] = None,
+    resume: Annotated[Optional[str], Opt("--resume", help="Continue a stopped, killed or crashed run (name, unique prefix, `last` or folder) from its last saved state.")] = None,
     detach: Annotated[bool, Opt("--detach", help="Start a background worker (survives logout) and return at once.")] = False,
     json_out: Annotated[bool, Opt("--json", help="Print one JSON document (run_dir, checkpoint, metrics) on stdout.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress output.")] = False,
@@ -71,13 +74,15 @@ def train(
         from clinitui.runs import default_runs_root, new_run_dir
 
         if resume is not None:
-            _resume(resume, detach=detach, json_out=json_out, quiet=quiet)
+            from clinitui.runs import resolve_run
+
+            _resume(resolve_run(resume, runs_root), detach=detach, json_out=json_out, quiet=quiet)
             return
         config = build_config(data=data, text_col=text_col, label_col=label_col, split_col=split_col,
                               backbone=backbone, adapter=adapter, epochs=epochs, max_length=max_length,
                               seed=seed, sets=sets or [], allow_download=allow_download, preset=preset,
                               budget=budget, ensemble=ensemble, threshold_rule=threshold_rule, dedupe=dedupe,
-                              bootstrap=bootstrap)
+                              bootstrap=bootstrap, delimiter=delimiter, encoding=encoding)
         if dry_run:
             _print_plan(config, json_out)
             return

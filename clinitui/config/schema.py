@@ -33,6 +33,12 @@ class DataConfig(Section):
         False, description="Drop validation and test notes that duplicate an earlier split exactly or nearly "
         "(TF-IDF cosine >= 0.95) before training (docs/report.md)."
     )
+    delimiter: Optional[str] = Field(
+        None, description="CSV separator: comma, semicolon, tab or pipe (default: found from the header row)."
+    )
+    encoding: Optional[str] = Field(
+        None, description="Text encoding, e.g. cp1252 (default: UTF-8, else Windows-1252 with a warning)."
+    )
 
 
 class ModelConfig(Section):

@@ -55,12 +55,21 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8-sig", newline="", errors="strict")
 
 
-def _read_delimited(path: Path, delimiter: str) -> tuple[list[str], list[dict]]:
+def _read_delimited(path: Path, delimiter: str | None, encoding: str | None = None,
+                    warnings: list[str] | None = None, default: str = ",") -> tuple[list[str], list[dict]]:
+    """``delimiter`` / ``encoding`` None: found from the header row and the bytes (sniff.py)."""
+    import io
+
+    from clinitui.data.sniff import decode, sniff_delimiter
+
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    with _open_text(path) as fh:
-        reader = csv.DictReader(fh, delimiter=delimiter)
-        rows = list(reader)
-        columns = list(reader.fieldnames or [])
+    text, used, notes = decode(path, encoding)
+    if warnings is not None:
+        warnings.extend(notes)
+    delimiter = delimiter or sniff_delimiter(path, text, default)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows = list(reader)
+    columns = list(reader.fieldnames or [])
     return columns, rows
 
 
@@ -109,9 +118,19 @@ def _label_str(value) -> str:
 
 
 def read_table(path: str | Path, text_col: str = "text", label_col: str = "label", split_col: str | None = None,
-               require_labels: bool = True, extra_cols: tuple[str, ...] = ()) -> Table:
-    """Read ``path`` and check it is usable for training or evaluation."""
+               require_labels: bool = True, extra_cols: tuple[str, ...] = (), delimiter: str | None = None,
+               encoding: str | None = None) -> Table:
+    """Read ``path`` and check it is usable for training or evaluation.
+
+    CSV/TSV: ``delimiter`` (``,`` ``;`` tab) and ``encoding`` default to what the file shows —
+    the header row's separator, UTF-8 else Windows-1252 (with a warning). ``extra_cols`` are
+    further columns to keep (ids, subgroups), read as strings.
+    """
+    from clinitui.data.sniff import delimiter_option, encoding_option
+
     path = Path(path)
+    delimiter, encoding = delimiter_option(delimiter), encoding_option(encoding)
+    warnings: list[str] = []
     if not path.exists():
         raise DataError(f"{path}: no such file; check the path given to --data")
     if path.is_dir():
@@ -119,9 +138,9 @@ def read_table(path: str | Path, text_col: str = "text", label_col: str = "label
     ext = _suffix(path)
     try:
         if ext in (".csv", ".txt"):
-            columns, rows = _read_delimited(path, ",")
+            columns, rows = _read_delimited(path, delimiter, encoding, warnings)
         elif ext in (".tsv", ".tab"):
-            columns, rows = _read_delimited(path, "\t")
+            columns, rows = _read_delimited(path, delimiter or "\t", encoding, warnings)
         elif ext in (".jsonl", ".ndjson"):
             columns, rows = _read_jsonl(path)
         elif ext in (".parquet", ".pq"):
@@ -148,8 +167,8 @@ def read_table(path: str | Path, text_col: str = "text", label_col: str = "label
     missing = [c for c in wanted if c not in columns]
     if missing:
         hint = ""
-        if len(columns) == 1 and ext in (".csv", ".txt") and ("\t" in columns[0] or ";" in columns[0]):
-            hint = " (the file looks tab- or semicolon-separated: use a .tsv file or commas)"
+        if len(columns) == 1 and ext in (".csv", ".txt", ".tsv", ".tab"):
+            hint = " (one column only: if the file has another separator, give it with --delimiter)"
         option = {**{c: "--id-col / --group-col" for c in extra_cols}, text_col: "--text-col", label_col: "--label-col",
                   split_col: "--split-col"}
         raise DataError(
@@ -200,7 +219,7 @@ def read_table(path: str | Path, text_col: str = "text", label_col: str = "label
             raise DataError(
                 f"{path}: column '{label_col}' mixes numbers and words as labels; use one naming for the classes"
             )
-    return Table(texts, labels, splits, source=str(path), extra=extra)
+    return Table(texts, labels, splits, source=str(path), extra=extra, warnings=warnings)
 
 
 def _kind(label: str) -> str:

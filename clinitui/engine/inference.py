@@ -61,11 +61,13 @@ def _label_indices(table, rows: list[int], info, data: Path) -> np.ndarray:
 
 def score(checkpoint: Path, data: Path, *, text_col: str = "text", label_col: str = "label",
           split_col: str | None = None, split: str | None = "test", device: str | None = None,
-          extra_cols: tuple[str, ...] = (), with_dev: bool = False, table=None) -> Scored:
+          extra_cols: tuple[str, ...] = (), with_dev: bool = False, table=None, delimiter: str | None = None,
+          encoding: str | None = None) -> Scored:
     """Read ``data`` and score the chosen rows (and, ``with_dev``, the dev rows) with one model load."""
     info = read_checkpoint_info(checkpoint)  # cheap checks before reading a large file
     if table is None:
-        table = read_table(data, text_col, label_col, split_col, extra_cols=extra_cols)
+        table = read_table(data, text_col, label_col, split_col, extra_cols=extra_cols, delimiter=delimiter,
+                           encoding=encoding)
     rows = _rows_for_split(table, split if split_col else None, Path(data))
     dev_rows: list[int] = []
     if with_dev:
@@ -82,13 +84,15 @@ def score(checkpoint: Path, data: Path, *, text_col: str = "text", label_col: st
 def evaluate(checkpoint: Path, data: Path, *, text_col: str = "text", label_col: str = "label",
              split_col: str | None = None, split: str | None = "test", device: str | None = None,
              n_boot: int = stats.DEFAULT_RESAMPLES, seed: int = stats.DEFAULT_SEED, threshold_rule: str | None = None,
-             compare: Path | None = None, group_col: str | None = None, id_col: str | None = None) -> dict:
+             compare: Path | None = None, group_col: str | None = None, id_col: str | None = None,
+             delimiter: str | None = None, encoding: str | None = None) -> dict:
     """The ``eval --json`` payload: metrics with intervals, calibration, operating point, comparisons."""
     from clinitui.engine.evaluation import assess, compare as compare_models, postprocess
 
     extra_cols = tuple(c for c in (group_col, id_col) if c)
     s = score(checkpoint, data, text_col=text_col, label_col=label_col, split_col=split_col, split=split,
-              device=device, extra_cols=extra_cols, with_dev=threshold_rule is not None)
+              device=device, extra_cols=extra_cols, with_dev=threshold_rule is not None, delimiter=delimiter,
+              encoding=encoding)
     info = s.info
     temperature, threshold, rule = _locked(info, s, threshold_rule)
     groups = [s.table.extra[group_col][i] for i in s.rows] if group_col else None
@@ -138,10 +142,11 @@ def _predicted(raw_probs, info, temperature, threshold):
                            info.positive_index)
 
 
-def predict(checkpoint: Path, data: Path, *, text_col: str = "text", device: str | None = None) -> tuple[list[str], list[dict]]:
+def predict(checkpoint: Path, data: Path, *, text_col: str = "text", device: str | None = None,
+            delimiter: str | None = None, encoding: str | None = None) -> tuple[list[str], list[dict]]:
     """(label names, one row per note: ``row``, ``predicted``, ``p_<label>`` ...) in file order."""
     info = read_checkpoint_info(checkpoint)
-    table = read_table(data, text_col, require_labels=False)
+    table = read_table(data, text_col, require_labels=False, delimiter=delimiter, encoding=encoding)
     raw, info = probabilities(info.path, table.texts, device=device)
     from clinitui.engine.evaluation import postprocess
 

@@ -300,7 +300,9 @@ def describe_plan(plan: Plan) -> list[str]:
     m = plan.model
     lines = [
         f"model       {m.backbone} ({m.source}): {plan.trainable_params:,} trainable / {m.total_params:,} parameters, "
-        f"freeze={plan.freeze}",
+        f"freeze={plan.freeze}" + (f" (at most: the vocabulary learnt from the training split may have fewer than "
+                                   f"{m.vocab:,} pieces, up to {m.vocab * m.hidden:,} parameters fewer)"
+                                   if not m.pretrained else ""),
         f"budget      {plan.budget_name}: {gib(plan.available_bytes)} on {plan.device}",
         f"plan        micro-batch {plan.micro_batch} × accumulation {plan.grad_accumulation} "
         f"(effective batch {plan.effective_batch}), {plan.max_length} tokens, {plan.precision}, "

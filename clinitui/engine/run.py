@@ -46,7 +46,7 @@ def load_table(config: RunConfig) -> Table:
 
         texts, labels = generate_notes(d.demo_size, seed=0)
         return Table(texts, [str(x) for x in labels], None, source="demo")
-    return read_table(d.path, d.text_col, d.label_col, d.split_col)
+    return read_table(d.path, d.text_col, d.label_col, d.split_col, delimiter=d.delimiter, encoding=d.encoding)
 
 
 def prepare(config: RunConfig) -> Prepared:

@@ -27,6 +27,12 @@ def _runs_screen() -> Screen:
     return RunsScreen()
 
 
+def _run_names():
+    from clinitui.tui.run_commands import RunNames
+
+    return RunNames
+
+
 class ClinituiApp(App):
     """``ClinituiApp(runs_root).run()``; quitting leaves every worker running."""
 
@@ -34,6 +40,7 @@ class ClinituiApp(App):
     CSS_PATH = "app.tcss"
     MODES = {"launch": _launch_screen, "runs": _runs_screen}
     DEFAULT_MODE = "launch"
+    COMMANDS = App.COMMANDS | {_run_names}  # "open <run name>" in the command palette
     BINDINGS = [
         Binding("ctrl+r", "switch_mode('runs')", "Runs", priority=True),
         Binding("ctrl+n", "switch_mode('launch')", "New run", priority=True),

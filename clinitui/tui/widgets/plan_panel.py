@@ -31,8 +31,15 @@ def plan_text(payload: dict) -> Text:
         where = f" of {fmt_bytes(avail)} {plan.get('budget', '')} on {plan.get('device', '?')}" if avail else ""
         text.append(f"\npeak ≈ {fmt_bytes(peak)}{where}{share}")
     if plan.get("trainable_params") is not None:
-        text.append(f" · {fmt_count(plan['trainable_params'])} of {fmt_count(plan.get('total_params'))} "
-                    "params trainable")
+        model = plan.get("model") or {}
+        if model.get("pretrained") is False and model.get("vocab") and model.get("hidden"):
+            # a from-scratch backbone learns its vocabulary when the run starts: the count is a ceiling
+            text.append(f" · ≤{fmt_count(plan['trainable_params'])} of ≤{fmt_count(plan.get('total_params'))} "
+                        f"params trainable (before the vocabulary is learnt: up to "
+                        f"{fmt_count(model['vocab'] * model['hidden'])} fewer)")
+        else:
+            text.append(f" · {fmt_count(plan['trainable_params'])} of {fmt_count(plan.get('total_params'))} "
+                        "params trainable")
     for note in (plan.get("notes") or [])[:2]:
         text.append(f"\n{note}", style="dim")
     return text

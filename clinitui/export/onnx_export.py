@@ -1,0 +1,112 @@
+"""``clinitui export RUN --format onnx --out DIR``: the checkpoint as an ONNX graph plus what it needs.
+
+The graph takes ``input_ids`` and ``attention_mask`` (int64, dynamic batch and sequence axes) and
+returns the network's class ``probabilities`` (softmax of the head's logits: backbone, adapter,
+pooling and head included). The checkpoint's temperature and operating threshold, when it has
+them, travel in ``export.json`` and are applied by the predict path in numpy, in the order the
+PyTorch path applies them (docs/export.md). Exported with TorchScript tracing (no ``onnxscript``
+needed), in eval mode: dropout is off, as in ``clinitui predict``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+from clinitui.errors import ConfigError, RunDirectoryError
+from clinitui.export.bundle import FORMAT, FORMAT_VERSION, MANIFEST, MODEL, TOKENIZER
+
+OPSET = 17
+
+
+def _settings(raw: dict) -> dict:
+    """Temperature and operating point from the checkpoint's config.json (both optional)."""
+    out: dict = {}
+    temperature = raw.get("temperature")
+    if temperature is not None:
+        out["temperature"] = float(temperature)
+    op = raw.get("operating_point")
+    if isinstance(op, dict) and op.get("threshold") is not None:
+        out["operating_point"] = {"rule": str(op.get("rule", "")), "threshold": float(op["threshold"])}
+    return out
+
+
+def _tokenizer_json(tokenizer, out: Path) -> None:
+    """Write ``tokenizer.json`` (the ``tokenizers`` format, readable without transformers or torch)."""
+    inner = getattr(tokenizer, "tokenizer", None)
+    if inner is not None and hasattr(inner, "save") and hasattr(inner, "encode_batch"):
+        inner.save(str(out / TOKENIZER))  # a tokenizers.Tokenizer (from-scratch backbones)
+        return
+    backend = getattr(inner, "backend_tokenizer", None)  # a transformers fast tokenizer
+    if backend is None:
+        raise ConfigError("this backbone's tokenizer has no fast (tokenizers) version, so it cannot be exported; "
+                          "choose a backbone with a tokenizer.json")
+    backend.save(str(out / TOKENIZER))
+
+
+def export_onnx(checkpoint: Path, out: Path, *, sample_length: int = 16) -> dict:
+    """Write the bundle into ``out`` (created; must be new or empty) and return its manifest."""
+    import torch
+
+    from clinitui.engine.checkpoint import load_checkpoint, read_checkpoint_info
+
+    info = read_checkpoint_info(checkpoint)
+    if info.raw.get("ensemble"):
+        raise ConfigError(f"{info.path}: this checkpoint blends a TF-IDF model (ensemble), which ONNX export does "
+                          "not carry yet; export a run trained without --ensemble")
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RunDirectoryError(f"{out}: already exists and is not empty; choose a new --out folder")
+    model, tokenizer, info = load_checkpoint(info.path, "cpu")
+
+    class Probabilities(torch.nn.Module):
+        def __init__(self, net) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, input_ids, attention_mask):
+            return torch.softmax(self.net(input_ids, attention_mask).float(), dim=-1)
+
+    wrapper = Probabilities(model).eval()
+    ids = torch.full((2, sample_length), int(tokenizer.pad_id), dtype=torch.long)
+    ids[:, 0] = 1
+    mask = torch.zeros_like(ids)
+    mask[0, :] = 1
+    mask[1, : sample_length // 2] = 1
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True, mode=0o700)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notes about shapes: the test checks other shapes
+            torch.onnx.export(
+                wrapper, (ids, mask), str(tmp / MODEL), dynamo=False, opset_version=OPSET,
+                input_names=["input_ids", "attention_mask"], output_names=["probabilities"],
+                dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
+                              "attention_mask": {0: "batch", 1: "sequence"}, "probabilities": {0: "batch"}},
+            )
+        _tokenizer_json(tokenizer, tmp)
+        manifest = {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "label_names": info.label_names,
+            "positive_index": info.positive_index, "max_length": info.max_length, "pad_id": int(tokenizer.pad_id),
+            "backbone": info.model.backbone, "adapter": info.model.adapter, "opset": OPSET,
+            "inputs": ["input_ids", "attention_mask"], "output": "probabilities",
+            **_settings(info.raw),
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        for f in tmp.iterdir():  # the vocabulary holds pieces of training text (docs/privacy.md)
+            os.chmod(f, 0o600)
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RunDirectoryError(f"{out}: cannot write the export ({exc.strerror or exc}); choose another --out") from None
+    except Exception:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+

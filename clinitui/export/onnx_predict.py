@@ -1,0 +1,102 @@
+"""``clinitui predict EXPORT_DIR``: an ONNX export run with onnxruntime, without torch.
+
+Tokenizes with ``tokenizers`` (the export's ``tokenizer.json``), batches notes of similar length
+together as the PyTorch path does (less padding), runs the graph, then applies the checkpoint's
+temperature (softmax(log p / T)) and operating threshold (binary: positive when p ≥ threshold)
+in numpy. Nothing here imports torch (a test checks ``sys.modules``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from clinitui.data.readers import read_table
+from clinitui.errors import ConfigError
+from clinitui.export.bundle import MODEL, TOKENIZER, read_manifest
+
+
+def _session(path: Path, threads: int | None):
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ConfigError("running an ONNX export needs onnxruntime; install it with pip install 'clinitui[onnx]'") from None
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    options.log_severity_level = 3  # warnings about unused initialisers are noise for an operator
+    return ort.InferenceSession(str(path / MODEL), options, providers=["CPUExecutionProvider"])
+
+
+class ExportedModel:
+    """An export folder, loaded: ``probabilities(texts)`` → (N, C) after temperature."""
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        from tokenizers import Tokenizer
+
+        self.path = Path(path)
+        self.manifest = read_manifest(self.path)
+        self.labels = [str(x) for x in self.manifest["label_names"]]
+        self.max_length = int(self.manifest["max_length"])
+        self.pad_id = int(self.manifest["pad_id"])
+        self.tokenizer = Tokenizer.from_file(str(self.path / TOKENIZER))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(self.max_length)
+        self.session = _session(self.path, threads)
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        return [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+
+    def network_probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """The graph's softmax, rows in input order (batches sorted by length to pad less)."""
+        ids = self.encode(texts)
+        out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            longest = max(1, max(len(ids[i]) for i in rows))
+            input_ids = np.full((len(rows), longest), self.pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), longest), dtype=np.int64)
+            for r, i in enumerate(rows):
+                input_ids[r, : len(ids[i])] = ids[i]
+                mask[r, : len(ids[i])] = 1
+            (probs,) = self.session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+            out[rows] = probs
+        return out
+
+    def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        return apply_temperature(self.network_probabilities(texts, batch_size), self.manifest.get("temperature"))
+
+    def decide(self, probs: np.ndarray) -> np.ndarray:
+        """Predicted class per row: the operating threshold on the positive class if set, else argmax."""
+        op = self.manifest.get("operating_point")
+        pos = self.manifest.get("positive_index")
+        if op and pos is not None and len(self.labels) == 2:
+            return np.where(probs[:, int(pos)] >= float(op["threshold"]), int(pos), 1 - int(pos))
+        return probs.argmax(axis=1)
+
+
+def apply_temperature(probs: np.ndarray, temperature: float | None) -> np.ndarray:
+    """softmax(log p / T), the calibration the PyTorch path applies (T = 1 or None: unchanged)."""
+    if not temperature or float(temperature) == 1.0:
+        return probs
+    logits = np.log(np.clip(probs, 1e-12, 1.0)) / float(temperature)
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def predict_export(path: Path, data: Path, *, text_col: str = "text", delimiter: str | None = None,
+                   encoding: str | None = None, threads: int | None = None) -> tuple[list[str], list[dict]]:
+    """(label names, one row per note: ``row``, ``predicted``, ``p_<label>`` ...), like ``predict``."""
+    model = ExportedModel(path, threads)
+    table = read_table(data, text_col, require_labels=False, delimiter=delimiter, encoding=encoding)
+    probs = model.probabilities(table.texts)
+    chosen = model.decide(probs)
+    rows = []
+    for i, (p, c) in enumerate(zip(probs, chosen)):
+        row = {"row": i, "predicted": model.labels[int(c)]}
+        row.update({f"p_{name}": round(float(v), 6) for name, v in zip(model.labels, p)})
+        rows.append(row)
+    return model.labels, rows

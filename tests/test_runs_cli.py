@@ -1,0 +1,162 @@
+"""Runs by name, the runs table, show, rm and prune (a live worker is never deleted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from clinitui.cli.app import app
+from clinitui.events import read_events
+from clinitui.runs import resolve_checkpoint, resolve_run, summarize
+from tests.conftest import TINY, make_rows, write_csv
+
+runner = CliRunner()
+
+
+def fake_run(root: Path, name: str, final: dict | None, *, started: bool = True, age_s: float = 0.0,
+             pid: int | None = None) -> Path:
+    """A run folder as a worker leaves it (run.toml, events.jsonl) ending with ``final``."""
+    run = root / name
+    run.mkdir(parents=True)
+    (run / "run.toml").write_text("")
+    t = time.time() - age_s
+    events = []
+    if started:
+        events.append({"v": 1, "t": t - 66.2, "type": "run_started", "data_source": "notes.csv",
+                       "config": {"model": {"backbone": "scratch-transformer", "adapter": "grn"},
+                                  "train": {"epochs": 4}, "budget": {"name": "cpu"}}})
+        events.append({"v": 1, "t": t - 30, "type": "eval", "split": "val", "epoch": 2, "f1_macro": 0.81234})
+    if final:
+        events.append({"v": 1, "t": t, **final})
+    (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    if pid is not None:
+        (run / "worker.pid").write_text(f"{pid}\n")
+    return run
+
+
+@pytest.fixture
+def root(tmp_path):
+    root = tmp_path / "runs"
+    fake_run(root, "20261129-160620-scratch-transformer-grn", {"type": "run_finished"})
+    fake_run(root, "20261129-170000-scratch-transformer-lora", {"type": "run_failed", "message": "boom"})
+    fake_run(root, "20261128-090000-hf-linear", {"type": "stopped", "message": "stopped"}, age_s=9 * 86400)
+    fake_run(root, "20261127-090000-hf-linear", None, pid=999999, age_s=100)  # crashed
+    fake_run(root, "20261126-090000-created", None, started=False)
+    return root
+
+
+def test_resolve_exact_prefix_last_path(root):
+    assert resolve_run("20261129-160620-scratch-transformer-grn", root).name == "20261129-160620-scratch-transformer-grn"
+    assert resolve_run("20261129-16", root).name == "20261129-160620-scratch-transformer-grn"
+    assert resolve_run(str(root / "20261128-090000-hf-linear"), root).name == "20261128-090000-hf-linear"
+    os.utime(root / "20261127-090000-hf-linear" / "run.toml", (time.time() + 5, time.time() + 5))
+    assert resolve_run("last", root).name == "20261127-090000-hf-linear"
+
+
+def test_ambiguous_and_missing_names_are_one_line_exit_2(root):
+    result = runner.invoke(app, ["runs", "show", "20261129", "--runs-root", str(root)])
+    assert result.exit_code == 2
+    assert "matches 2 runs" in result.stderr and "20261129-170000-scratch-transformer-lora" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    for arg in ("nope", str(root / "nope")):
+        result = runner.invoke(app, ["runs", "show", arg, "--runs-root", str(root)])
+        assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+        assert "clinitui runs list" in result.stderr
+    result = runner.invoke(app, ["runs", "show", "last", "--runs-root", str(root / "empty")])
+    assert result.exit_code == 2 and "no runs" in result.stderr
+
+
+def test_runs_list_table_and_json_every_status(root):
+    result = runner.invoke(app, ["runs", "list", "--runs-root", str(root)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:4] == ["name", "status", "model", "data"]
+    assert "started" in lines[0] and "duration" in lines[0]
+    body = "\n".join(lines[1:])
+    for status in ("finished", "failed", "stopped", "crashed", "created"):
+        assert status in body
+    row = next(line for line in lines if line.startswith("20261129-160620"))
+    assert "scratch-transformer + grn" in row and "notes.csv" in row and "2/4" in row and "0.8123" in row
+    assert "1m06s" in row
+
+    items = json.loads(runner.invoke(app, ["runs", "list", "--runs-root", str(root), "--json"]).stdout)
+    assert isinstance(items, list) and len(items) == 5
+    for key in ("name", "status", "run_dir", "backbone", "adapter", "data", "best_val_f1", "test_f1", "started",
+                "duration_s"):
+        assert key in items[0]
+    assert {i["status"] for i in items} == {"finished", "failed", "stopped", "crashed", "created"}
+
+    only = json.loads(runner.invoke(app, ["runs", "list", "--runs-root", str(root), "--json", "--status",
+                                          "failed,stopped", "--sort", "name", "--limit", "1"]).stdout)
+    assert [i["name"] for i in only] == ["20261128-090000-hf-linear"]
+    bad = runner.invoke(app, ["runs", "list", "--runs-root", str(root), "--status", "done"])
+    assert bad.exit_code == 2 and "running, finished" in bad.stderr
+
+
+def test_runs_show_for_people_and_scripts(root):
+    result = runner.invoke(app, ["runs", "show", "20261129-16", "--runs-root", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "1m06s" in result.stdout and "0.8123" in result.stdout and "None" not in result.stdout
+    assert "test F1      -" in result.stdout
+    shown = json.loads(runner.invoke(app, ["runs", "show", "20261129-16", "--runs-root", str(root), "--json"]).stdout)
+    assert shown["name"] == "20261129-160620-scratch-transformer-grn" and shown["best_val_f1"] == 0.81234
+
+
+def test_rm_and_prune_ask_first_and_filter(root):
+    result = runner.invoke(app, ["runs", "rm", "20261129-17", "--runs-root", str(root)])
+    assert result.exit_code == 2 and "--yes" in result.stderr  # no terminal to ask: refuse
+    assert (root / "20261129-170000-scratch-transformer-lora").exists()
+    assert runner.invoke(app, ["runs", "rm", "20261129-17", "--runs-root", str(root), "--yes"]).exit_code == 0
+    assert not (root / "20261129-170000-scratch-transformer-lora").exists()
+
+    result = runner.invoke(app, ["runs", "prune", "--status", "failed,stopped", "--older-than", "7d",
+                                 "--runs-root", str(root), "--yes"])
+    assert result.exit_code == 0, result.output
+    left = sorted(p.name for p in root.iterdir())
+    assert "20261128-090000-hf-linear" not in left  # stopped 9 days ago
+    assert "20261127-090000-hf-linear" in left  # crashed: not asked for
+    bad = runner.invoke(app, ["runs", "prune", "--older-than", "soon", "--runs-root", str(root), "--yes"])
+    assert bad.exit_code == 2 and "7d" in bad.stderr
+    assert runner.invoke(app, ["runs", "prune", "--status", "running", "--runs-root", str(root)]).exit_code == 2
+
+
+def test_real_runs_by_name_prune_spares_a_live_worker(tmp_path):
+    root = tmp_path / "runs"
+    data = write_csv(tmp_path / "notes.csv", make_rows(600, seed=3))
+    done = runner.invoke(app, ["train", "--data", str(data), "--runs-root", str(root), "--json", "--quiet", *TINY,
+                               "--epochs", "1", "--set", "train.max_steps=3", "--set", "train.baseline=false"])
+    assert done.exit_code == 0, done.output
+    finished = Path(json.loads(done.stdout)["run_dir"])
+    # a checkpoint argument may be the run's name
+    assert resolve_checkpoint(finished.name[:18], root) == finished / "checkpoint"
+    evaluated = runner.invoke(app, ["eval", "last", "--data", str(data), "--json"], env={"CLINITUI_RUNS_ROOT": str(root)})
+    assert evaluated.exit_code == 0, evaluated.output
+    predicted = runner.invoke(app, ["predict", finished.name, "--data", str(data)], env={"CLINITUI_RUNS_ROOT": str(root)})
+    assert predicted.exit_code == 0 and len(predicted.stdout.splitlines()) == 600
+
+    live = runner.invoke(app, ["train", "--data", str(data), "--runs-root", str(root), "--detach", "--json", *TINY,
+                               "--epochs", "50", "--set", "train.baseline=false", "--set", "train.early_stopping=false"])
+    assert live.exit_code == 0, live.output
+    live_dir, pid = Path(json.loads(live.stdout)["run_dir"]), json.loads(live.stdout)["pid"]
+    try:
+        deadline = time.time() + 120
+        while not any(e["type"] == "step" for e in read_events(live_dir)) and time.time() < deadline:
+            time.sleep(0.1)
+        assert summarize(live_dir).status == "running"
+        refused = runner.invoke(app, ["runs", "rm", live_dir.name, "--runs-root", str(root), "--yes"])
+        assert refused.exit_code == 6 and "still running" in refused.stderr
+        pruned = runner.invoke(app, ["runs", "prune", "--status", "finished,failed,stopped,crashed,created",
+                                     "--runs-root", str(root), "--yes"])
+        assert pruned.exit_code == 0, pruned.output
+        assert live_dir.exists() and not finished.exists()
+        stopped = runner.invoke(app, ["runs", "stop", live_dir.name[:20], "--runs-root", str(root)])
+        assert stopped.exit_code == 0, stopped.output
+    finally:
+        deadline = time.time() + 30
+        while time.time() < deadline and os.waitpid(pid, os.WNOHANG)[0] == 0:
+            time.sleep(0.1)

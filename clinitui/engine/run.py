@@ -52,7 +52,9 @@ def prepare(config: RunConfig) -> Prepared:
     """Read and split the data and check the model choice; raises ClinituiError on bad input."""
     from clinitui.models import registry
     from clinitui.models.classifier import effective_freeze, parse_options, resolve_backbone
+    from clinitui.models.pretrained import expand_backbone_folder
 
+    config = expand_backbone_folder(config)  # `--backbone DIR` of `clinitui pretrain`: entry + options + weights
     backbone_cls, source = resolve_backbone(config.model.backbone)
     b_opts = parse_options(backbone_cls, config.model.backbone_options, f"backbone '{config.model.backbone}'")
     effective_freeze(config.model, backbone_cls)

@@ -132,6 +132,10 @@ class PretrainConfig(Section):
     eval_every: Optional[int] = Field(
         None, ge=1, description="Optimizer steps between held-out evaluations; default: about ten per run."
     )
+    keep_checkpoints: bool = Field(
+        False, description="Also keep the backbone folder of every evaluation in checkpoints/step-N/ "
+        "(to compare pretraining lengths)."
+    )
 
 
 class RunConfig(Section):

@@ -203,6 +203,11 @@ def execute(prepared: PreparedPretrain, path: Path, *, listeners: list[Callable[
             if not prepared.pretrained:  # the full options the architecture was built with
                 marker["options"] = {k: v for k, v in model.backbone.options.model_dump().items() if k != "init_from"}
             save_backbone_folder(ckpt_dir, model, tokenizer, marker)
+            if p.keep_checkpoints:
+                kept = path / "checkpoints" / f"step-{step:06d}"
+                kept.parent.mkdir(mode=0o700, exist_ok=True)
+                shutil.rmtree(kept, ignore_errors=True)
+                shutil.copytree(ckpt_dir, kept)
             events.emit("checkpoint", path=str(ckpt_dir), step=step, metric="mlm_loss", value=round(val_loss, 6))
 
         stage = "training"

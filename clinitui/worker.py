@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     write_private(path / "worker.pid", f"{os.getpid()}\n")
     try:
         config = from_toml((path / "run.toml").read_text(encoding="utf-8"), str(path / "run.toml"))
+        if config.pretrain is not None:  # a `clinitui pretrain` run: same contract, another engine entry
+            from clinitui.engine.pretrain import execute, prepare
         prepared = prepare(config)
     except ClinituiError as exc:
         # bad input found before training: record it so the TUI and `runs` can show why

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from clinitui import __version__
-from clinitui.cli import bench, evaluate, export, misc, report_cmd, runs_cmd, serve, train
+from clinitui.cli import bench, evaluate, export, misc, pretrain, report_cmd, runs_cmd, serve, train
 from clinitui.cli.presets import presets_app
 
 app = typer.Typer(
@@ -56,6 +56,7 @@ def tui_command(
 
 
 app.command("train")(train.train)
+app.command("pretrain")(pretrain.pretrain)
 app.command("eval")(evaluate.eval_command)
 app.command("predict")(evaluate.predict_command)
 app.command("report")(report_cmd.report_command)

@@ -16,6 +16,7 @@ Opt = typer.Option
 
 
 def bench(
+    task: Annotated[str, Opt(help="classify (fine-tuning, the default) or mlm (pretraining throughput, `clinitui pretrain`).")] = "classify",
     model: Annotated[str, Opt(help="tiny, mini, small (from scratch), camembert-base (random weights) or minilm.")] = "tiny",
     data: Annotated[str, Opt(help="'demo' or a CSV with text,label[,split] columns (train/dev rows are used).")] = "demo",
     rows: Annotated[int, Opt(help="Training notes (a multiple of --batch-size).")] = 512,
@@ -41,6 +42,12 @@ def bench(
         from clinitui.engine import bench as engine_bench
         from clinitui.errors import ConfigError
 
+        if task == "mlm":
+            return _bench_mlm(model=model, data=data, rows=rows, max_length=max_length, batch_size=batch_size,
+                              micro_batch=micro_batch, threads=threads, device=device, precision=precision,
+                              variants=variants, repeats=repeats, out=out, json_out=json_out)
+        if task != "classify":
+            raise ConfigError(f"--task '{task}' is not one of classify, mlm")
         if model not in engine_bench.MODELS:
             raise ConfigError(f"--model '{model}' is not one of {', '.join(engine_bench.MODELS)}")
         if data != "demo" and not Path(data).is_file():
@@ -81,3 +88,36 @@ def bench(
         if startup:
             s = payload["startup"]
             typer.echo(f"`clinitui --help`: median {s['help_median_s']:.3f} s (python alone {s['python_median_s']:.3f} s)")
+
+
+def _bench_mlm(*, model: str, data: str, rows: int, max_length: int, batch_size: int, micro_batch: int, threads: int,
+               device: str, precision: str, variants: str, repeats: int, out: Optional[Path], json_out: bool) -> None:
+    """``--task mlm``: clinitui's pretraining loop against Trainer + DataCollatorForLanguageModeling."""
+    from clinitui.engine import bench_mlm
+    from clinitui.engine.bench_common import BenchSpec
+    from clinitui.errors import ConfigError
+
+    if model not in bench_mlm.MLM_MODELS:
+        raise ConfigError(f"--model '{model}' with --task mlm is not one of {', '.join(bench_mlm.MLM_MODELS)}")
+    chosen = bench_mlm.MLM_VARIANTS if variants == "all" else tuple(v.strip() for v in variants.split(","))
+    if any(v not in bench_mlm.MLM_VARIANTS for v in chosen) or batch_size % micro_batch:
+        raise ConfigError(f"--task mlm: --variants from {', '.join(bench_mlm.MLM_VARIANTS)}, and --batch-size "
+                          "a multiple of --micro-batch")
+    if data != "demo" and not Path(data).is_file():
+        raise ConfigError(f"--data {data}: no such file; pass 'demo' or a CSV path")
+    spec = BenchSpec(model=model, data=data, rows=rows, val_rows=4, max_length=max_length, batch_size=batch_size,
+                     micro_batch=micro_batch, threads=threads, variants=chosen, repeats=repeats, device=device,
+                     precision=precision)
+    say = (lambda r: None) if json_out else (
+        lambda r: sys.stderr.write(f"  {r.model} {r.data} {r.variant}: {r.wall_s:.2f} s\n"))
+    results = bench_mlm.run_mlm_bench(spec, on_result=say)
+    payload = {"task": "mlm", "spec": dict(vars(spec)), "rows": bench_mlm.summarize_mlm(results),
+               "measurements": [r.as_dict() for r in results]}
+    if out is not None:
+        out.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+    if json_out:
+        print_json(payload)
+        return
+    from clinitui.engine.bench import markdown_table
+
+    typer.echo(markdown_table(payload["rows"]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing
+
 from pydantic import BaseModel
 
 from clinitui.config.schema import RunConfig
@@ -11,6 +13,9 @@ def rows(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[tuple[str
     out = []
     for name, field in model.model_fields.items():
         annotation = field.annotation
+        optional = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(optional) == 1 and isinstance(optional[0], type) and issubclass(optional[0], BaseModel):
+            annotation = optional[0]  # an optional table (e.g. [pretrain]): list its settings
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             out += rows(annotation, f"{prefix}{name}.")
             continue

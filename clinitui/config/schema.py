@@ -120,9 +120,49 @@ class BudgetConfig(Section):
     )
 
 
+class PretrainConfig(Section):
+    """Masked-language-model pretraining of a backbone (``clinitui pretrain``; docs/pretraining.md)."""
+
+    extra_data: list[str] = Field(
+        default_factory=list, description="More files whose text column is added (labels ignored; --data repeated)."
+    )
+    include_test: bool = Field(
+        False, description="Also learn from the rows of the test split (off: test text is never seen)."
+    )
+    steps: Optional[int] = Field(
+        None, ge=1, description="Optimizer steps; default: train.epochs passes over the windows."
+    )
+    lr: Optional[float] = Field(
+        None, gt=0.0, le=1.0, description="Peak learning rate; default 5e-4 from scratch, 5e-5 for a pre-trained encoder."
+    )
+    mask_prob: float = Field(0.15, gt=0.0, lt=1.0, description="Share of tokens (whole words) chosen for prediction.")
+    mask_token_fraction: float = Field(0.8, ge=0.0, le=1.0, description="Of the chosen tokens: share replaced by [MASK].")
+    random_token_fraction: float = Field(
+        0.1, ge=0.0, le=1.0, description="Of the chosen tokens: share replaced by a random token (the rest stay)."
+    )
+    whole_word: bool = Field(True, description="Mask every piece of a chosen word (where the tokenizer marks words).")
+    window: int = Field(128, ge=8, le=8192, description="Tokens per training window cut from each whole document.")
+    stride: Optional[int] = Field(
+        None, ge=1, description="Tokens between window starts; default: the window (no overlap)."
+    )
+    val_fraction: float = Field(
+        0.05, gt=0.0, lt=0.5, description="Share of documents held out for the validation MLM loss."
+    )
+    eval_every: Optional[int] = Field(
+        None, ge=1, description="Optimizer steps between held-out evaluations; default: about ten per run."
+    )
+    keep_checkpoints: bool = Field(
+        False, description="Also keep the backbone folder of every evaluation in checkpoints/step-N/ "
+        "(to compare pretraining lengths)."
+    )
+
+
 class RunConfig(Section):
     name: Optional[str] = Field(None, description="Experiment preset this run was built from, if any.")
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    pretrain: Optional[PretrainConfig] = Field(
+        None, description="Set for a pretraining run (`clinitui pretrain`): its checkpoint is a backbone folder."
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from clinitui.engine.bench import BenchSpec, DeviceClock, PeakRSS, Result, data_name, device_peak_tflops, run_flops
+from clinitui.engine.bench_common import BenchSpec, DeviceClock, PeakRSS, Result, data_name, device_peak_tflops, run_flops
 
 
 def hf_folder(kind: str, tokenizer, directory: Path) -> str:

@@ -53,10 +53,15 @@ def prepare(config: RunConfig) -> Prepared:
     """Read and split the data and check the model choice; raises ClinituiError on bad input."""
     from clinitui.models import registry
     from clinitui.models.classifier import effective_freeze, parse_options, resolve_backbone
+    from clinitui.models.pretrained import expand_backbone_folder
 
     from clinitui.engine.ensemble import check_ensemble
 
     check_ensemble(config.model.ensemble)
+    if config.pretrain is not None:
+        raise ConfigError("this is a pretraining configuration ([pretrain] table): use `clinitui pretrain` "
+                          "(`clinitui pretrain --resume RUN_DIR` to continue one)")
+    config = expand_backbone_folder(config)  # `--backbone DIR` of `clinitui pretrain`: entry + options + weights
     backbone_cls, source = resolve_backbone(config.model.backbone)
     from clinitui.engine.operating_point import parse_rule
 

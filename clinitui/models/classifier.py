@@ -93,6 +93,8 @@ def build_classifier(cfg: ModelConfig, n_labels: int, tokenizer: TextEncoder, *,
     freeze = effective_freeze(cfg, backbone_cls)
     if checkpoint_dir is None:
         backbone = backbone_cls.create(b_opts, source, tokenizer)
+        if hasattr(backbone, "load_pretrained"):  # a `clinitui pretrain` folder (models/pretrained.py)
+            backbone.load_pretrained()
     else:
         backbone = backbone_cls.from_checkpoint(b_opts, checkpoint_dir, tokenizer)
     adapter = adapter_cls(backbone.hidden_size, a_opts)

@@ -220,6 +220,12 @@ def describe(e: dict, state: RunState) -> LogLine | None:
                 f"{p.get('trainable', 0):,} of {p.get('total', 0):,} params trainable, "
                 f"micro-batch {plan.get('micro_batch', '?')} x {plan.get('grad_accumulation', '?')}")
         return LogLine(offset, "info", text)
+    if kind == "eval" and e.get("mlm_loss") is not None:  # a pretraining run (engine/pretrain.py)
+        return LogLine(offset, "info", f"{e.get('split', '?')} step {e.get('step', '?')}: MLM loss "
+                                       f"{fmt_metric(e.get('mlm_loss'))} perplexity {fmt_metric(e.get('perplexity'))}")
+    if kind == "run_finished" and e.get("kind") == "pretrain":
+        return LogLine(offset, "good", f"finished: held-out MLM loss {fmt_metric(e.get('val_mlm_loss'))}, "
+                                       f"perplexity {fmt_metric(e.get('perplexity'))}")
     if kind == "eval":
         return LogLine(offset, "info", f"{e.get('split', '?')} epoch {e.get('epoch', '?')}: "
                                        f"F1 {fmt_metric(e.get('f1_macro'))} acc {fmt_metric(e.get('accuracy'))}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal, Optional, Sequence
 
 import torch
 from pydantic import Field
@@ -33,6 +33,10 @@ class ScratchOptions(Options):
     )
     max_positions: int = Field(512, ge=8, description="Longest sequence the position table covers.")
     dropout: float = Field(0.1, ge=0.0, lt=1.0, description="Dropout inside the encoder layers.")
+    init_from: Optional[str] = Field(
+        None, description="Folder written by `clinitui pretrain`: its tokenizer and encoder weights are the start "
+        "(set for you by `--backbone DIR`)."
+    )
 
 
 class SelfAttention(nn.Module):
@@ -116,6 +120,8 @@ class ScratchTransformer(Backbone):
 
     @classmethod
     def make_tokenizer(cls, options: ScratchOptions, source: str | None, train_texts: Sequence[str]) -> TextEncoder:
+        if options.init_from:  # a pretrained backbone keeps the vocabulary its weights were learnt with
+            return SubwordEncoder.load(Path(options.init_from))
         return train_tokenizer(train_texts, options.vocab_size, options.min_frequency)
 
     @classmethod
@@ -125,6 +131,13 @@ class ScratchTransformer(Backbone):
     @classmethod
     def create(cls, options: ScratchOptions, source: str | None, tokenizer: TextEncoder) -> "ScratchTransformer":
         return cls(options, tokenizer.vocab_size, tokenizer.pad_id)
+
+    def load_pretrained(self) -> None:
+        """Start from the weights of a `clinitui pretrain` folder (``init_from``), if one is set."""
+        if self.options.init_from:
+            from clinitui.models.pretrained import load_weights
+
+            load_weights(self, self.options.init_from)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         t = input_ids.shape[1]

@@ -1,0 +1,113 @@
+"""MORFITT pretraining lift: a from-scratch model's macro-F1 with and without `clinitui pretrain`.
+
+Not a test (pytest does not collect this file name). It pretrains the same from-scratch
+backbone on two amounts of unlabeled text — MORFITT single-label train+dev, and that plus the
+multi-label file's extra abstracts — keeping the backbone folder of every evaluation
+(``pretrain.keep_checkpoints``), then fine-tunes the same classifier recipe on the official
+single-label split from each folder and from random weights, for each seed, and prints the table
+of docs/pretraining.md. Test text of both files is left out of pretraining (data/unlabeled.py).
+
+    python tests/benchmarks/pretrain_lift.py --out lift/ --size tiny --steps 400 --every 100 --seeds 42
+    python tests/benchmarks/pretrain_lift.py --out lift/ --table        # the table from finished runs
+
+Runs are skipped when their result exists, so an interrupted measurement continues.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "morfitt"  # ../shared/data of the project
+SINGLE, MULTI = DATA / "morfitt_single_label.csv", DATA / "morfitt.csv"
+
+
+def clinitui(*args: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "clinitui", *args, "--json", "--quiet"], check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def pretrain(out: Path, name: str, files: list[Path], a: argparse.Namespace) -> Path:
+    run = out / f"pt-{name}"
+    if not (run / "metrics.json").exists():
+        data = [x for f in files for x in ("--data", str(f))]
+        clinitui("pretrain", *data, "--split-col", "split", "--window", str(a.window), "--steps", str(a.steps),
+                 "--set", f"pretrain.eval_every={a.every}", "--set", "pretrain.keep_checkpoints=true",
+                 "--set", f"pretrain.lr={a.lr}", "--set", f"train.threads={a.threads}",
+                 "--set", f"train.batch_size={a.batch}", "--set", f"model.backbone_options.size={a.size}",
+                 "--run-dir", str(run))
+    return run
+
+
+def finetune(out: Path, name: str, seed: int, backbone: Path | None, a: argparse.Namespace) -> dict:
+    run = out / f"ft-{name}-s{seed}"
+    if not (run / "metrics.json").exists():
+        extra = ["--backbone", str(backbone)] if backbone else []
+        clinitui("train", "--data", str(SINGLE), "--split-col", "split", "--set", f"model.backbone_options.size={a.size}",
+                 "--max-length", str(a.window), "--set", f"train.threads={a.threads}", "--seed", str(seed), *extra,
+                 "--run-dir", str(run))
+    return json.loads((run / "metrics.json").read_text())
+
+
+def table(out: Path) -> str:
+    rows: dict[str, list[dict]] = {}
+    for m in sorted(out.glob("ft-*-s*/metrics.json")):
+        name = m.parent.name.rsplit("-s", 1)[0][3:]
+        rows.setdefault(name, []).append(json.loads(m.read_text()))
+    losses = {}
+    for pt in (p for p in out.glob("pt-*") if (p / "events.jsonl").is_file()):
+        for e in (json.loads(x) for x in (pt / "events.jsonl").read_text().splitlines() if x.strip()):
+            if e.get("type") == "eval":
+                losses[f"{pt.name[3:]}{e['step']}"] = e["mlm_loss"]
+    base = rows.get("none")
+    mean = lambda xs: statistics.mean(xs)  # noqa: E731
+    sd = lambda xs: statistics.stdev(xs) if len(xs) > 1 else float("nan")  # noqa: E731
+    lines = ["| pretraining | held-out MLM loss | seeds | val macro-F1 | test macro-F1 | lift (test) | wall s |",
+             "|---|---|---|---|---|---|---|"]
+    for name, ms in sorted(rows.items(), key=lambda kv: (kv[0] != "none", kv[0])):
+        val = [m["val_metrics"]["f1_macro"] for m in ms]
+        test = [m["metrics"]["f1_macro"] for m in ms]
+        lift = f"{mean(test) - mean([b['metrics']['f1_macro'] for b in base]):+.3f}" if base and name != "none" else "–"
+        loss = f"{losses[name]:.3f}" if name in losses else "–"
+        lines.append(f"| {name} | {loss} | {len(ms)} | {mean(val):.3f} ± {sd(val):.3f} | {mean(test):.3f} ± {sd(test):.3f} "
+                     f"| {lift} | {mean([m['wall_seconds'] for m in ms]):.0f} |")
+    b = (base or [{}])[0].get("baseline")
+    if b:
+        lines.append(f"\nTF-IDF + logistic regression printed beside the runs (same split): test macro-F1 {b['f1_macro']:.3f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--size", default="tiny")
+    p.add_argument("--steps", type=int, default=400)
+    p.add_argument("--every", type=int, default=100)
+    p.add_argument("--window", type=int, default=128)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seeds", type=int, nargs="+", default=[42])
+    p.add_argument("--table", action="store_true", help="only print the table of finished runs")
+    p.add_argument("--morfitt", type=Path, default=DATA, help="folder with morfitt_single_label.csv and morfitt.csv")
+    a = p.parse_args()
+    global SINGLE, MULTI
+    SINGLE, MULTI = a.morfitt / "morfitt_single_label.csv", a.morfitt / "morfitt.csv"
+    if not a.table:
+        a.out.mkdir(parents=True, exist_ok=True)
+        runs = {"both": pretrain(a.out, "both", [SINGLE, MULTI], a), "single": pretrain(a.out, "single", [SINGLE], a)}
+        for seed in a.seeds:
+            finetune(a.out, "none", seed, None, a)
+            for name, run in runs.items():
+                for folder in sorted((run / "checkpoints").iterdir()):
+                    finetune(a.out, f"{name}{int(folder.name.split('-')[1])}", seed, folder, a)
+    print(table(a.out))
+
+
+if __name__ == "__main__":
+    main()

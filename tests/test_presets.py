@@ -46,6 +46,11 @@ def test_every_shipped_preset_loads_validates_and_resolves(path):
     kind = presets.FOLDERS[path.parent.name]
     preset = presets.load_file(path, kind, "packaged")
     assert preset.description, f"{path} needs a description"
+    if kind == "sweep":  # a sweep spec: every trial's config is composed and checked (clinitui/sweep/spec.py)
+        from clinitui.sweep.spec import load_file, trials
+
+        assert trials(load_file(path))
+        return
     config = presets.resolve(preset)  # the experiments' `uses` parts must exist too
     if kind == "budget":
         assert config.budget.name == path.stem

@@ -19,11 +19,11 @@ from typer.testing import CliRunner
 from clinitui.cli.app import app
 from clinitui.events import read_events
 from clinitui.sweep.journal import read_journal
+from tests.conftest import make_rows, write_csv
 
 runner = CliRunner()
 
 TINY_SET = """
-"data.demo_size" = 240
 "train.epochs" = 3
 "train.max_length" = 32
 "train.batch_size" = 16
@@ -40,6 +40,7 @@ seeds = [1, 2]
 [base]
 backbone = "scratch-tiny"
 budget = "cpu"
+data = "notes.csv"
 [base.set]
 {TINY_SET}
 [grid]
@@ -50,7 +51,9 @@ slots = 2
 
 
 def write_spec(tmp: Path, text: str, name: str = "spec.toml") -> Path:
+    """The spec, beside a small learnable notes file (conftest's keyword notes; never real data)."""
     tmp.mkdir(parents=True, exist_ok=True)
+    write_csv(tmp / "notes.csv", make_rows(200, seed=3))
     path = tmp / name
     path.write_text(text, encoding="utf-8")
     return path
@@ -95,6 +98,8 @@ def test_four_trials_in_two_slots_never_more_than_two_at_once(reference):
     assert payload["status"] == "finished" and len(payload["trials"]) == 4
     assert {t["status"] for t in payload["trials"]} == {"finished"}
     assert max_concurrent(out) == 2  # both slots used, never a third trial
+    assert len({t["val_f1_macro"] for t in payload["trials"]} | {t["test_f1_macro"] for t in payload["trials"]}) > 1
+    assert max(t["val_f1_macro"] for t in payload["trials"]) > 0.6  # real learning: the table compares something
     for t in payload["trials"]:  # each trial is an ordinary run directory
         run = Path(t["run_dir"])
         assert (run / "run.toml").is_file() and (run / "checkpoint" / "model.safetensors").is_file()
@@ -224,3 +229,51 @@ def test_shorthand_and_cli_errors(tmp_path):
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and expected in result.stderr, (args, result.output)
     assert not root.exists()
+
+
+@pytest.mark.slow  # Ray's start-up alone takes about a minute on 2 busy cores; the test ~3 min
+def test_the_same_grid_through_ray_gives_the_same_table(reference, tmp_path):
+    """`--backend ray` with a local Ray (num_cpus = slots x threads = 2, no dashboard): same trials, same table."""
+    pytest.importorskip("ray")
+    spec = write_spec(tmp_path, GRID)
+    out = tmp_path / "sweep"
+    result = runner.invoke(app, ["sweep", str(spec), "--backend", "ray", "--sweep-dir", str(out), "--json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["backend"] == "ray" and payload["status"] == "finished"
+    assert comparable(payload) == comparable(reference[1])
+    assert max_concurrent(out) <= 2
+
+
+def test_an_optuna_search_stays_in_its_space_and_records_its_study(tmp_path):
+    """TPE over a learning-rate range, 3 trials in 2 slots; the study lives in a journal file."""
+    pytest.importorskip("optuna")
+    spec = write_spec(tmp_path, f"""seeds = [5]
+[base]
+backbone = "scratch-tiny"
+budget = "cpu"
+data = "notes.csv"
+[base.set]
+{TINY_SET}
+[search]
+n_trials = 3
+space = {{ "train.lr" = {{ low = 1e-3, high = 1e-2, log = true }}, "adapter" = {{ choices = ["grn", "linear"] }} }}
+[resources]
+slots = 2
+""".replace('"train.epochs" = 3', '"train.epochs" = 2'))
+    out = tmp_path / "s"
+    result = runner.invoke(app, ["sweep", str(spec), "--sweep-dir", str(out), "--json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["mode"] == "search" and len(payload["trials"]) == 3
+    for t in payload["trials"]:
+        assert 1e-3 <= t["settings"]["train.lr"] <= 1e-2 and t["settings"]["adapter"] in ("grn", "linear")
+        assert t["status"] in ("finished", "pruned")
+        assert f"lr = {t['settings']['train.lr']}" in (Path(t["run_dir"]) / "run.toml").read_text()
+    import optuna
+
+    from clinitui.sweep.search import STUDY, storage
+
+    study = optuna.load_study(study_name=STUDY, storage=storage(out))
+    assert len(study.trials) == 3 and (out / "optuna.journal").is_file()
+    assert {t.state.name for t in study.trials} <= {"COMPLETE", "PRUNED"}

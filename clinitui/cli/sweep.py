@@ -79,7 +79,7 @@ def run_command(
             from clinitui.sweep.spec import parse
 
             spec = parse(doc, "options")  # the command-line resources checked like the file's
-            _check_backend(spec.resources)
+            _check_backend(spec.resources, spec.mode == "search")
             path = J.new_sweep_dir(sweeps_root or J.default_sweeps_root(), sweep_dir)
             J.write_spec(path, spec.as_dict())
         if detach:
@@ -149,7 +149,7 @@ def _load_spec(spec_file, preset, **short):
                             sets=short["sets"], grids=short["grids"])
 
 
-def _check_backend(resources: dict) -> None:
+def _check_backend(resources: dict, search: bool = False) -> None:
     import importlib.util
 
     from clinitui.errors import ConfigError
@@ -157,6 +157,8 @@ def _check_backend(resources: dict) -> None:
     if resources.get("backend") == "ray" and importlib.util.find_spec("ray") is None:
         raise ConfigError("--backend ray needs Ray, which is not installed; pip install 'clinitui[ray]' "
                           "(or use the local scheduler: --slots N / --gpus 0,1)")
+    if search and importlib.util.find_spec("optuna") is None:
+        raise ConfigError("a [search] sweep needs Optuna, which is not installed; pip install 'clinitui[search]'")
     if resources.get("address") and resources.get("backend") != "ray":
         raise ConfigError("--address is for the Ray backend; add --backend ray")
 

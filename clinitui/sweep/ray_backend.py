@@ -14,8 +14,10 @@ Tune sees the trial, exactly as the local scheduler does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -80,8 +82,6 @@ def run_ray(sweep_dir: Path, spec: SweepSpec, *, on_event: Callable[[dict], None
             num_cpus: int | None = None) -> str:
     """Run the sweep's unfinished trials on Ray; returns "finished"."""
     ray, tune = _import_ray()
-    from functools import partial
-
     sweep_dir = Path(sweep_dir).resolve()
     res = spec.resources
     journal = J.Journal(sweep_dir)
@@ -123,33 +123,42 @@ def run_ray(sweep_dir: Path, spec: SweepSpec, *, on_event: Callable[[dict], None
              test_f1_macro=doc["splits"][0]["test"]["f1_macro"])
 
     if todo or spec.mode == "search":
-        if res.get("address"):
-            ray.init(address=res["address"], log_to_driver=False)
-        else:  # a local Ray on this machine, no dashboard
-            ray.init(num_cpus=num_cpus or max(slots * threads, 1), num_gpus=len(gpus) if gpus else None,
-                     include_dashboard=False, log_to_driver=False)
-        try:
-            per_trial = {"cpu": threads, "gpu": (1 / per_gpu) if gpus else 0}
-            trainable = tune.with_resources(partial(_trainable, sweep_dir=str(sweep_dir), threads=threads), per_trial)
-            run_config = tune.RunConfig(name="tune", storage_path=str(sweep_dir / "ray"), verbose=0)
-            if spec.mode == "grid":
-                space = {"trial": tune.grid_search([t.name for t in todo])}  # settings: from the journal
-                tune_config = tune.TuneConfig(max_concurrent_trials=slots)
-            else:
-                from ray.tune.search.optuna import OptunaSearch
-
-                from clinitui.sweep.search import distributions
-
-                s = spec.search or {}
-                import optuna
-
-                searcher = OptunaSearch(space=distributions(s["space"]), metric="val_f1_macro", mode="max",
-                                        sampler=optuna.samplers.TPESampler(seed=s.get("sampler_seed", 0)))
-                space = None
-                tune_config = tune.TuneConfig(search_alg=searcher, num_samples=s.get("n_trials") or 10**6,
-                                              time_budget_s=s.get("timeout_s"), max_concurrent_trials=slots)
-            tune.Tuner(trainable, param_space=space, tune_config=tune_config, run_config=run_config).fit()
-        finally:
-            ray.shutdown()
+        with contextlib.redirect_stdout(sys.stderr):  # Tune's status tables must not mix with `--json`
+            _fit(ray, tune, sweep_dir, spec, todo, slots, threads, gpus, per_gpu, num_cpus)
     emit("sweep_finished", seconds=round(time.time() - started, 2))
     return "finished"
+
+
+def _fit(ray, tune, sweep_dir: Path, spec: SweepSpec, todo: list[Trial], slots: int, threads: int,
+         gpus: list[int] | None, per_gpu: int, num_cpus: int | None) -> None:
+    from functools import partial
+
+    res = spec.resources
+    if res.get("address"):
+        ray.init(address=res["address"], log_to_driver=False)
+    else:  # a local Ray on this machine, no dashboard
+        ray.init(num_cpus=num_cpus or max(slots * threads, 1), num_gpus=len(gpus) if gpus else None,
+                 include_dashboard=False, log_to_driver=False)
+    try:
+        per_trial = {"cpu": threads, "gpu": (1 / per_gpu) if gpus else 0}
+        trainable = tune.with_resources(partial(_trainable, sweep_dir=str(sweep_dir), threads=threads), per_trial)
+        run_config = tune.RunConfig(name="tune", storage_path=str(sweep_dir / "ray"), verbose=0)
+        if spec.mode == "grid":
+            space = {"trial": tune.grid_search([t.name for t in todo])}  # settings: from the journal
+            tune_config = tune.TuneConfig(max_concurrent_trials=slots)
+        else:
+            from ray.tune.search.optuna import OptunaSearch
+
+            from clinitui.sweep.search import distributions
+
+            s = spec.search or {}
+            import optuna
+
+            searcher = OptunaSearch(space=distributions(s["space"]), metric="val_f1_macro", mode="max",
+                                    sampler=optuna.samplers.TPESampler(seed=s.get("sampler_seed", 0)))
+            space = None
+            tune_config = tune.TuneConfig(search_alg=searcher, num_samples=s.get("n_trials") or 10**6,
+                                          time_budget_s=s.get("timeout_s"), max_concurrent_trials=slots)
+        tune.Tuner(trainable, param_space=space, tune_config=tune_config, run_config=run_config).fit()
+    finally:
+        ray.shutdown()

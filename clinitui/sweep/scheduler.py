@@ -39,6 +39,7 @@ class Running:
     slot: int
     number: int | None = None  # the Optuna trial number (search sweeps)
     pruning: bool = False
+    adopted: bool = False  # a worker a previous scheduler started (found alive on resume)
 
 
 def detect_gpus() -> list[int]:
@@ -108,6 +109,7 @@ class LocalScheduler:
         self.on_event = on_event
         self.journal = J.Journal(self.dir)
         self.running: dict[int, Running] = {}
+        self.pending: list[Trial] = []
         self.search = None
 
     def record(self, type: str, **fields) -> None:
@@ -140,7 +142,7 @@ class LocalScheduler:
             path = trial_dir(self.dir, trial.name)
             if path.exists() and not exited(_read_pid(path), path):  # still training: adopt it
                 slot = next((i for i in range(len(self.slots) + len(todo)) if i not in self.running), 0)
-                self.running[slot] = Running(trial, path, _read_pid(path), slot, number)
+                self.running[slot] = Running(trial, path, _read_pid(path), slot, number, adopted=True)
                 continue
             if path.exists():  # its worker ended while no scheduler watched: settle it from its run dir
                 status, error = outcome(path)
@@ -183,7 +185,7 @@ class LocalScheduler:
         prior = J.read_journal(self.dir)
         self.record("sweep_started", pid=os.getpid(), backend="local", mode=self.spec.mode, slots=len(self.slots),
                     threads_per_trial=self.threads, resumed=any(e["type"] == "sweep_started" for e in prior))
-        pending = self._plan()
+        self.pending = pending = self._plan()
         baseline_done = (self.dir / J.BASELINE_FILE).is_file()
         while True:
             if self.should_stop():
@@ -235,6 +237,9 @@ class LocalScheduler:
         status, error = outcome(run.path)
         if run.pruning:
             status = "pruned"
+        elif status == "interrupted" and run.adopted:  # killed with the scheduler that started it: resume it
+            self.pending.insert(0, run.trial)
+            return
         elif status == "interrupted":  # it died while we watched (killed, out of host memory ...)
             status, error = "failed", f"the worker exited without a result ({error or 'see worker.log'})"
         self._settle(run, status, error)

@@ -63,9 +63,18 @@ def exited(pid: int | None, path: Path) -> bool:
                 return False
             return True
         except ChildProcessError:  # not our child (adopted after a scheduler restart)
-            if pid_alive(pid):
+            if pid_alive(pid) and not _zombie(pid):
                 return False
     return lock_holder(path) is None
+
+
+def _zombie(pid: int) -> bool:
+    """A dead process nobody reaped yet (``kill(pid, 0)`` still succeeds on it; Linux only)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def outcome(path: Path) -> tuple[str, str | None]:

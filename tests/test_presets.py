@@ -197,7 +197,7 @@ def test_presets_list_and_show():
     listing = runner.invoke(app, ["presets", "list", "--json"])
     assert listing.exit_code == 0
     rows = json.loads(listing.stdout)["presets"]
-    assert {r["kind"] for r in rows} == {"experiment", "backbone", "adapter", "budget"}
+    assert {r["kind"] for r in rows} == {"experiment", "backbone", "adapter", "budget", "sweep"}
     shown = runner.invoke(app, ["presets", "show", "p620-2gb"])
     assert shown.exit_code == 0
     assert "budget.memory_bytes" in shown.stdout and "2147483648" in shown.stdout

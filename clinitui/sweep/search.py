@@ -60,7 +60,7 @@ class Search:
         self.queued = len(records)
         self.started = _first_start(sweep_dir)
         known = {r.get("number") for r in records.values()}
-        for t in self.study.get_trials(deep=False, states=(optuna.trial.TrialState.RUNNING,)):
+        for t in self.study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
             if t.number not in known:  # asked, but the scheduler died before queueing it
                 self.study.tell(t.number, state=optuna.trial.TrialState.FAIL)
         self._trials: dict[int, object] = {}

@@ -129,6 +129,10 @@ def _num(value, sd=None, digits=3) -> str:
     return text + (f"±{sd:.{digits}f}" if sd is not None else "")
 
 
+def _setting(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _bytes(value) -> str:
     if not value:
         return "-"
@@ -152,7 +156,7 @@ def render(payload: dict) -> str:
         ci = g.get("test_f1_macro_ci")
         ci_text = f"{ci[0]:.3f}-{ci[1]:.3f}" if isinstance(ci, (list, tuple)) and len(ci) == 2 else "-"
         status = ",".join(g["statuses"]) + (f": {g['errors'][0]}" if g["errors"] and g["n_finished"] == 0 else "")
-        lines.append(["*" if g.get("best") else "", *(str(g["settings"].get(k, "")) for k in keys), str(len(g["seeds"])),
+        lines.append(["*" if g.get("best") else "", *(_setting(g["settings"].get(k, "")) for k in keys), str(len(g["seeds"])),
                       _num(g["val_f1_macro"], g["val_f1_macro_sd"]), _num(g["test_f1_macro"], g["test_f1_macro_sd"]),
                       ci_text, _num(g["test_accuracy"]), _num(g["test_precision_macro"]), _num(g["test_recall_macro"]),
                       _num(g["train_seconds"], digits=1), _params(g["params_trainable"], g["params_total"]),

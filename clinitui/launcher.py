@@ -18,22 +18,25 @@ from clinitui.config.schema import RunConfig
 from clinitui.runs import lock_holder, new_run_dir, pid_alive, read_pid, write_private
 
 
-def start_worker(config: RunConfig, runs_root: Path, run_dir: Path | None = None) -> tuple[Path, int]:
-    """Create the run directory, write ``run.toml`` and start the worker; returns (path, pid)."""
+def start_worker(config: RunConfig, runs_root: Path, run_dir: Path | None = None,
+                 env: dict[str, str] | None = None) -> tuple[Path, int]:
+    """Create the run directory, write ``run.toml`` and start the worker; returns (path, pid).
+
+    ``env`` adds variables for this worker only (a sweep slot's ``CUDA_VISIBLE_DEVICES``)."""
     parts = ("pretrain", config.model.backbone) if config.pretrain else (config.model.backbone, config.model.adapter)
     path = new_run_dir(runs_root, *parts, run_dir)
     write_private(path / "run.toml", to_toml(config))
-    return path, _spawn(path)
+    return path, _spawn(path, env=env)
 
 
-def resume_worker(path: Path) -> int:
+def resume_worker(path: Path, env: dict[str, str] | None = None) -> int:
     """Start a worker that continues the run in ``path`` from its last saved state; returns its pid."""
-    return _spawn(Path(path), "--resume")
+    return _spawn(Path(path), "--resume", env=env)
 
 
-def _spawn(path: Path, *extra: str) -> int:
+def _spawn(path: Path, *extra: str, env: dict[str, str] | None = None) -> int:
     log_fd = os.open(path / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    env = dict(os.environ)
+    env = {**os.environ, **(env or {})}
     env.setdefault("PYTHONUNBUFFERED", "1")
     try:
         proc = subprocess.Popen(

@@ -46,6 +46,11 @@ def test_every_shipped_preset_loads_validates_and_resolves(path):
     kind = presets.FOLDERS[path.parent.name]
     preset = presets.load_file(path, kind, "packaged")
     assert preset.description, f"{path} needs a description"
+    if kind == "sweep":  # a sweep spec: every trial's config is composed and checked (clinitui/sweep/spec.py)
+        from clinitui.sweep.spec import load_file, trials
+
+        assert trials(load_file(path))
+        return
     config = presets.resolve(preset)  # the experiments' `uses` parts must exist too
     if kind == "budget":
         assert config.budget.name == path.stem
@@ -192,7 +197,7 @@ def test_presets_list_and_show():
     listing = runner.invoke(app, ["presets", "list", "--json"])
     assert listing.exit_code == 0
     rows = json.loads(listing.stdout)["presets"]
-    assert {r["kind"] for r in rows} == {"experiment", "backbone", "adapter", "budget"}
+    assert {r["kind"] for r in rows} == {"experiment", "backbone", "adapter", "budget", "sweep"}
     shown = runner.invoke(app, ["presets", "show", "p620-2gb"])
     assert shown.exit_code == 0
     assert "budget.memory_bytes" in shown.stdout and "2147483648" in shown.stdout

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from clinitui import __version__
-from clinitui.cli import bench, evaluate, export, misc, pretrain, report_cmd, runs_cmd, serve, train
+from clinitui.cli import bench, evaluate, export, misc, pretrain, report_cmd, runs_cmd, serve, sweep, train
 from clinitui.cli.presets import presets_app
 
 app = typer.Typer(
@@ -67,6 +67,7 @@ app.command("bench")(bench.bench)
 app.add_typer(misc.models_app, name="models")
 app.add_typer(runs_cmd.runs_app, name="runs")
 app.add_typer(presets_app, name="presets")
+app.add_typer(sweep.sweep_app, name="sweep")
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ Arg = typer.Argument
 presets_app = typer.Typer(
     help="Budgets, backbones, adapters and experiments you can start from (TOML files).", no_args_is_help=True
 )
-_ORDER = ("experiment", "backbone", "adapter", "budget")
+_ORDER = ("experiment", "backbone", "adapter", "budget", "sweep")
 
 
 def _toml_value(value: Any) -> str:
@@ -62,7 +62,7 @@ def list_command(
             text = f"INVALID: {row['error']}" if row["error"] else row["description"]
             typer.echo(f"  {row['name']:<34} {text}{origin}")
         typer.echo("\nshow one with `clinitui presets show NAME`; use with `clinitui train --preset NAME` "
-                   "or --backbone/--adapter/--budget NAME")
+                   "or --backbone/--adapter/--budget NAME; a sweep with `clinitui sweep --preset NAME`")
 
 
 @presets_app.command("show")
@@ -78,6 +78,15 @@ def show_command(
         from clinitui.config.presets import field_descriptions, find, flatten, load_file, preset_tables, resolve
 
         preset = load_file(Path(name), "experiment") if name.endswith(".toml") else find(name)
+        if preset.kind == "sweep":  # a sweep spec, not a run: show the file itself
+            if json_out:
+                print_json({"name": preset.name, "kind": preset.kind, "path": str(preset.path), "origin": preset.origin,
+                            "description": preset.description, "spec": preset.tables})
+            else:
+                typer.echo(f"{preset.name} (sweep preset, {preset.origin}: {preset.path}); run it with "
+                           f"`clinitui sweep --preset {preset.name}`\n")
+                typer.echo(preset.path.read_text(encoding="utf-8"))
+            return
         config = resolve(preset)
         resolved = flatten(config.model_dump())
         touched = flatten(preset_tables(preset))

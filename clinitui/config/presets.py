@@ -34,8 +34,8 @@ from clinitui.config.schema import RunConfig
 from clinitui.errors import ConfigError, did_you_mean
 
 FOLDERS = {"budgets": "budget", "backbones": "backbone", "adapters": "adapter", "experiments": "experiment",
-           "paper": "experiment"}
-KINDS = ("experiment", "backbone", "adapter", "budget")
+           "paper": "experiment", "sweeps": "sweep"}
+KINDS = ("experiment", "backbone", "adapter", "budget", "sweep")
 # What each kind may set: table → allowed keys ("*": every field of that table).
 ALLOWED: dict[str, dict[str, Any]] = {
     "budget": {"budget": "*"},
@@ -139,6 +139,11 @@ def load_file(path: Path, kind: str, origin: str = "file") -> Preset:
         raise ConfigError(f"{source}: cannot read preset ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+    if kind == "sweep":  # a sweep spec (clinitui/sweep/spec.py checks the rest when it is run)
+        if not isinstance(doc.get("description", ""), str):
+            raise ConfigError(f"{source}: 'description' must be a string")
+        tables = {k: v for k, v in doc.items() if k != "description"}
+        return Preset(path.stem, kind, path, origin, doc.get("description", "").strip(), tables)
     _check_keys(doc, kind, source)
     tables = {k: v for k, v in doc.items() if k not in ("description", "uses")}
     validate(copy.deepcopy(tables), source)  # types and ranges, with the schema's messages
@@ -239,6 +244,8 @@ def load_experiment(name_or_file: str) -> Preset:
             raise ConfigError(f"preset file {path} does not exist")
         return load_file(path, "experiment")
     preset = find(name_or_file)
+    if preset.kind == "sweep":
+        raise ConfigError(f"'{preset.name}' is a sweep preset; run it with `clinitui sweep --preset {preset.name}`")
     if preset.kind != "experiment":
         raise ConfigError(f"'{preset.name}' is a {preset.kind} preset; pass it as --{preset.kind} {preset.name}")
     return preset

@@ -44,6 +44,7 @@ class ClinituiApp(App):
     BINDINGS = [
         Binding("ctrl+r", "switch_mode('runs')", "Runs", priority=True),
         Binding("ctrl+n", "switch_mode('launch')", "New run", priority=True),
+        Binding("ctrl+w", "open_sweep", "Sweeps", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -70,10 +71,17 @@ class ClinituiApp(App):
 
             self.push_screen(RunScreen(self.open_run))
 
+    def action_open_sweep(self) -> None:
+        from clinitui.tui.screens.sweep import SweepScreen  # imported on first use
+
+        self.push_screen(SweepScreen())
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Runs", "List every run under the runs root (ctrl+r)", partial(self.switch_mode, "runs"))
         yield SystemCommand("New run", "Open the launch form (ctrl+n)", partial(self.switch_mode, "launch"))
+        yield SystemCommand("Sweeps", "The latest sweep: trials, leaderboard; n launches one (ctrl+w)",
+                            self.action_open_sweep)
         seen: set[str] = set()
         for key, active in screen.active_bindings.items():
             binding = active.binding

@@ -18,7 +18,7 @@ Opt = typer.Option
 def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Optional[str],
                  split_col: Optional[str], backbone: Optional[str], adapter: Optional[str], epochs: Optional[int],
                  max_length: Optional[int], seed: Optional[int], sets: list[str], allow_download: bool = False,
-                 preset: Optional[str] = None, budget: Optional[str] = None):
+                 preset: Optional[str] = None, budget: Optional[str] = None, dist: Optional[dict] = None):
     """Defaults ← experiment preset ← backbone/adapter/budget presets ← explicit options ← ``--set``.
 
     ``backbone`` / ``adapter`` name a preset when one exists (``clinitui presets list``), else a
@@ -31,6 +31,7 @@ def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Op
         "data.split_col": split_col,
         "train.epochs": epochs, "train.max_length": max_length, "train.seed": seed,
         "model.backbone_options.allow_download": True if allow_download else None,
+        **{f"dist.{k}": v for k, v in (dist or {}).items()},
     }
     return compose(preset=preset, backbone=backbone, adapter=adapter, budget=budget, flags=flags, sets=sets)
 
@@ -56,28 +57,38 @@ def train(
     detach: Annotated[bool, Opt("--detach", help="Start a background worker (survives logout) and return at once.")] = False,
     json_out: Annotated[bool, Opt("--json", help="Print one JSON document (run_dir, checkpoint, metrics) on stdout.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress output.")] = False,
+    nproc: Annotated[Optional[int], Opt("--nproc", min=1, help="Training processes on this machine (one per GPU): data-parallel through torchrun [default: 1].")] = None,
+    nnodes: Annotated[Optional[int], Opt("--nnodes", min=1, help="Machines in a multi-node run (same command on each; see docs/distributed.md).")] = None,
+    node_rank: Annotated[Optional[int], Opt("--node-rank", min=0, help="This machine's rank (0 .. nnodes-1) in a multi-node run.")] = None,
+    rdzv_endpoint: Annotated[Optional[str], Opt("--rdzv-endpoint", help="HOST:PORT where the nodes of a multi-node run meet (node 0).")] = None,
 ) -> None:
     """Train a classifier and report its test metrics."""
     with boundary():
         from clinitui.engine.run import prepare
         from clinitui.runs import default_runs_root, new_run_dir
 
+        dist = {"nproc": nproc, "nnodes": nnodes, "node_rank": node_rank, "rdzv_endpoint": rdzv_endpoint}
         if resume is not None:
-            _resume(resume, detach=detach, json_out=json_out, quiet=quiet)
+            _resume(resume, detach=detach, json_out=json_out, quiet=quiet, nproc=nproc, nnodes=nnodes)
             return
         config = build_config(data=data, text_col=text_col, label_col=label_col, split_col=split_col,
                               backbone=backbone, adapter=adapter, epochs=epochs, max_length=max_length,
                               seed=seed, sets=sets or [], allow_download=allow_download, preset=preset,
-                              budget=budget)
+                              budget=budget, dist={k: v for k, v in dist.items() if v is not None})
         if dry_run:
             _print_plan(config, json_out)
             return
         prepared = prepare(config)  # bad input fails here, before any run directory exists
         root = runs_root or default_runs_root()
-        if detach:
+        if detach or config.dist.world_size > 1:  # several processes: always the torchrun worker group
             from clinitui.launcher import start_worker
 
             path, pid = start_worker(config, root, run_dir)
+            if not detach:
+                from clinitui.cli.multiproc import follow
+
+                _print_result(follow(path, pid, quiet=quiet), json_out=json_out, quiet=quiet)
+                return
             if json_out:
                 print_json({"run_dir": str(path), "pid": pid, "checkpoint": str(path / "checkpoint")})
             else:
@@ -87,7 +98,8 @@ def train(
         _run_here(prepared, path, resume=False, json_out=json_out, quiet=quiet)
 
 
-def _resume(path: Path, *, detach: bool, json_out: bool, quiet: bool) -> None:
+def _resume(path: Path, *, detach: bool, json_out: bool, quiet: bool, nproc: Optional[int] = None,
+            nnodes: Optional[int] = None) -> None:
     from clinitui.config.overrides import from_toml
     from clinitui.errors import ConfigError
     from clinitui.engine.run import prepare
@@ -102,10 +114,19 @@ def _resume(path: Path, *, detach: bool, json_out: bool, quiet: bool) -> None:
 
         raise RunBusyError(f"{path}: still running (process {holder}); nothing to resume")
     prepared = prepare(from_toml(toml.read_text(encoding="utf-8"), str(toml)))
-    if detach:
+    d = prepared.config.dist
+    if (nproc or d.nproc) * (nnodes or d.nnodes) != d.world_size:
+        raise ConfigError(f"{path}: this run trains with {d.world_size} process(es) (dist.nproc × dist.nnodes in "
+                          "run.toml); resume it with the same number (re-sharding is not supported)")
+    if detach or d.world_size > 1:
         from clinitui.launcher import resume_worker
 
-        pid = resume_worker(path)
+        pid = resume_worker(path, prepared.config.dist)
+        if not detach:
+            from clinitui.cli.multiproc import follow
+
+            _print_result(follow(path, pid, quiet=quiet), json_out=json_out, quiet=quiet)
+            return
         if json_out:
             print_json({"run_dir": str(path), "pid": pid, "checkpoint": str(path / "checkpoint")})
         else:
@@ -127,6 +148,10 @@ def _run_here(prepared, path: Path, *, resume: bool, json_out: bool, quiet: bool
     finally:
         if progress:
             progress.close()
+    _print_result(payload, json_out=json_out, quiet=quiet)
+
+
+def _print_result(payload: dict, *, json_out: bool, quiet: bool) -> None:
     if json_out:
         print_json(payload)
     elif not quiet:

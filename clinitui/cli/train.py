@@ -69,7 +69,8 @@ def train(
 
         dist = {"nproc": nproc, "nnodes": nnodes, "node_rank": node_rank, "rdzv_endpoint": rdzv_endpoint}
         if resume is not None:
-            _resume(resume, detach=detach, json_out=json_out, quiet=quiet, nproc=nproc, nnodes=nnodes)
+            _resume(resume, detach=detach, json_out=json_out, quiet=quiet, nproc=nproc, nnodes=nnodes,
+                    node_rank=node_rank, rdzv_endpoint=rdzv_endpoint)
             return
         config = build_config(data=data, text_col=text_col, label_col=label_col, split_col=split_col,
                               backbone=backbone, adapter=adapter, epochs=epochs, max_length=max_length,
@@ -99,7 +100,9 @@ def train(
 
 
 def _resume(path: Path, *, detach: bool, json_out: bool, quiet: bool, nproc: Optional[int] = None,
-            nnodes: Optional[int] = None) -> None:
+            nnodes: Optional[int] = None, node_rank: Optional[int] = None, rdzv_endpoint: Optional[str] = None) -> None:
+    """Continue the run in ``path``; ``node_rank`` / ``rdzv_endpoint``: where this node joins a
+    multi-node run now (they belong to the allocation, not to the run, so they may change)."""
     from clinitui.config.overrides import from_toml
     from clinitui.errors import ConfigError
     from clinitui.engine.run import prepare
@@ -108,20 +111,21 @@ def _resume(path: Path, *, detach: bool, json_out: bool, quiet: bool, nproc: Opt
     toml = path / "run.toml"
     if not toml.is_file():
         raise ConfigError(f"{path}: not a clinitui run directory (no run.toml); pass the folder of the run to resume")
-    holder = lock_holder(path)
+    holder = lock_holder(path) if not node_rank else None  # node 0's rank 0 may hold it already
     if holder is not None:
         from clinitui.errors import RunBusyError
 
         raise RunBusyError(f"{path}: still running (process {holder}); nothing to resume")
     prepared = prepare(from_toml(toml.read_text(encoding="utf-8"), str(toml)))
-    d = prepared.config.dist
+    here = {k: v for k, v in {"node_rank": node_rank, "rdzv_endpoint": rdzv_endpoint}.items() if v is not None}
+    d = prepared.config.dist.model_copy(update=here)  # the run's world size, this allocation's addresses
     if (nproc or d.nproc) * (nnodes or d.nnodes) != d.world_size:
         raise ConfigError(f"{path}: this run trains with {d.world_size} process(es) (dist.nproc × dist.nnodes in "
                           "run.toml); resume it with the same number (re-sharding is not supported)")
     if detach or d.world_size > 1:
         from clinitui.launcher import resume_worker
 
-        pid = resume_worker(path, prepared.config.dist)
+        pid = resume_worker(path, d)
         if not detach:
             from clinitui.cli.multiproc import follow
 

@@ -106,6 +106,8 @@ class LaunchScreen(PollsWhileShown, Screen):
                 yield Input(compact=True, placeholder="1e-3", id="lr", type="number", classes="short")
                 yield Label("Seed", classes="label-short")
                 yield Input(compact=True, placeholder="42", id="seed", type="integer", classes="short")
+                yield Label("GPUs", classes="label-short", id="nproc-label")  # shown when several are visible
+                yield Input(compact=True, placeholder="1", id="nproc", type="integer", classes="short")
             with Horizontal(classes="row"):
                 yield Label("Settings", classes="label")
                 yield Input(compact=True, placeholder="more key=value, e.g. train.max_length=128 model.freeze=backbone",
@@ -120,13 +122,29 @@ class LaunchScreen(PollsWhileShown, Screen):
     def on_mount(self) -> None:
         self.query_one("#data-path", Input).focus()
         self.query_one("#preset-row").display = False
+        self._show_nproc(0)
         self.query_one(PlanPanel).show_note("")
         self._show_reason("loading presets…")
         # everything slow starts after the first frame, in threads: the form appears at once
         self.call_after_refresh(self.load_catalog)
         self.call_after_refresh(self._schedule_preview)
         self.call_after_refresh(self.count_running)
+        self.call_after_refresh(self.count_gpus)
         self.poll(5.0, self.count_running)  # paused while hidden
+
+    @work(thread=True, exclusive=True, group="gpus")
+    def count_gpus(self) -> None:
+        from clinitui.gpus import visible_gpu_count
+
+        count = visible_gpu_count()
+        self.app.call_from_thread(self._show_nproc, count)
+
+    def _show_nproc(self, gpus: int) -> None:
+        """Data-parallel processes (torchrun, docs/distributed.md) are offered with 2+ GPUs."""
+        for widget_id in ("#nproc-label", "#nproc"):
+            self.query_one(widget_id).display = gpus > 1
+        if gpus > 1:
+            self.query_one("#nproc", Input).placeholder = f"1 (of {gpus})"
 
     @work(thread=True, exclusive=True, group="catalog")
     def load_catalog(self) -> None:
@@ -169,7 +187,7 @@ class LaunchScreen(PollsWhileShown, Screen):
             data_path=text("data-path"), text_col=choice("text-col") or "text",
             label_col=choice("label-col") or "label", split_col=choice("split-col"), demo_size=text("demo-size"),
             backbone=choice("backbone"), adapter=choice("adapter"), budget=choice("budget") or "auto",
-            epochs=text("epochs"), lr=text("lr"), seed=text("seed"), extra=text("extra"),
+            epochs=text("epochs"), lr=text("lr"), seed=text("seed"), nproc=text("nproc"), extra=text("extra"),
         )
 
     def on_input_changed(self, event: Input.Changed) -> None:

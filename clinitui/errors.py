@@ -59,6 +59,10 @@ class TrainingFailedError(ClinituiError):
     exit_code = EXIT_TRAINING_FAILED
 
 
+class DistributedError(TrainingFailedError):
+    """A multi-process run lost a process: a rank died or a collective timed out."""
+
+
 class RunDirectoryError(ClinituiError):
     """The run directory could not be created or written."""
 

@@ -26,19 +26,28 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     from clinitui.signals import StopFlag
     from clinitui.config.overrides import from_toml
-    from clinitui.engine.run import execute, prepare
+    from clinitui.engine import distributed
+    from clinitui.engine.run import STATE_DIR, STATE_FILE, execute, prepare
     from clinitui.events import FILENAME, EventWriter
+    from clinitui.errors import StopRequested
     from clinitui.runs import write_private
 
     stop = StopFlag()
     stop.install()
-    write_private(path / "worker.pid", f"{os.getpid()}\n")
+    dist = distributed.from_env()  # under torchrun: rank 0 alone writes in the run directory
+    main = dist is None or dist.main
+    if main:
+        write_private(path / "worker.pid", f"{os.getpid()}\n")
+    if distributed.restart_count() > 0 and (path / STATE_DIR / STATE_FILE).is_file():
+        resume = True  # torchrun --max-restarts started the group again: go on from the last saved state
     try:
         config = from_toml((path / "run.toml").read_text(encoding="utf-8"), str(path / "run.toml"))
         if config.pretrain is not None:  # a `clinitui pretrain` run: same contract, another engine entry
             from clinitui.engine.pretrain import execute, prepare
         prepared = prepare(config)
     except ClinituiError as exc:
+        if not main:
+            return exc.exit_code
         # bad input found before training: record it so the TUI and `runs` can show why
         writer = EventWriter(path / FILENAME)
         writer.emit("run_failed", error=type(exc).__name__, message=str(exc), stage="prepare", exit_code=exc.exit_code)
@@ -48,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     try:
         execute(prepared, path, should_stop=stop, resume=resume)
+    except StopRequested as exc:
+        sys.stderr.write(f"clinitui: error: {exc}\n")
+        # under torchrun a non-zero exit would count as a failure (and --max-restarts would restart it)
+        return 0 if dist is not None else exc.exit_code
     except ClinituiError as exc:
         sys.stderr.write(f"clinitui: error: {exc}\n")
         return exc.exit_code

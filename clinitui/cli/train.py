@@ -20,7 +20,7 @@ def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Op
                  max_length: Optional[int], seed: Optional[int], sets: list[str], allow_download: bool = False,
                  preset: Optional[str] = None, budget: Optional[str] = None, ensemble: Optional[str] = None,
                  threshold_rule: Optional[str] = None, dedupe: bool = False, bootstrap: Optional[int] = None,
-                 delimiter: Optional[str] = None, encoding: Optional[str] = None):
+                 delimiter: Optional[str] = None, encoding: Optional[str] = None, dist: Optional[dict] = None):
     """Defaults ← experiment preset ← backbone/adapter/budget presets ← explicit options ← ``--set``.
 
     ``backbone`` / ``adapter`` name a preset when one exists (``clinitui presets list``), else a
@@ -35,6 +35,7 @@ def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Op
         "model.backbone_options.allow_download": True if allow_download else None,
         "model.ensemble": ensemble,
         "train.threshold_rule": threshold_rule, "data.dedupe": True if dedupe else None, "train.bootstrap": bootstrap,
+        **{f"dist.{k}": v for k, v in (dist or {}).items()},
     }
     return compose(preset=preset, backbone=backbone, adapter=adapter, budget=budget, flags=flags, sets=sets)
 
@@ -67,22 +68,29 @@ def train(
     threshold_rule: Annotated[Optional[str], Opt("--threshold-rule", help="Binary tasks: choose the operating threshold on validation by f1 (default), youden, sensitivity:0.95, specificity:0.90 or a number.")] = None,
     dedupe: Annotated[bool, Opt("--dedupe", help="Drop validation/test notes that duplicate training notes (exactly or nearly) before training.")] = False,
     bootstrap: Annotated[Optional[int], Opt("--bootstrap", help="Bootstrap resamples for the test metrics' 95% intervals [default: 1000; 0 = none].")] = None,
+    nproc: Annotated[Optional[int], Opt("--nproc", min=1, help="Training processes on this machine (one per GPU): data-parallel through torchrun [default: 1].")] = None,
+    nnodes: Annotated[Optional[int], Opt("--nnodes", min=1, help="Machines in a multi-node run (same command on each; see docs/distributed.md).")] = None,
+    node_rank: Annotated[Optional[int], Opt("--node-rank", min=0, help="This machine's rank (0 .. nnodes-1) in a multi-node run.")] = None,
+    rdzv_endpoint: Annotated[Optional[str], Opt("--rdzv-endpoint", help="HOST:PORT where the nodes of a multi-node run meet (node 0).")] = None,
 ) -> None:
     """Train a classifier and report its test metrics."""
     with boundary():
         from clinitui.engine.run import prepare
         from clinitui.runs import default_runs_root, new_run_dir
 
+        dist = {"nproc": nproc, "nnodes": nnodes, "node_rank": node_rank, "rdzv_endpoint": rdzv_endpoint}
         if resume is not None:
             from clinitui.runs import resolve_run
 
-            _resume(resolve_run(resume, runs_root), detach=detach, json_out=json_out, quiet=quiet)
+            _resume(resolve_run(resume, runs_root), detach=detach, json_out=json_out, quiet=quiet, nproc=nproc,
+                    nnodes=nnodes, node_rank=node_rank, rdzv_endpoint=rdzv_endpoint)
             return
         config = build_config(data=data, text_col=text_col, label_col=label_col, split_col=split_col,
                               backbone=backbone, adapter=adapter, epochs=epochs, max_length=max_length,
                               seed=seed, sets=sets or [], allow_download=allow_download, preset=preset,
                               budget=budget, ensemble=ensemble, threshold_rule=threshold_rule, dedupe=dedupe,
-                              bootstrap=bootstrap, delimiter=delimiter, encoding=encoding)
+                              bootstrap=bootstrap, delimiter=delimiter, encoding=encoding,
+                              dist={k: v for k, v in dist.items() if v is not None})
         if dry_run:
             _print_plan(config, json_out)
             return
@@ -93,10 +101,15 @@ def train(
 
             run_seeds(prepared, root, run_dir, seeds, detach=detach, json_out=json_out, quiet=quiet)
             return
-        if detach:
+        if detach or config.dist.world_size > 1:  # several processes: always the torchrun worker group
             from clinitui.launcher import start_worker
 
             path, pid = start_worker(config, root, run_dir)
+            if not detach:
+                from clinitui.cli.multiproc import follow
+
+                _print_result(follow(path, pid, quiet=quiet), json_out=json_out, quiet=quiet)
+                return
             if json_out:
                 print_json({"run_dir": str(path), "pid": pid, "checkpoint": str(path / "checkpoint")})
             else:
@@ -106,7 +119,10 @@ def train(
         _run_here(prepared, path, resume=False, json_out=json_out, quiet=quiet)
 
 
-def _resume(path: Path, *, detach: bool, json_out: bool, quiet: bool) -> None:
+def _resume(path: Path, *, detach: bool, json_out: bool, quiet: bool, nproc: Optional[int] = None,
+            nnodes: Optional[int] = None, node_rank: Optional[int] = None, rdzv_endpoint: Optional[str] = None) -> None:
+    """Continue the run in ``path``; ``node_rank`` / ``rdzv_endpoint``: where this node joins a
+    multi-node run now (they belong to the allocation, not to the run, so they may change)."""
     from clinitui.config.overrides import from_toml
     from clinitui.errors import ConfigError
     from clinitui.engine.run import prepare
@@ -115,16 +131,26 @@ def _resume(path: Path, *, detach: bool, json_out: bool, quiet: bool) -> None:
     toml = path / "run.toml"
     if not toml.is_file():
         raise ConfigError(f"{path}: not a clinitui run directory (no run.toml); pass the folder of the run to resume")
-    holder = lock_holder(path)
+    holder = lock_holder(path) if not node_rank else None  # node 0's rank 0 may hold it already
     if holder is not None:
         from clinitui.errors import RunBusyError
 
         raise RunBusyError(f"{path}: still running (process {holder}); nothing to resume")
     prepared = prepare(from_toml(toml.read_text(encoding="utf-8"), str(toml)))
-    if detach:
+    here = {k: v for k, v in {"node_rank": node_rank, "rdzv_endpoint": rdzv_endpoint}.items() if v is not None}
+    d = prepared.config.dist.model_copy(update=here)  # the run's world size, this allocation's addresses
+    if (nproc or d.nproc) * (nnodes or d.nnodes) != d.world_size:
+        raise ConfigError(f"{path}: this run trains with {d.world_size} process(es) (dist.nproc × dist.nnodes in "
+                          "run.toml); resume it with the same number (re-sharding is not supported)")
+    if detach or d.world_size > 1:
         from clinitui.launcher import resume_worker
 
-        pid = resume_worker(path)
+        pid = resume_worker(path, d)
+        if not detach:
+            from clinitui.cli.multiproc import follow
+
+            _print_result(follow(path, pid, quiet=quiet), json_out=json_out, quiet=quiet)
+            return
         if json_out:
             print_json({"run_dir": str(path), "pid": pid, "checkpoint": str(path / "checkpoint")})
         else:
@@ -146,6 +172,10 @@ def _run_here(prepared, path: Path, *, resume: bool, json_out: bool, quiet: bool
     finally:
         if progress:
             progress.close()
+    _print_result(payload, json_out=json_out, quiet=quiet)
+
+
+def _print_result(payload: dict, *, json_out: bool, quiet: bool) -> None:
     if json_out:
         print_json(payload)
     elif not quiet:

@@ -157,6 +157,26 @@ class PretrainConfig(Section):
     )
 
 
+class DistConfig(Section):
+    """Data-parallel training through torchrun (docs/distributed.md); 1 process = the plain worker."""
+
+    nproc: int = Field(1, ge=1, description="Training processes on this machine (one per GPU; on CPU, cores are "
+                       "shared). Above 1 the worker starts under torchrun (`clinitui train --nproc N`).")
+    nnodes: int = Field(1, ge=1, description="Machines taking part (start the same command on each).")
+    node_rank: int = Field(0, ge=0, description="This machine's rank among the nodes (0 .. nnodes-1).")
+    rdzv_endpoint: Optional[str] = Field(
+        None, description="host:port where the nodes meet (torchrun rendezvous); required when nnodes > 1."
+    )
+    max_restarts: int = Field(0, ge=0, description="torchrun restarts of the whole group after a process fails; "
+                              "each restart resumes from the last saved state.")
+    timeout_s: float = Field(600.0, gt=0.0, description="Seconds a collective may wait for the other processes "
+                             "before the run fails (a dead or hung rank never hangs the run).")
+
+    @property
+    def world_size(self) -> int:
+        return self.nproc * self.nnodes
+
+
 class RunConfig(Section):
     name: Optional[str] = Field(None, description="Experiment preset this run was built from, if any.")
     data: DataConfig = Field(default_factory=DataConfig)
@@ -166,3 +186,4 @@ class RunConfig(Section):
     pretrain: Optional[PretrainConfig] = Field(
         None, description="Set for a pretraining run (`clinitui pretrain`): its checkpoint is a backbone folder."
     )
+    dist: DistConfig = Field(default_factory=DistConfig)

@@ -9,6 +9,18 @@ import torch
 
 
 @dataclass
+class EncodedSplit:
+    """One split as token ids and label indices (``labels`` empty when unlabelled)."""
+
+    ids: list[list[int]]
+    labels: list[int]
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(x) for x in self.ids]
+
+
+@dataclass
 class Batch:
     input_ids: torch.Tensor  # (B, T) padded to the longest sequence of this batch
     attention_mask: torch.Tensor  # (B, T) 1 for real tokens

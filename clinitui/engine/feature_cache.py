@@ -26,6 +26,7 @@ from typing import Callable, Mapping
 import torch
 
 from clinitui.engine.batching import batch_order, collate
+from clinitui.engine.precision import autocast
 from clinitui.errors import StopRequested
 
 HOST_SHARE = 0.5  # at most this share of the host's available memory goes to the cache
@@ -127,8 +128,6 @@ def build(model, splits: Mapping[str, object], *, pad_id: int, batch_size: int, 
     None means: train on the uncached path (the backbone is not frozen, or the cache would not
     fit ``limit`` bytes even in fp16).
     """
-    from clinitui.engine.loop import autocast
-
     reason = ineligible(model)
     level = getattr(model.adapter, "level", None)
     dim = model.backbone.hidden_size
@@ -151,7 +150,7 @@ def build(model, splits: Mapping[str, object], *, pad_id: int, batch_size: int, 
         with torch.no_grad():  # not inference_mode: the cached tensors feed autograd later
             for name, split in splits.items():
                 cached[name] = _encode(model, split, level, dim, dtype, pad_id, batch_size, device, precision,
-                                       should_stop, autocast)
+                                       should_stop)
     finally:
         model.train(was_training)
     cache = FeatureCache(level, cached, dtype, time.perf_counter() - start)
@@ -161,7 +160,7 @@ def build(model, splits: Mapping[str, object], *, pad_id: int, batch_size: int, 
 
 
 def _encode(model, split, level: str, dim: int, dtype: torch.dtype, pad_id: int, batch_size: int,
-            device: torch.device, precision: str, should_stop: Callable[[], bool], autocast) -> CachedSplit:
+            device: torch.device, precision: str, should_stop: Callable[[], bool]) -> CachedSplit:
     lengths = split.lengths
     offsets = None
     if level == "pooled":

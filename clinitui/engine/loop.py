@@ -8,6 +8,7 @@ syncs with the device only at logging intervals (no ``.item()`` per step).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import random
 import time
@@ -19,21 +20,15 @@ import torch
 from torch.nn import functional as F
 
 from clinitui.config.schema import TrainConfig
-from clinitui.engine import feature_cache
-from clinitui.engine.batching import batch_order, collate
+from clinitui.engine import distributed, feature_cache
+from clinitui.engine.batching import EncodedSplit, batch_order, collate
 from clinitui.engine.metrics import classification_metrics
 from clinitui.engine.oom import EvalBackoff, StepBackoff, optimizer_step
+from clinitui.engine.precision import autocast
 from clinitui.errors import StopRequested, TrainingFailedError
 
-
-@dataclass
-class EncodedSplit:
-    ids: list[list[int]]
-    labels: list[int]
-
-    @property
-    def lengths(self) -> list[int]:
-        return [len(x) for x in self.ids]
+__all__ = ["EncodedSplit", "FitResult", "Progress", "autocast", "fit", "make_optimizer", "predict_probs",
+           "warmup_linear"]  # EncodedSplit and autocast live in batching.py / precision.py, re-exported here
 
 
 @dataclass
@@ -50,6 +45,7 @@ class Progress:
     real_tokens: int = 0
     train_seconds: float = 0.0
     micro_batch: int = 0  # as planned when the run started: batches (and so groups) are cut by it
+    world_size: int = 1  # training processes (torchrun); a resume needs the same number
 
 
 @dataclass
@@ -64,23 +60,20 @@ class FitResult:
     real_tokens: int = 0
 
 
-def autocast(device: torch.device, precision: str):
-    if device.type == "cuda" and precision in ("bf16", "fp16"):
-        return torch.autocast("cuda", dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
-    return contextlib.nullcontext()
-
-
 @torch.inference_mode()
 def predict_probs(model, split: EncodedSplit, pad_id: int, batch_size: int, device: torch.device,
-                  precision: str = "fp32", cached: tuple | None = None) -> np.ndarray:
-    """Class probabilities for every row of ``split``, in row order.
+                  precision: str = "fp32", cached: tuple | None = None, rows: list[int] | None = None) -> np.ndarray:
+    """Class probabilities for every row of ``split`` (or of ``rows``, a rank's share), in that order.
 
     ``cached`` = (FeatureCache, split name): read the split's backbone outputs from the cache.
     """
     model.eval()
-    out = [None] * len(split.ids)
+    rows = list(range(len(split.ids))) if rows is None else list(rows)
+    out = [None] * len(rows)
     labels = split.labels or [0] * len(split.ids)
-    for indices in batch_order(split.lengths, batch_size, rng=None, bucket=True):
+    lengths = split.lengths
+    for positions in batch_order([lengths[i] for i in rows], batch_size, rng=None, bucket=True):
+        indices = [rows[p] for p in positions]
         if cached is not None:
             batch = cached[0].collate(cached[1], indices).to(device)
         else:
@@ -88,8 +81,10 @@ def predict_probs(model, split: EncodedSplit, pad_id: int, batch_size: int, devi
         with autocast(device, precision):
             logits = cached[0].forward(model, batch) if cached else model(batch.input_ids, batch.attention_mask)
         probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-        for row, i in enumerate(indices):
-            out[i] = probs[row]
+        for row, p in enumerate(positions):
+            out[p] = probs[row]
+    if not out:  # a rank's empty share of a tiny split
+        return np.zeros((0, model.head.out_features), dtype=np.float32)
     return np.stack(out)
 
 
@@ -119,15 +114,21 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
         emit: Callable[..., dict], save_best: Callable[[int, dict], None],
         should_stop: Callable[[], bool] = lambda: False, progress: dict | None = None,
         save_state: Callable[[dict], None] | None = None, resume: dict | None = None,
-        state_every_s: float = 120.0, feature_cache_limit: int | None = None) -> FitResult:
+        state_every_s: float = 120.0, feature_cache_limit: int | None = None,
+        dist: distributed.Dist | None = None) -> FitResult:
     """Train; ``save_state`` receives a resumable snapshot now and then, ``resume`` is one such snapshot.
 
     ``feature_cache_limit`` (bytes): with a frozen backbone, compute its outputs once and train
     the adapter and head on them (engine/feature_cache.py); None keeps the uncached path.
+    ``dist``: this process's rank under torchrun (engine/distributed.py): batches of
+    ``micro_batch × world`` rows are sharded over the ranks; only rank 0 computes metrics and
+    calls ``emit``'s eval, ``save_best`` and ``save_state`` (pass them on rank 0 alone).
     """
     n_labels = len(label_names)
-    accum = max(1, math.ceil(cfg.batch_size / micro_batch))
-    batches_per_epoch = math.ceil(len(train.ids) / micro_batch)
+    world = dist.world_size if dist is not None else 1
+    main = dist is None or dist.main
+    accum = max(1, math.ceil(cfg.batch_size / (micro_batch * world)))
+    batches_per_epoch = math.ceil(len(train.ids) / (micro_batch * world))
     steps_per_epoch = math.ceil(batches_per_epoch / accum)
     total_steps = steps_per_epoch * cfg.epochs
     if cfg.max_steps:
@@ -142,26 +143,41 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
         weights = torch.tensor(len(train.labels) / (n_labels * np.maximum(counts, 1)), dtype=torch.float32, device=device)
     trainable = [p for p in model.parameters() if p.requires_grad]
 
-    def accumulate(micro_batches: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """Forward and backward over one optimizer step's micro-batches; gradients add up."""
-        group_size = sum(len(b) for b in micro_batches)
+    def accumulate(micro_batches: list[list[int]], rows: int | None = None) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """Forward and backward over one optimizer step's micro-batches; gradients add up.
+
+        ``rows``: the step's rows over all ranks (this rank holds a share of them).
+        """
+        group_size = rows or sum(len(b) for b in micro_batches)
+        weight = world  # DDP averages the ranks' gradients: × world turns the average back into the step's sum
+        if not micro_batches:  # this rank's share of a short last step is empty: one row at weight 0
+            micro_batches, weight = [[0]], 0  # keeps the gradient all-reduce in step with the other ranks
         loss_total = torch.zeros((), device=device)
         aux_total = torch.zeros((), device=device)
         tokens = 0
-        for indices in micro_batches:
+        for k, indices in enumerate(micro_batches):
             if features is not None:
                 batch = features.collate("train", indices).to(device)
             else:
                 batch = collate(train.ids, train.labels, indices, pad_id).to(device)
-            with autocast(device, precision):
-                logits = features.forward(model, batch) if features else model(batch.input_ids, batch.attention_mask)
-                # sum-then-divide by the group size: identical to one big batch of group_size
-                loss = F.cross_entropy(logits.float(), batch.labels, weight=weights, reduction="sum") / group_size
-                aux = None if features else model.backbone.auxiliary_loss()
-                if aux is not None:
-                    loss = loss + aux * (len(indices) / group_size)
-                    aux_total += aux.detach() * (len(indices) / group_size)
-            scaler.scale(loss).backward()
+            # DDP all-reduces once per optimizer step: after the last micro-batch's backward
+            defer = net.no_sync() if net is not model and k < len(micro_batches) - 1 else contextlib.nullcontext()
+            with defer:
+                with autocast(device, precision):
+                    if net is not model:
+                        logits = net(batch.states if features else batch.input_ids, batch.attention_mask)
+                    else:
+                        logits = features.forward(model, batch) if features else model(batch.input_ids, batch.attention_mask)
+                    # sum-then-divide by the group size: identical to one big batch of group_size
+                    loss = F.cross_entropy(logits.float(), batch.labels, weight=weights, reduction="sum") / group_size
+                    aux = None if features else model.backbone.auxiliary_loss()
+                    if aux is not None:
+                        loss = loss + aux * (len(indices) / group_size)
+                        if weight:
+                            aux_total += aux.detach() * (len(indices) / group_size)
+                    if weight != 1:
+                        loss = loss * weight
+                scaler.scale(loss).backward()
             loss_total += loss.detach()
             tokens += batch.real_tokens
         return loss_total, aux_total, tokens
@@ -173,21 +189,27 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
 
     state = Progress()
     if resume is not None:
+        distributed.check_resume(resume, dist)
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         scheduler.load_state_dict(resume["scheduler"])
         scaler.load_state_dict(resume["scaler"])
-        torch.set_rng_state(resume["rng_torch"])
+        torch.set_rng_state(resume["rng_torch_ranks"][dist.rank] if dist is not None else resume["rng_torch"])
         state = Progress(**resume["progress"])
-    state.micro_batch = micro_batch
+    elif dist is not None and not main:
+        torch.manual_seed(cfg.seed + 1_000_003 * dist.rank)  # own dropout masks; rank 0 keeps a lone run's stream
+    state.micro_batch, state.world_size = micro_batch, world
 
     def snapshot() -> None:
+        rng = torch.get_rng_state()
+        ranks_rng = distributed.gather_objects(dist, rng, "a state save") if dist is not None else None
         if save_state is not None:
             state.train_seconds += time.perf_counter() - clock[0]
             clock[0] = time.perf_counter()
             save_state({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                        "rng_torch": torch.get_rng_state(), "progress": asdict(state)})
+                        "rng_torch": rng, "progress": asdict(state),
+                        **({"rng_torch_ranks": ranks_rng} if ranks_rng else {})})
             last_save[0] = time.perf_counter()
 
     progress = progress if progress is not None else {}
@@ -198,20 +220,27 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
             model, {"train": train, "val": val}, pad_id=pad_id, batch_size=size, device=device, precision=precision,
             limit=feature_cache_limit, emit=emit, should_stop=should_stop))
     frozen_backbone = not any(p.requires_grad for p in model.backbone.parameters())
+    net = model if dist is None else distributed.wrap(model, features, device)  # DDP: averages gradients
+    lengths = train.lengths
     result = FitResult()
     for epoch in range(state.epoch, cfg.epochs + 1):
         model.train()
         if frozen_backbone:
             model.backbone.eval()  # a frozen backbone runs without dropout, as the feature cache saw it
         rng = random.Random(f"{cfg.seed}-epoch-{epoch}")  # data order depends on (seed, epoch) only
-        batches = batch_order(train.lengths, micro_batch, rng, cfg.bucket_by_length)
+        batches = batch_order(train.lengths, micro_batch * world, rng, cfg.bucket_by_length)
         groups = [batches[i : i + accum] for i in range(0, len(batches), accum)]
         loss_sum = torch.zeros((), device=device)
         aux_sum = torch.zeros((), device=device)
         window_batches, window_tokens, window_samples, window_start = 0, 0, 0, time.perf_counter()
         while state.group < len(groups) and state.step < total_steps:
             group = groups[state.group]
-            step_loss, step_aux, tokens = backoff.run(accumulate, group)
+            if dist is None:
+                step_loss, step_aux, tokens = backoff.run(accumulate, group)
+            else:  # this rank's share of every batch; the loss is scaled by the whole step's rows
+                step_loss, step_aux, _ = backoff.run(functools.partial(accumulate, rows=sum(len(b) for b in group)),
+                                                     [distributed.share(b, dist) for b in group])
+                tokens = sum(lengths[i] for b in group for i in b)
             loss_sum += step_loss
             aux_sum += step_aux
             window_tokens += tokens
@@ -232,6 +261,10 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
 
             last_of_epoch = state.group == len(groups)
             if step % cfg.log_every == 0 or last_of_epoch or step == total_steps:
+                if dist is not None:  # each rank holds its share of the loss: add them up
+                    loss_all, aux_all = distributed.all_sum(dist, [loss_sum.item() / world, aux_sum.item()], device)
+                    loss_sum.fill_(loss_all)
+                    aux_sum.fill_(aux_all)
                 mean_loss = (loss_sum / window_batches).item()  # the one sync per logging interval
                 if not math.isfinite(mean_loss):
                     raise TrainingFailedError(
@@ -247,22 +280,36 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
                 loss_sum.zero_()
                 aux_sum.zero_()
                 window_batches, window_tokens, window_samples, window_start = 0, 0, 0, time.perf_counter()
-            if should_stop():
+            stop_now = should_stop()
+            save_now = not last_of_epoch and time.perf_counter() - last_save[0] >= state_every_s
+            if dist is not None:  # a stop on any rank stops all; rank 0's clock decides the saves
+                stop_now, save_now = distributed.agree(dist, device, stop=stop_now, save=save_now and main)
+            if stop_now:
                 snapshot()
                 raise StopRequested(f"stopped at step {step}; state saved, resume with `clinitui train --resume RUN_DIR`")
-            if not last_of_epoch and time.perf_counter() - last_save[0] >= state_every_s:
+            if save_now:
                 snapshot()
 
         result.epochs_run = epoch
+        rows = distributed.share(list(range(len(val.ids))), dist) if dist is not None else None
         probs = eval_backoff.run(lambda size: predict_probs(model, val, pad_id, size, device, precision,
-                                                            cached=(features, "val") if features else None))
-        metrics = classification_metrics(val.labels, probs, label_names, positive_index)
-        picked = probs[np.arange(len(val.labels)), val.labels]
-        metrics["loss"] = round(float(-np.mean(np.log(np.clip(picked, 1e-12, None)))), 6)  # validation loss
-        emit("eval", split="val", epoch=epoch, step=state.step, **metrics)
-        if metrics["f1_macro"] > state.best_f1:
-            state.best_f1, state.best_epoch, state.best_val = metrics["f1_macro"], epoch, metrics
-            save_best(epoch, metrics)
+                                                            cached=(features, "val") if features else None, rows=rows))
+        if dist is not None:  # every rank predicted its share; rank 0 alone scores them
+            probs = distributed.gather_rows(dist, rows, probs, len(val.ids), "validation")
+        if main:
+            metrics = classification_metrics(val.labels, probs, label_names, positive_index)
+            picked = probs[np.arange(len(val.labels)), val.labels]
+            metrics["loss"] = round(float(-np.mean(np.log(np.clip(picked, 1e-12, None)))), 6)  # validation loss
+            emit("eval", split="val", epoch=epoch, step=state.step, **metrics)
+        improved = main and metrics["f1_macro"] > state.best_f1
+        if dist is not None:  # rank 0's decision (and so early stopping) holds for every rank
+            improved = bool(distributed.broadcast(dist, [int(improved)], device, "validation")[0])
+        if improved:
+            if main:
+                state.best_f1, state.best_epoch, state.best_val = metrics["f1_macro"], epoch, metrics
+                save_best(epoch, metrics)
+            else:
+                state.best_epoch = epoch
             state.stale_epochs = 0
         else:
             state.stale_epochs += 1

@@ -94,6 +94,7 @@ class Plan:
     model: ModelShape
     notes: list[str] = field(default_factory=list)
     eval_peak_bytes: int = 0  # estimated peak of a validation pass at ``eval_batch``
+    world_size: int = 1  # training processes (torchrun): effective batch = micro × accumulation × world
 
     @property
     def trainable_params(self) -> int:
@@ -109,6 +110,7 @@ class Plan:
             "estimated_eval_peak_bytes": self.eval_peak_bytes,
             "estimate": self.estimate.as_dict(), "trainable_params": self.trainable_params,
             "total_params": self.model.total_params, "model": self.model.as_dict(), "notes": list(self.notes),
+            "world_size": self.world_size,
         }
 
 
@@ -220,8 +222,9 @@ def _micro_candidates(config: RunConfig) -> list[int]:
     t, b = config.train, config.budget
     if t.micro_batch:
         return [t.micro_batch]  # asked for explicitly: check it, do not change it
-    cap = min(t.batch_size, b.max_micro_batch)
-    return [m for m in range(cap, 0, -1) if t.batch_size % m == 0]
+    per_rank = max(1, t.batch_size // config.dist.world_size)  # each process's share of the effective batch
+    cap = min(per_rank, b.max_micro_batch)
+    return [m for m in range(cap, 0, -1) if per_rank % m == 0]
 
 
 def plan_run(config: RunConfig, shape: ModelShape, device: DeviceInfo, freeze: str) -> Plan:
@@ -264,7 +267,11 @@ def plan_run(config: RunConfig, shape: ModelShape, device: DeviceInfo, freeze: s
                                  overhead=b.overhead_bytes)
 
         eval_batch = next((e for e in range(t.eval_batch_size, 0, -1) if eval_peak(e) <= limit), 1)
-        return Plan(micro_batch=micro, grad_accumulation=-(-t.batch_size // micro), effective_batch=t.batch_size,
+        world = config.dist.world_size
+        accum = -(-t.batch_size // (micro * world))
+        effective = micro * accum * world if world > 1 else t.batch_size
+        return Plan(micro_batch=micro, grad_accumulation=accum, effective_batch=effective,
+                    world_size=world,
                     max_length=seq, precision=precision, gradient_checkpointing=use_ckpt, freeze=fz,
                     eval_batch=eval_batch, device=kind, budget_name=b.name, available_bytes=limit,
                     estimate=est, model=shape, notes=notes, eval_peak_bytes=eval_peak(eval_batch))
@@ -305,7 +312,8 @@ def describe_plan(plan: Plan) -> list[str]:
                                    if not m.pretrained else ""),
         f"budget      {plan.budget_name}: {gib(plan.available_bytes)} on {plan.device}",
         f"plan        micro-batch {plan.micro_batch} × accumulation {plan.grad_accumulation} "
-        f"(effective batch {plan.effective_batch}), {plan.max_length} tokens, {plan.precision}, "
+        + (f"× {plan.world_size} processes " if plan.world_size > 1 else "")
+        + f"(effective batch {plan.effective_batch}), {plan.max_length} tokens, {plan.precision}, "
         f"gradient checkpointing {'on' if plan.gradient_checkpointing else 'off'}, eval batch {plan.eval_batch}",
         f"peak        ≈ {gib(e.total)} of {gib(plan.available_bytes)} "
         f"({100 * e.total / plan.available_bytes:.0f} %)",

@@ -127,22 +127,28 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
     A new run needs a new, empty ``path``; with ``resume`` the run continues from the training
     state last saved in ``path/state/``. Returns the ``metrics.json`` payload.
     """
+    from clinitui.engine import distributed
+
     config, dataset = prepared.config, prepared.dataset
     if config.model.backbone == "tfidf":
         from clinitui.engine.tfidf_run import execute_tfidf
 
         return execute_tfidf(prepared, path, listeners=listeners, should_stop=should_stop, resume=resume)
     wall_start = time.perf_counter()
-    lock = RunLock(path)  # held until this process exits, even by kill -9
+    dist = distributed.from_env()  # under torchrun: rank 0 writes, the other ranks only compute
+    main = dist is None or dist.main
+    lock = RunLock(path) if main else None  # held until this process exits, even by kill -9
     try:
         snapshot = load_state(path, dataset.digest) if resume else None
     except BaseException:
-        lock.release()
+        if lock is not None:
+            lock.release()
         raise
-    if not resume:
+    if not resume and main:
         write_private(path / "run.toml", to_toml(config))
-    write_private(path / "worker.pid", f"{os.getpid()}\n")
-    events = EventWriter(path / EVENTS_FILE, listeners)
+    if main:
+        write_private(path / "worker.pid", f"{os.getpid()}\n")
+    events = EventWriter(path / EVENTS_FILE, listeners) if main else distributed.NullEvents()
     umask = os.umask(0o077)  # whatever else creates files here (tokenizers, torch) makes them private
     sampler = None
     stage = "setup"
@@ -160,17 +166,24 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
 
         t, m, b = config.train, config.model, config.budget
         torch.manual_seed(t.seed)
-        torch.set_num_threads(t.threads or os.cpu_count() or 1)
+        torch.set_num_threads(t.threads or distributed.default_threads(dist))
         device, precision = select_device(config)
+        if dist is not None:
+            stage = "joining the other processes"
+            device = distributed.setup(dist, device.type, config.dist.timeout_s)
         max_length = min(t.max_length, b.max_length)
 
         stage = "tokenizer"
         if snapshot is not None:
             tokenizer = load_tokenizer(m, path / STATE_DIR)
-        else:
+        elif main:
             tokenizer = make_tokenizer(m, dataset.train.texts)
             (path / STATE_DIR).mkdir(mode=0o700, exist_ok=True)
             tokenizer.save(path / STATE_DIR)  # a resume must tokenize exactly as this run did
+        if dist is not None and snapshot is None:
+            distributed.barrier(dist, stage)  # rank 0 trained and saved the tokenizer; the others load it
+            if not main:
+                tokenizer = load_tokenizer(m, path / STATE_DIR)
         encoded = {name: EncodedSplit(tokenizer.encode(getattr(dataset, name).texts, max_length),
                                       getattr(dataset, name).labels) for name in ("train", "val", "test")}
         stage = "model"
@@ -197,6 +210,7 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             plan={**plan.as_dict(), "precision": precision, **memory_info},
             vocab_size=tokenizer.vocab_size, truncated_train_notes=truncated, backbone=model.backbone.describe(),
             **({"resumed_from_step": snapshot["progress"]["step"]} if snapshot else {}),
+            **({"world_size": dist.world_size} if dist else {}),
         )
         for warning in dataset.warnings:
             events.emit("warning", message=warning)
@@ -204,8 +218,10 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
 
         if prepared.leakage and warning_text(prepared.leakage):
             events.emit("warning", message=warning_text(prepared.leakage))
-        sampler = Sampler(events.emit, device, plan.available_bytes)  # the budget the VRAM panel draws
-        sampler.start()
+        if main:
+            sampler = Sampler(events.emit, device, plan.available_bytes)  # the budget the VRAM panel draws
+            sampler.ranks = dist.rank_memory if dist else None  # every rank's memory in the `memory` events
+            sampler.start()
 
         ckpt_dir = path / "checkpoint"
 
@@ -224,18 +240,26 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             cache_limit = limit_bytes(device, plan)
         result = fit(model, encoded["train"], encoded["val"], cfg=fit_cfg, micro_batch=micro_batch, pad_id=tokenizer.pad_id,
                      label_names=dataset.label_names, positive_index=dataset.positive_index, device=device,
-                     precision=precision, emit=events.emit, save_best=save_best, should_stop=should_stop,
-                     progress=sampler.progress, save_state=lambda state: save_state(path, state),
-                     resume=snapshot, state_every_s=t.state_every_s, feature_cache_limit=cache_limit)
+                     precision=precision, emit=events.emit, save_best=save_best if main else None, should_stop=should_stop,
+                     progress=sampler.progress if main else {}, resume=snapshot, state_every_s=t.state_every_s,
+                     save_state=(lambda state: save_state(path, state)) if main else None,
+                     feature_cache_limit=cache_limit, dist=dist)
 
         stage = "evaluation"
         model.to("cpu")  # the trained copy is done with: keep one model on a small card
         free_cuda(device)
         best, _, _ = load_checkpoint(ckpt_dir, device=str(device))
+        rows = distributed.share(list(range(len(encoded["test"].ids))), dist) if dist else None
         probs = EvalBackoff(fit_cfg.eval_batch_size, device=device, emit=events.emit).run(
-            lambda size: predict_probs(best, encoded["test"], tokenizer.pad_id, size, device, precision))
+            lambda size: predict_probs(best, encoded["test"], tokenizer.pad_id, size, device, precision, rows=rows))
+        val_rows = distributed.share(list(range(len(encoded["val"].ids))), dist) if dist else None
         val_probs = EvalBackoff(fit_cfg.eval_batch_size, device=device, emit=events.emit).run(
-            lambda size: predict_probs(best, encoded["val"], tokenizer.pad_id, size, device, precision))
+            lambda size: predict_probs(best, encoded["val"], tokenizer.pad_id, size, device, precision, rows=val_rows))
+        if dist is not None:  # each rank predicted its share of val and test; rank 0 goes on alone
+            probs = distributed.gather_rows(dist, rows, probs, len(encoded["test"].ids), stage)
+            val_probs = distributed.gather_rows(dist, val_rows, val_probs, len(encoded["val"].ids), stage)
+            if not main:
+                return {}
         ensemble = baseline = baseline_probs = None
         if wanted_ensemble(m.ensemble):  # blend with the TF-IDF model, weight chosen on val (engine/ensemble.py)
             from clinitui.engine.ensemble import ensemble_with_tfidf
@@ -293,6 +317,10 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         events.emit("run_failed", error=type(exc).__name__, message=str(exc), stage=stage, exit_code=exc.exit_code)
         raise
     except BaseException as exc:
+        if dist is not None and distributed.is_collective_failure(exc):
+            err = distributed.lost_peer(stage, dist)
+            events.emit("run_failed", error=type(err).__name__, message=str(err), stage=stage, exit_code=err.exit_code)
+            raise err from None
         if _is_cuda_oom(exc):  # outside the backed-off step and evaluation (e.g. moving the model)
             err = OutOfMemoryError(f"out of GPU memory in {stage}; lower --set train.max_length, use --adapter lora "
                                    "or --set model.freeze=backbone, or choose a larger --budget")
@@ -300,7 +328,7 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             raise err from None
         # A bug or an interrupt: the trace goes to worker.log (never note text: tracebacks hold
         # code and exception types; we log the type and location, not the exception's arguments).
-        _log_internal_error(path, exc)
+        _log_internal_error(path if main else None, exc)
         kind = "interrupted" if isinstance(exc, KeyboardInterrupt) else "internal error"
         events.emit("run_failed", error=type(exc).__name__, message=f"{kind} in {stage} ({type(exc).__name__})",
                     stage=stage)
@@ -309,12 +337,15 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         if sampler is not None:
             sampler.stop()
         events.close()
-        lock.release()
+        if dist is not None:
+            distributed.teardown()
+        if lock is not None:
+            lock.release()
+            try:
+                (path / "worker.pid").unlink()
+            except OSError:
+                pass
         os.umask(umask)
-        try:
-            (path / "worker.pid").unlink()
-        except OSError:
-            pass
 
 
 def _is_cuda_oom(exc: BaseException) -> bool:
@@ -324,10 +355,15 @@ def _is_cuda_oom(exc: BaseException) -> bool:
     return torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError)
 
 
-def _log_internal_error(path: Path, exc: BaseException) -> None:
+def _log_internal_error(path: Path | None, exc: BaseException) -> None:
     frames = traceback.extract_tb(exc.__traceback__)
     lines = [f"internal error: {type(exc).__name__} (message withheld: it may quote data)"]
     lines += [f"  at {f.filename}:{f.lineno} in {f.name}" for f in frames[-8:]]
+    if path is None:  # a rank other than 0 writes no file; torchrun sends its stderr to worker.log
+        import sys
+
+        sys.stderr.write("\n".join(lines) + "\n")
+        return
     fd = os.open(path / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     with os.fdopen(fd, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")

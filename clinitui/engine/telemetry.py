@@ -80,6 +80,7 @@ class Sampler(threading.Thread):
         self.nvml = NvmlProbe(device.index or 0) if device is not None and device.type == "cuda" else None
         self.peak_host_rss = 0
         self.progress: dict = {}  # step/epoch the training loop last reported, for heartbeats
+        self.ranks: Callable[[], list[dict]] | None = None  # torchrun: every rank's memory (engine/distributed.py)
 
     def run(self) -> None:
         ticks = 0
@@ -87,6 +88,8 @@ class Sampler(threading.Thread):
         while not self._stop_event.is_set():
             sample = memory_sample(self.device, self.budget, self.nvml)
             self.peak_host_rss = max(self.peak_host_rss, sample["host_rss_bytes"])
+            if self.ranks is not None and (ranks := self.ranks()):
+                sample["ranks"] = ranks
             self.emit("memory", **sample)
             if ticks % every == 0:
                 self.emit("heartbeat", pid=os.getpid(), **self.progress)

@@ -33,6 +33,7 @@ class LaunchValues:
     epochs: str = ""
     lr: str = ""
     seed: str = ""
+    nproc: str = ""  # data-parallel processes (offered when several GPUs are visible)
     extra: str = ""
     # backbone/adapter/budget as the chosen experiment preset set them: only changes are passed on,
     # so that the preset's own settings are not overridden by its own parts
@@ -61,7 +62,8 @@ class LaunchValues:
                 out.append(f"data.split_col={_quoted(self.split_col)}")
         elif self.demo_size.strip():
             out.append(f"data.demo_size={self.demo_size.strip()}")
-        for key, raw in (("train.epochs", self.epochs), ("train.lr", self.lr), ("train.seed", self.seed)):
+        for key, raw in (("train.epochs", self.epochs), ("train.lr", self.lr), ("train.seed", self.seed),
+                         ("dist.nproc", self.nproc)):
             if raw.strip():
                 out.append(f"{key}={raw.strip()}")
         try:
@@ -90,7 +92,8 @@ def build_config(values: LaunchValues) -> RunConfig:
 
 def _check_numbers(values: LaunchValues) -> None:
     for label, raw, kind in (("epochs", values.epochs, int), ("learning rate", values.lr, float),
-                             ("seed", values.seed, int), ("demo size", values.demo_size, int)):
+                             ("seed", values.seed, int), ("demo size", values.demo_size, int),
+                             ("GPUs", values.nproc, int)):
         if raw.strip():
             try:
                 kind(raw.strip())

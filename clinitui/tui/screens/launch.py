@@ -63,13 +63,29 @@ class LaunchScreen(LaunchForm, LaunchPreview, LaunchPlan, LaunchAction, PollsWhi
     def on_mount(self) -> None:
         self.query_one("#data-path", Input).focus()
         self.query_one("#preset-row").display = False
+        self._show_nproc(0)
         self.query_one(PlanPanel).show_note("")
         self._show_reason("loading presets…")
         # everything slow starts after the first frame, in threads: the form appears at once
         self.call_after_refresh(self.load_catalog)
         self.call_after_refresh(self._schedule_preview)
         self.call_after_refresh(self.count_running)
+        self.call_after_refresh(self.count_gpus)
         self.poll(5.0, self.count_running)  # paused while hidden
+
+    @work(thread=True, exclusive=True, group="gpus")
+    def count_gpus(self) -> None:
+        from clinitui.gpus import visible_gpu_count
+
+        count = visible_gpu_count()
+        self.app.call_from_thread(self._show_nproc, count)
+
+    def _show_nproc(self, gpus: int) -> None:
+        """Data-parallel processes (torchrun, docs/distributed.md) are offered with 2+ GPUs."""
+        for widget_id in ("#nproc-label", "#nproc"):
+            self.query_one(widget_id).display = gpus > 1
+        if gpus > 1:
+            self.query_one("#nproc", Input).placeholder = f"1 (of {gpus})"
 
     @work(thread=True, exclusive=True, group="catalog")
     def load_catalog(self) -> None:

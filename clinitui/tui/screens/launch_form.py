@@ -75,6 +75,8 @@ class LaunchForm:
                 yield Input(compact=True, placeholder="1e-3", id="lr", type="number", classes="short")
                 yield Label("Seed", classes="label-short")
                 yield Input(compact=True, placeholder="42", id="seed", type="integer", classes="short")
+                yield Label("GPUs", classes="label-short", id="nproc-label")  # shown when several are visible
+                yield Input(compact=True, placeholder="1", id="nproc", type="integer", classes="short")
             with Horizontal(classes="row"):
                 yield Label("Settings", classes="label")
                 yield Input(compact=True, placeholder="more key=value, e.g. train.max_length=128 model.freeze=backbone",
@@ -122,7 +124,7 @@ class LaunchForm:
             data_path=text("data-path"), text_col=choice("text-col") or "text",
             label_col=choice("label-col") or "label", split_col=choice("split-col"), demo_size=text("demo-size"),
             backbone=choice("backbone"), adapter=choice("adapter"), budget=choice("budget") or "auto",
-            epochs=text("epochs"), lr=text("lr"), seed=text("seed"), extra=text("extra"),
+            epochs=text("epochs"), lr=text("lr"), seed=text("seed"), nproc=text("nproc"), extra=text("extra"),
         )
 
     def _apply_preset(self) -> None:

@@ -49,10 +49,12 @@ def export(run: Path, out: Path) -> Path:
 
 
 def assert_same_probabilities(run: Path, out: Path, notes: list[str]) -> None:
+    from clinitui.engine.evaluation import postprocess
     from clinitui.engine.inference import probabilities
     from clinitui.export.onnx_predict import ExportedModel
 
-    torch_probs, _ = probabilities(run / "checkpoint", notes, device="cpu")
+    raw, info = probabilities(run / "checkpoint", notes, device="cpu")
+    torch_probs, _ = postprocess(raw, info)  # what `predict` reports: the stored temperature applied
     onnx_probs = ExportedModel(out).probabilities(notes)
     assert onnx_probs.shape == torch_probs.shape == (len(notes), 2)
     assert np.abs(onnx_probs - torch_probs).max() < 1e-4

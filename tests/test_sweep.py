@@ -33,6 +33,7 @@ TINY_SET = """
 "train.threads" = 1
 "model.backbone_options.vocab_size" = 300
 "model.backbone_options.min_frequency" = 2
+"model.ensemble" = "none"
 """
 
 GRID = f"""description = "test grid"

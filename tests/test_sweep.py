@@ -281,3 +281,14 @@ slots = 2
     study = optuna.load_study(study_name=STUDY, storage=storage(out))
     assert len(study.trials) == 3 and (out / "optuna.journal").is_file()
     assert {t.state.name for t in study.trials} <= {"COMPLETE", "PRUNED"}
+
+
+def test_backend_ray_without_ray_is_one_line_and_exit_2(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    root = tmp_path / "sweeps"
+    result = runner.invoke(app, ["sweep", "--adapters", "grn,linear", "--backend", "ray", "--sweeps-root", str(root)])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "pip install 'clinitui[ray]'" in result.stderr and not root.exists()

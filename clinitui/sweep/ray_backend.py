@@ -56,7 +56,6 @@ def _trainable(params: dict, sweep_dir: str, threads: int) -> None:
     from ray import tune
 
     from clinitui.sweep.journal import Journal, read_spec
-    from clinitui.sweep.spec import trial_name
 
     sweep = Path(sweep_dir)
     spec = read_spec(sweep)
@@ -67,7 +66,7 @@ def _trainable(params: dict, sweep_dir: str, threads: int) -> None:
         settings, seed = record["settings"], record["seed"]
     else:  # an Optuna point, named here
         settings, seed = dict(params), spec.seeds[0]
-        name = trial_name(int(time.time() * 1000) % 10**9, {"optuna": tune.get_context().get_trial_id()}, seed)
+        name = f"ray-{tune.get_context().get_trial_id()}-s{seed}"
         journal.record("trial_queued", name=name, settings=settings, seed=seed, backend="ray")
     config = trial_config(spec, Trial(name, settings, seed), threads)
     journal.record("trial_started", name=name, run_dir=str(trial_dir(sweep, name)), backend="ray",

@@ -129,6 +129,15 @@ def _num(value, sd=None, digits=3) -> str:
     return text + (f"±{sd:.{digits}f}" if sd is not None else "")
 
 
+def _ci(ci) -> str:
+    """``[lo, hi]`` or ``{"low": lo, "high": hi}`` (however the evaluation report writes it) → ``lo-hi``."""
+    if isinstance(ci, dict):
+        ci = [ci.get("low", ci.get("lo")), ci.get("high", ci.get("hi"))]
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(x, (int, float)) for x in ci):
+        return f"{ci[0]:.3f}-{ci[1]:.3f}"
+    return "-"
+
+
 def _setting(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
@@ -153,8 +162,7 @@ def render(payload: dict) -> str:
     head = ["", *keys, "seeds", "val F1", "test F1", "95% CI", "acc", "prec", "rec", "train s", "params", "peak", "status"]
     lines = []
     for g in groups:
-        ci = g.get("test_f1_macro_ci")
-        ci_text = f"{ci[0]:.3f}-{ci[1]:.3f}" if isinstance(ci, (list, tuple)) and len(ci) == 2 else "-"
+        ci_text = _ci(g.get("test_f1_macro_ci"))
         status = ",".join(g["statuses"]) + (f": {g['errors'][0]}" if g["errors"] and g["n_finished"] == 0 else "")
         lines.append(["*" if g.get("best") else "", *(_setting(g["settings"].get(k, "")) for k in keys), str(len(g["seeds"])),
                       _num(g["val_f1_macro"], g["val_f1_macro_sd"]), _num(g["test_f1_macro"], g["test_f1_macro_sd"]),
@@ -163,9 +171,8 @@ def render(payload: dict) -> str:
                       _bytes(g["peak_memory_bytes"]), status])
     b = payload.get("baseline")
     if b:
-        ci = b.get("test_f1_macro_ci")
         lines.append(["", "baseline TF-IDF", *[""] * (len(keys) - 1), "", _num(b["val_f1_macro"]), _num(b["test_f1_macro"]),
-                      f"{ci[0]:.3f}-{ci[1]:.3f}" if isinstance(ci, (list, tuple)) and len(ci) == 2 else "-",
+                      _ci(b.get("test_f1_macro_ci")),
                       _num(b["test_accuracy"]), _num(b["test_precision_macro"]), _num(b["test_recall_macro"]),
                       "", "", "", "reference"])
     widths = [max(len(row[i]) for row in [head, *lines]) for i in range(len(head) - 1)]

@@ -44,7 +44,7 @@ class ClinituiApp(App):
     BINDINGS = [
         Binding("ctrl+r", "switch_mode('runs')", "Runs", priority=True),
         Binding("ctrl+n", "switch_mode('launch')", "New run", priority=True),
-        Binding("ctrl+w", "open_sweep", "Sweeps", priority=True),
+        Binding("ctrl+w", "open_sweep", "Sweeps", priority=True, show=False),  # in the palette; footers unchanged
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 

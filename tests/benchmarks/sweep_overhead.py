@@ -10,7 +10,7 @@ Not a test (pytest does not collect this file name). Prints one JSON document:
 * ``sweep_2_slots_s`` vs ``back_to_back_s``: the same four trials as one sweep with 2 CPU slots
   (1 thread each) and as four ``clinitui train`` runs one after the other (all cores each).
 
-    nice -n 10 python tests/benchmarks/sweep_overhead.py [--epochs 2] [--demo-size 600]
+    nice -n 10 python tests/benchmarks/sweep_overhead.py [--epochs 1] [--demo-size 300]
 """
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ def sweep(tmp: Path, name: str, slots: int, common_sets: list[str], epochs: int,
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--demo-size", type=int, default=600)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--demo-size", type=int, default=300)
     a = ap.parse_args()
     from clinitui.sweep.journal import read_journal
 

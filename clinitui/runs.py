@@ -252,14 +252,14 @@ def lock_holder(run_dir: Path) -> int | None:
 
 
 # ---- runs by name ---------------------------------------------------------------------------------
-def _run_dirs(root: Path) -> list[Path]:
+def run_dirs(root: Path) -> list[Path]:
     try:
         return [p for p in Path(root).iterdir() if p.is_dir() and (p / "run.toml").is_file()]
     except OSError:
         return []
 
 
-def _newest(dirs: list[Path]) -> Path:
+def newest_run(dirs: list[Path]) -> Path:
     """The run started last: by ``run.toml``'s time (written before training), then by name."""
     def key(p: Path) -> tuple[float, str]:
         try:
@@ -290,15 +290,15 @@ def resolve_run(arg: str | Path, runs_root: Path | None = None) -> Path:
             return path
         if path.name == "checkpoint" and (path.parent / "run.toml").is_file():
             return path.parent
-        if looks_like_path or not any(p.name.startswith(text) for p in _run_dirs(root)):
+        if looks_like_path or not any(p.name.startswith(text) for p in run_dirs(root)):
             raise ConfigError(f"{path}: not a clinitui run directory (no run.toml); pass a run's folder or its name")
     elif looks_like_path:
         raise ConfigError(f"{text}: no such run folder; see `clinitui runs list` for the runs under {root}")
-    dirs = _run_dirs(root)
+    dirs = run_dirs(root)
     if text == "last":
         if not dirs:
             raise ConfigError(f"no runs under {root} yet, so no `last` run; start one with `clinitui train`")
-        return _newest(dirs)
+        return newest_run(dirs)
     exact = [p for p in dirs if p.name == text]
     if exact:
         return exact[0]

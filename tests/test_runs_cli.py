@@ -150,6 +150,10 @@ def test_real_runs_by_name_prune_spares_a_live_worker(tmp_path):
         assert summarize(live_dir).status == "running"
         refused = runner.invoke(app, ["runs", "rm", live_dir.name, "--runs-root", str(root), "--yes"])
         assert refused.exit_code == 6 and "still running" in refused.stderr
+        busy = runner.invoke(app, ["train", "--resume", live_dir.name, "--runs-root", str(root)])
+        assert busy.exit_code == 6 and str(live_dir) in busy.stderr  # found by its name, then refused
+        unknown = runner.invoke(app, ["train", "--resume", "nope", "--runs-root", str(root)])
+        assert unknown.exit_code == 2 and "no run named 'nope'" in unknown.stderr
         pruned = runner.invoke(app, ["runs", "prune", "--status", "finished,failed,stopped,crashed,created",
                                      "--runs-root", str(root), "--yes"])
         assert pruned.exit_code == 0, pruned.output

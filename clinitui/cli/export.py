@@ -22,7 +22,7 @@ def export_command(
     runs_root: Annotated[Optional[Path], Opt(help="Runs root [default: $CLINITUI_RUNS_ROOT or ~/.local/share/clinitui/runs].")] = None,
     json_out: Annotated[bool, Opt("--json", help="Print the export's manifest as JSON.")] = False,
 ) -> None:
-    """Write model.onnx (dynamic batch and length), tokenizer.json and export.json; run it with `clinitui predict OUT`."""
+    """Export a run for a pipeline without torch: model.onnx, tokenizer.json, export.json (run: `clinitui predict OUT`)."""
     with boundary():
         from clinitui.errors import ConfigError
         from clinitui.runs import resolve_checkpoint

@@ -16,11 +16,11 @@ class RunNames(Provider):
     """``open <run name>`` for every run under the app's runs root, newest first."""
 
     def _runs(self) -> list[Path]:
-        from clinitui.runs import _newest, _run_dirs
+        from clinitui.runs import newest_run, run_dirs
 
-        dirs = sorted(_run_dirs(self.app.runs_root), key=lambda p: p.name, reverse=True)
+        dirs = sorted(run_dirs(self.app.runs_root), key=lambda p: p.name, reverse=True)
         if dirs:
-            newest = _newest(dirs)
+            newest = newest_run(dirs)
             dirs.remove(newest)
             dirs.insert(0, newest)
         return dirs

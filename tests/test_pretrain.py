@@ -308,3 +308,19 @@ def test_the_console_follows_a_pretraining_run(tmp_path, notes):
             assert lines and all("MLM loss" in line.text for line in lines)
 
     asyncio.run(scenario())
+
+
+def test_a_pretrained_moe_backbone_round_trips_through_run_toml(tmp_path, notes):
+    from clinitui.config.overrides import from_toml, to_toml
+    from clinitui.engine.run import prepare
+    from clinitui.models.classifier import build_classifier, make_tokenizer
+
+    payload = _pretrain(notes, tmp_path, "--backbone", "scratch-moe", "--steps", "2")
+    folder = Path(payload["checkpoint"])
+    prepared = prepare(RunConfig(data={"path": str(notes)}, model={"backbone": str(folder)}))
+    config = from_toml(to_toml(prepared.config), "run.toml")  # options with a None default must not break TOML
+    assert config.model.backbone == "scratch-moe"
+    tokenizer = make_tokenizer(config.model, [])
+    model, _ = build_classifier(config.model, 2, tokenizer)
+    saved = load_file(str(folder / "backbone.safetensors"))
+    assert all(torch.equal(saved[k], v) for k, v in model.backbone.state_dict().items())

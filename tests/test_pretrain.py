@@ -153,6 +153,7 @@ def test_pretrained_backbone_loads_into_train_with_its_weights_and_tokenizer(tmp
     assert events[0]["type"] == "run_started" and events[0]["kind"] == "pretrain"
     assert {"step", "eval", "run_finished"} <= {e["type"] for e in events}
     assert all("mlm_loss" in e and "perplexity" in e for e in events if e["type"] == "eval")
+    assert 0 < payload["unigram_loss"] < 10 and events[0]["unigram_loss"] == payload["unigram_loss"]
     assert Path(payload["run_dir"]).name.split("-", 2)[2].startswith("pretrain")
 
     from clinitui.engine.run import prepare
@@ -324,3 +325,17 @@ def test_a_pretrained_moe_backbone_round_trips_through_run_toml(tmp_path, notes)
     model, _ = build_classifier(config.model, 2, tokenizer)
     saved = load_file(str(folder / "backbone.safetensors"))
     assert all(torch.equal(saved[k], v) for k, v in model.backbone.state_dict().items())
+
+
+def test_unigram_loss_is_the_cross_entropy_of_token_frequencies():
+    import math
+
+    from clinitui.engine.mlm import MaskingSpec, unigram_loss
+
+    special = torch.zeros(6, dtype=torch.bool)
+    special[[0, 1]] = True  # pad and a special token are not counted
+    spec = MaskingSpec(mask_id=1, pad_id=0, special=special, continuation=None, vocab_size=6)
+    train = [[1, 2, 2, 3, 0], [1, 2, 4, 5]]  # counts: 2→3, 3→1, 4→1, 5→1 (6 tokens), add-one over 6 ids
+    val = [[1, 2, 3, 0]]
+    expected = -(math.log(4 / 12) + math.log(2 / 12)) / 2
+    assert unigram_loss(train, val, spec) == pytest.approx(expected)

@@ -23,7 +23,7 @@ from clinitui.engine.mlm import IGNORE, mask_tokens, step_generator, windows
 from clinitui.engine.mlm_models import ScratchMLM
 from clinitui.errors import StopRequested
 from clinitui.models.backbones.scratch_transformer import ScratchOptions, ScratchTransformer
-from conftest import make_rows
+from tests.conftest import make_rows
 
 runner = CliRunner()
 TINY_BACKBONE = ["--set", "model.backbone_options.size=tiny", "--set", "model.backbone_options.vocab_size=300",

@@ -23,7 +23,7 @@ from clinitui.engine.mlm import IGNORE, mask_tokens, step_generator, windows
 from clinitui.engine.mlm_models import ScratchMLM
 from clinitui.errors import StopRequested
 from clinitui.models.backbones.scratch_transformer import ScratchOptions, ScratchTransformer
-from conftest import make_rows
+from tests.conftest import make_rows
 
 runner = CliRunner()
 TINY_BACKBONE = ["--set", "model.backbone_options.size=tiny", "--set", "model.backbone_options.vocab_size=300",
@@ -153,6 +153,7 @@ def test_pretrained_backbone_loads_into_train_with_its_weights_and_tokenizer(tmp
     assert events[0]["type"] == "run_started" and events[0]["kind"] == "pretrain"
     assert {"step", "eval", "run_finished"} <= {e["type"] for e in events}
     assert all("mlm_loss" in e and "perplexity" in e for e in events if e["type"] == "eval")
+    assert 0 < payload["unigram_loss"] < 10 and events[0]["unigram_loss"] == payload["unigram_loss"]
     assert Path(payload["run_dir"]).name.split("-", 2)[2].startswith("pretrain")
 
     from clinitui.engine.run import prepare
@@ -308,3 +309,33 @@ def test_the_console_follows_a_pretraining_run(tmp_path, notes):
             assert lines and all("MLM loss" in line.text for line in lines)
 
     asyncio.run(scenario())
+
+
+def test_a_pretrained_moe_backbone_round_trips_through_run_toml(tmp_path, notes):
+    from clinitui.config.overrides import from_toml, to_toml
+    from clinitui.engine.run import prepare
+    from clinitui.models.classifier import build_classifier, make_tokenizer
+
+    payload = _pretrain(notes, tmp_path, "--backbone", "scratch-moe", "--steps", "2")
+    folder = Path(payload["checkpoint"])
+    prepared = prepare(RunConfig(data={"path": str(notes)}, model={"backbone": str(folder)}))
+    config = from_toml(to_toml(prepared.config), "run.toml")  # options with a None default must not break TOML
+    assert config.model.backbone == "scratch-moe"
+    tokenizer = make_tokenizer(config.model, [])
+    model, _ = build_classifier(config.model, 2, tokenizer)
+    saved = load_file(str(folder / "backbone.safetensors"))
+    assert all(torch.equal(saved[k], v) for k, v in model.backbone.state_dict().items())
+
+
+def test_unigram_loss_is_the_cross_entropy_of_token_frequencies():
+    import math
+
+    from clinitui.engine.mlm import MaskingSpec, unigram_loss
+
+    special = torch.zeros(6, dtype=torch.bool)
+    special[[0, 1]] = True  # pad and a special token are not counted
+    spec = MaskingSpec(mask_id=1, pad_id=0, special=special, continuation=None, vocab_size=6)
+    train = [[1, 2, 2, 3, 0], [1, 2, 4, 5]]  # counts: 2→3, 3→1, 4→1, 5→1 (6 tokens), add-one over 6 ids
+    val = [[1, 2, 3, 0]]
+    expected = -(math.log(4 / 12) + math.log(2 / 12)) / 2
+    assert unigram_loss(train, val, spec) == pytest.approx(expected)

@@ -30,7 +30,8 @@ class PretrainProgress(PlainProgress):
                     f"  {event['n_windows']} windows of up to {event['window']} tokens, {event['total_steps']} steps, "
                     f"{event['params']['total']:,} parameters, device {event['device']}")
         if kind == "eval":
-            return f"step {event['step']}: held-out MLM loss {event['mlm_loss']:.4f}, perplexity {event['perplexity']:.1f}"
+            return (f"step {event['step']}: held-out MLM loss {event['mlm_loss']:.4f} (token frequencies alone: "
+                    f"{event['unigram_loss']:.4f}), perplexity {event['perplexity']:.1f}")
         if kind == "checkpoint":
             return None
         if kind == "step":
@@ -145,6 +146,10 @@ def _run_here(prepared, path: Path, *, resume: bool, json_out: bool, quiet: bool
         print_json(payload)
     elif not quiet:
         sys.stderr.write(f"held-out MLM loss {payload['val_mlm_loss']:.4f} (perplexity {payload['perplexity']:.1f}) "
-                         f"after {payload['steps']} steps; {payload['test_rows_left_out']} test rows left out\n"
-                         f"run: {payload['run_dir']}\nbackbone folder: {payload['checkpoint']}\n"
+                         f"after {payload['steps']} steps; {payload['test_rows_left_out']} test rows left out\n")
+        if payload["val_mlm_loss"] > payload["unigram_loss"] - 0.5:
+            sys.stderr.write(f"note: token frequencies alone score {payload['unigram_loss']:.4f}: the model has learnt "
+                             "little context yet (on MORFITT such backbones fine-tuned worse than random ones; "
+                             "train longer, see docs/pretraining.md)\n")
+        sys.stderr.write(f"run: {payload['run_dir']}\nbackbone folder: {payload['checkpoint']}\n"
                          f"fine-tune it with `clinitui train --backbone {payload['checkpoint']} ...`\n")

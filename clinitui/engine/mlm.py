@@ -110,3 +110,21 @@ def windows(sequences: Sequence[Sequence[int]], window: int, stride: int | None 
                 break
             start = min(start + stride, len(body) - body_len)
     return out
+
+
+def unigram_loss(train: Sequence[Sequence[int]], val: Sequence[Sequence[int]], spec: MaskingSpec) -> float:
+    """Cross-entropy of the held-out tokens under the training tokens' frequencies (add-one).
+
+    What a model that ignores the context scores: an MLM whose held-out loss sits at this level
+    has learnt token frequencies only (the "unigram plateau"), and its encoder gives a classifier
+    little to start from (docs/pretraining.md).
+    """
+    size = spec.vocab_size
+    counts = torch.zeros(size, dtype=torch.float64)
+    for w in train:
+        counts += torch.bincount(torch.tensor(w, dtype=torch.long), minlength=size)[:size].double()
+    counts[spec.special] = 0.0
+    logp = torch.log((counts + 1.0) / (counts.sum() + size))
+    ids = torch.tensor([t for w in val for t in w], dtype=torch.long)
+    ids = ids[~spec.special[ids]]
+    return float(-logp[ids].mean()) if len(ids) else float("nan")

@@ -347,7 +347,9 @@ def plan_for_config(config: RunConfig, n_labels: int = 2, device: DeviceInfo | N
     """Architecture numbers → plan, loading no weights; raises ConfigError when nothing fits."""
     from clinitui.engine.shapes import model_shape
     from clinitui.models.classifier import effective_freeze, resolve_backbone
+    from clinitui.models.pretrained import expand_backbone_folder
 
+    config = expand_backbone_folder(config)  # a `clinitui pretrain` folder plans as its entry and size
     shape = model_shape(config.model, n_labels)  # raises the "did you mean" error for unknown names
     try:
         backbone_cls, _ = resolve_backbone(config.model.backbone)

@@ -145,7 +145,7 @@ def execute(prepared: PreparedPretrain, path: Path, *, listeners: list[Callable[
     try:
         import torch
 
-        from clinitui.engine.mlm import windows
+        from clinitui.engine.mlm import unigram_loss, windows
         from clinitui.engine.pretrain_loop import MaskRecipe, fit_mlm
         from clinitui.models.classifier import count_parameters, load_tokenizer, make_tokenizer
 
@@ -167,6 +167,7 @@ def execute(prepared: PreparedPretrain, path: Path, *, listeners: list[Callable[
         model = build_mlm(config, tokenizer, prepared.pretrained).to(device)
         recipe = MaskRecipe(model.masking_spec(tokenizer), p.mask_prob, p.mask_token_fraction, p.random_token_fraction,
                             p.whole_word)
+        unigram = unigram_loss(train_windows, val_windows, recipe.spec)  # the level that means "no context learnt"
         plan = prepared.plan
         micro_batch = min(plan.micro_batch, t.batch_size)
         if snapshot is not None and snapshot["progress"].get("micro_batch"):
@@ -183,7 +184,7 @@ def execute(prepared: PreparedPretrain, path: Path, *, listeners: list[Callable[
             data_files=[vars(u) for u in corpus.files], n_documents=len(corpus.train), n_val_documents=len(corpus.val),
             n_windows=len(train_windows), n_val_windows=len(val_windows), n_train=len(train_windows),
             n_val=len(val_windows), n_test=0, test_rows_left_out=corpus.dropped_as_test,
-            window=p.window, total_steps=total_steps, lr=lr, params=params, device=str(device), precision=precision,
+            window=p.window, unigram_loss=round(unigram, 6), total_steps=total_steps, lr=lr, params=params, device=str(device), precision=precision,
             plan={**plan.as_dict(), "micro_batch": micro_batch, "precision": precision},
             vocab_size=tokenizer.vocab_size, backbone=getattr(model, "backbone", model).__class__.__name__,
             **({"resumed_from_step": snapshot["progress"]["step"]} if snapshot else {}),
@@ -193,11 +194,13 @@ def execute(prepared: PreparedPretrain, path: Path, *, listeners: list[Callable[
 
         def on_eval(step: int, val_loss: float) -> None:
             ppl = math.exp(min(val_loss, 50.0))
-            events.emit("eval", split="val", step=step, mlm_loss=round(val_loss, 6), perplexity=round(ppl, 3))
+            events.emit("eval", split="val", step=step, mlm_loss=round(val_loss, 6), perplexity=round(ppl, 3),
+                        unigram_loss=round(unigram, 6))
             marker = {"format": "clinitui-backbone", "format_version": 1, "clinitui_version": __version__,
                       "kind": "hf" if prepared.pretrained else m.backbone,
                       "options": {k: v for k, v in m.backbone_options.items() if k != "init_from"},
-                      "pretraining": {"steps": step, "val_mlm_loss": round(val_loss, 6), "window": p.window,
+                      "pretraining": {"steps": step, "val_mlm_loss": round(val_loss, 6),
+                                      "unigram_loss": round(unigram, 6), "window": p.window,
                                       "documents": len(corpus.train), "data": data_names,
                                       "test_rows_left_out": corpus.dropped_as_test}}
             if not prepared.pretrained:  # the full options the architecture was built with
@@ -221,6 +224,7 @@ def execute(prepared: PreparedPretrain, path: Path, *, listeners: list[Callable[
             "checkpoint": str(ckpt_dir),
             "val_mlm_loss": round(state.val_loss, 6),
             "perplexity": round(math.exp(min(state.val_loss, 50.0)), 3),
+            "unigram_loss": round(unigram, 6),  # held-out loss of token frequencies alone
             "steps": state.step,
             "documents": len(corpus.train),
             "val_documents": len(corpus.val),

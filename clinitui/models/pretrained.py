@@ -55,7 +55,7 @@ def expand_backbone_folder(config: RunConfig) -> RunConfig:
     marker = read_marker(folder)
     if marker is None or marker.get("kind") == "hf":
         return config  # a Hugging Face folder: the hf entry reads it as it is
-    options = dict(marker["options"])
+    options = {k: v for k, v in marker["options"].items() if v is not None}  # TOML has no null: None = default
     for key, value in config.model.backbone_options.items():
         if key not in FREE_OPTIONS and key in options and options[key] != value:
             raise ConfigError(f"backbone option '{key}' = {value!r} differs from the pretrained backbone in "

@@ -67,14 +67,16 @@ def table(out: Path) -> str:
     base = rows.get("none")
     mean = lambda xs: statistics.mean(xs)  # noqa: E731
     sd = lambda xs: statistics.stdev(xs) if len(xs) > 1 else float("nan")  # noqa: E731
-    lines = ["| pretraining | held-out MLM loss | seeds | val macro-F1 | test macro-F1 | lift (test) | wall s |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| pretraining | held-out MLM loss | seeds | val macro-F1 after epoch 1 | val macro-F1 (best) "
+             "| test macro-F1 | lift (test) | wall s |", "|---|---|---|---|---|---|---|---|"]
     for name, ms in sorted(rows.items(), key=lambda kv: (kv[0] != "none", kv[0])):
         val = [m["val_metrics"]["f1_macro"] for m in ms]
+        first = [next(e["f1_macro"] for e in map(json.loads, (Path(m["run_dir"]) / "events.jsonl").read_text().splitlines())
+                      if e["type"] == "eval" and e.get("split") == "val") for m in ms]
         test = [m["metrics"]["f1_macro"] for m in ms]
         lift = f"{mean(test) - mean([b['metrics']['f1_macro'] for b in base]):+.3f}" if base and name != "none" else "–"
         loss = f"{losses[name]:.3f}" if name in losses else "–"
-        lines.append(f"| {name} | {loss} | {len(ms)} | {mean(val):.3f} ± {sd(val):.3f} | {mean(test):.3f} ± {sd(test):.3f} "
+        lines.append(f"| {name} | {loss} | {len(ms)} | {mean(first):.3f} | {mean(val):.3f} ± {sd(val):.3f} | {mean(test):.3f} ± {sd(test):.3f} "
                      f"| {lift} | {mean([m['wall_seconds'] for m in ms]):.0f} |")
     b = (base or [{}])[0].get("baseline")
     if b:

@@ -73,6 +73,10 @@ def write_report(report: dict, out: Path) -> tuple[Path, Path]:
 def make_report(target: Path, out: Path, **options) -> tuple[Path, Path]:
     """Build the numbers for ``target`` and write report.html + report.json; the CLI's and TUI's entry."""
     _require_extra()
-    from clinitui.report.build import build_report
+    from clinitui.report.build import build_report, build_sweep_report
 
+    target = Path(target)
+    is_run = (target / "config.json").is_file() or (target / "checkpoint").is_dir()
+    if not is_run and target.is_dir():  # a sweep: a folder of runs
+        return write_report(build_sweep_report(target, **options), out)
     return write_report(build_report(target, **options), out)

@@ -44,12 +44,18 @@ def signed_ci(value, interval=None, digits: int = 3) -> str:
     return f"{text} [{interval[0]:+.{digits}f}, {interval[1]:+.{digits}f}]" if interval else text
 
 
+def pval(p) -> str:
+    if p is None:
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def render(report: dict, figures: dict[str, str]) -> str:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
     env = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=select_autoescape(["j2", "html"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(fmt=fmt, ci=ci, signed_ci=signed_ci)
+    env.filters.update(fmt=fmt, ci=ci, signed_ci=signed_ci, pval=pval)
     return env.get_template("template.html.j2").render(r=report, fig=figures)
 
 

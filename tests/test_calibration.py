@@ -52,3 +52,14 @@ def test_slope_and_intercept_near_ideal_for_a_calibrated_model():
     assert slope == pytest.approx(1, abs=0.08) and intercept == pytest.approx(0, abs=0.08)
     report = cal.calibration_report(y, np.column_stack([1 - p, p]), 1.0, 1)
     assert {"brier", "ece", "slope", "intercept", "temperature", "before", "after"} <= set(report)
+
+
+def test_slope_and_intercept_match_statsmodels_logit():
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(9)
+    p = rng.uniform(0.3, 0.45, 500)  # a timid model: its probabilities barely spread
+    y = (rng.random(500) < 1 / (1 + np.exp(-(0.5 + 6 * np.log(p / (1 - p)))))).astype(int)
+    ref = sm.Logit(y, sm.add_constant(np.log(p / (1 - p)))).fit(disp=0).params
+    slope, intercept = cal.slope_intercept(y, np.column_stack([1 - p, p]), 1)
+    assert slope == pytest.approx(ref[1], rel=1e-6) and intercept == pytest.approx(ref[0], rel=1e-6)

@@ -91,7 +91,7 @@ def test_report_html_is_self_contained_offline_and_private(trained, tmp_path):
         assert base64.b64decode(src.split(",", 1)[1], validate=True)[:8] == b"\x89PNG\r\n\x1a\n"
     assert "http://" not in html and "https://" not in html and "//cdn" not in html
     for heading in ("Metrics with 95% intervals", "Calibration", "Operating point", "Comparison with the baseline",
-                    "Leakage between splits", "Model card", "[to be completed]", "Data and splits"):
+                    "Leakage between splits", "Model card", "[to be completed]", "Data and splits (of the training run)"):
         assert heading in html
     report = json.loads(out.with_suffix(".json").read_text())
     assert CANARY.lower() not in html.lower() and CANARY.lower() not in json.dumps(report).lower()
@@ -183,3 +183,19 @@ def test_bad_threshold_rule_fails_before_a_run_directory_exists(tmp_path):
     result = CliRunner().invoke(app, ["train", "--data", str(data), *TINY, "--threshold-rule", "sensitivity:2",
                                       "--run-dir", str(tmp_path / "never")])
     assert result.exit_code == 2 and "threshold rule" in result.stderr and not (tmp_path / "never").exists()
+
+
+def test_report_of_a_folder_of_runs_reports_the_best_on_validation_with_a_table(trained, tmp_path):
+    run, _, payload = trained
+    for name in ("trial-a", "trial-b"):
+        shutil.copytree(run, tmp_path / "sweep" / "trials" / name)
+    metrics = json.loads((tmp_path / "sweep" / "trials" / "trial-b" / "metrics.json").read_text())
+    metrics["val_metrics"]["f1_macro"] = 2.0  # the one to pick: best on validation
+    (tmp_path / "sweep" / "trials" / "trial-b" / "metrics.json").write_text(json.dumps(metrics))
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "sweep"), "--out", str(tmp_path / "s.html"),
+                                      "--bootstrap", "50"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "s.json").read_text())
+    assert report["sweep"]["best"] == "trial-b" and [r["run"] for r in report["sweep"]["runs"]] == ["trial-a", "trial-b"]
+    assert report["sweep"]["runs"][0]["f1_macro_ci"] == payload["metrics"]["f1_macro_ci"]
+    assert "Runs in" in (tmp_path / "s.html").read_text()

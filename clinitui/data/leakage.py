@@ -49,12 +49,15 @@ def _near_duplicates(norm: dict[str, list[str]], earlier: dict[str, list[str]], 
                      skip: dict[str, set[int]]) -> dict[str, list[int]]:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, dtype=np.float32)
+    # Terms in more than half the notes carry no identity and make the products dense: left out.
+    vectorizer = TfidfVectorizer(ngram_range=(1, 1), min_df=1, max_df=0.5, dtype=np.float32)
+    everything = norm["train"] + norm["val"] + norm["test"]
     try:
-        vectorizer.fit(norm["train"] + norm["val"] + norm["test"])
-    except ValueError:  # no word at all (e.g. notes of punctuation only)
+        matrix = vectorizer.fit_transform(everything).tocsr()
+    except ValueError:  # no word at all (e.g. notes of punctuation only), or every term too common
         return {"val": [], "test": []}
-    mats = {name: vectorizer.transform(texts) for name, texts in norm.items()}
+    n_train, n_val = len(norm["train"]), len(norm["val"])
+    mats = {"train": matrix[:n_train], "val": matrix[n_train:n_train + n_val], "test": matrix[n_train + n_val:]}
     out: dict[str, list[int]] = {}
     for name in ("val", "test"):
         from scipy.sparse import vstack

@@ -38,7 +38,48 @@ def resolve(target: Path) -> tuple[Path | None, Path]:
         return run, target
     if (target / "checkpoint").is_dir():
         return target, target / "checkpoint"
-    raise ConfigError(f"{target}: neither a run folder (with checkpoint/) nor a checkpoint folder (with config.json)")
+    raise ConfigError(f"{target}: neither a run folder (with checkpoint/), a checkpoint folder (with config.json) "
+                      "nor a folder of finished runs (a sweep)")
+
+
+def finished_runs(folder: Path, depth: int = 3) -> list[Path]:
+    """Run folders (metrics.json + checkpoint/) under ``folder``: the trials of a sweep directory."""
+    found, level = [], [Path(folder)]
+    for _ in range(depth):
+        level = [c for d in level for c in sorted(d.iterdir()) if c.is_dir() and not c.name.startswith(".")]
+        found += [d for d in level if (d / "metrics.json").is_file() and (d / "checkpoint").is_dir()]
+        level = [d for d in level if d not in found]
+    return found
+
+
+def sweep_table(runs: list[Path]) -> list[dict]:
+    """One row per finished run: the model, validation F1 and test F1 with its interval."""
+    rows = []
+    for run in runs:
+        m = _read_json(run / "metrics.json") or {}
+        cfg = _read_json(run / "checkpoint" / "config.json") or {}
+        vs = m.get("vs_baseline") or {}
+        rows.append({"run": run.name, "path": str(run), "backbone": (cfg.get("model") or {}).get("backbone"),
+                     "adapter": (cfg.get("model") or {}).get("adapter"),
+                     "val_f1_macro": (m.get("val_metrics") or {}).get("f1_macro"),
+                     "f1_macro": (m.get("metrics") or {}).get("f1_macro"),
+                     "f1_macro_ci": (m.get("metrics") or {}).get("f1_macro_ci"),
+                     "delta_f1_macro": vs.get("delta_f1_macro"), "delta_f1_macro_ci": vs.get("delta_f1_macro_ci")})
+    return rows
+
+
+def build_sweep_report(folder: Path, **options) -> dict:
+    """A folder of runs: the full report of the run best on *validation*, plus a table of all runs."""
+    runs = finished_runs(folder)
+    if not runs:
+        raise ConfigError(f"{folder}: no finished run (metrics.json + checkpoint/) in it; pass a run folder")
+    table = sweep_table(runs)
+    best = max(table, key=lambda r: -1.0 if r["val_f1_macro"] is None else r["val_f1_macro"])
+    report = build_report(Path(best["path"]), **options)
+    report["sweep"] = {"folder": str(folder), "chosen_by": "best validation macro-F1", "best": best["run"],
+                       "runs": table}
+    report["title"] = f"clinitui evaluation report: {Path(folder).name} (best of {len(table)} runs: {best['run']})"
+    return report
 
 
 def _read_json(path: Path) -> dict | None:

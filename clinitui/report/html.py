@@ -44,12 +44,18 @@ def signed_ci(value, interval=None, digits: int = 3) -> str:
     return f"{text} [{interval[0]:+.{digits}f}, {interval[1]:+.{digits}f}]" if interval else text
 
 
+def pval(p) -> str:
+    if p is None:
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def render(report: dict, figures: dict[str, str]) -> str:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
     env = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=select_autoescape(["j2", "html"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(fmt=fmt, ci=ci, signed_ci=signed_ci)
+    env.filters.update(fmt=fmt, ci=ci, signed_ci=signed_ci, pval=pval)
     return env.get_template("template.html.j2").render(r=report, fig=figures)
 
 
@@ -73,6 +79,10 @@ def write_report(report: dict, out: Path) -> tuple[Path, Path]:
 def make_report(target: Path, out: Path, **options) -> tuple[Path, Path]:
     """Build the numbers for ``target`` and write report.html + report.json; the CLI's and TUI's entry."""
     _require_extra()
-    from clinitui.report.build import build_report
+    from clinitui.report.build import build_report, build_sweep_report
 
+    target = Path(target)
+    is_run = (target / "config.json").is_file() or (target / "checkpoint").is_dir()
+    if not is_run and target.is_dir():  # a sweep: a folder of runs
+        return write_report(build_sweep_report(target, **options), out)
     return write_report(build_report(target, **options), out)

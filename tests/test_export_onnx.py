@@ -120,15 +120,29 @@ def test_temperature_and_threshold_travel_with_the_export(exported, tmp_path, no
     assert (model.decide(got) == np.where(got[:, pos] >= 0.3, pos, 1 - pos)).all()
 
 
-def test_ensemble_checkpoint_and_bad_format_are_refused(exported, tmp_path):
+def test_an_ensemble_checkpoint_exports_the_blend(tmp_path, data, notes):
+    """The default checkpoint blends the network with TF-IDF: the export carries both and the weight."""
+    run = train(tmp_path, data, *TINY, "--set", "model.ensemble=tfidf")
+    out = export(run, tmp_path / "export")
+    manifest = json.loads((out / "export.json").read_text())
+    assert manifest["ensemble"]["name"] == "tfidf" and (out / "tfidf" / "tfidf.json").is_file()
+    assert_same_probabilities(run, out, notes)
+    code = ("import sys\nfrom clinitui.export.onnx_predict import ExportedModel\n"
+            f"ExportedModel({str(out)!r}).probabilities(['patient stable', 'dyspnea and edema'])\n"
+            "print('TORCH' if 'torch' in sys.modules else 'CLEAN')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "CLEAN", done.stderr  # the blend needs no torch
+
+
+def test_damaged_ensemble_and_bad_format_are_refused(exported, tmp_path):
     run, _ = exported
     ckpt = tmp_path / "checkpoint"
     shutil.copytree(run / "checkpoint", ckpt)
     cfg = json.loads((ckpt / "config.json").read_text())
-    cfg["ensemble"] = {"name": "tfidf", "weight": 0.5, "path": "tfidf"}
+    cfg["ensemble"] = {"name": "tfidf", "weight": 0.5, "path": "tfidf"}  # no TF-IDF files behind it
     (ckpt / "config.json").write_text(json.dumps(cfg))
     result = runner.invoke(app, ["export", str(ckpt), "--out", str(tmp_path / "e")])
-    assert result.exit_code == 2 and "ensemble" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.exit_code == 2 and "TF-IDF" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     result = runner.invoke(app, ["export", str(run), "--format", "tflite", "--out", str(tmp_path / "f")])
     assert result.exit_code == 2 and "onnx" in result.stderr
     assert not (tmp_path / "e").exists() and not (tmp_path / "f").exists()

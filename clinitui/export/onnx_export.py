@@ -4,7 +4,9 @@ The graph takes ``input_ids`` and ``attention_mask`` (int64, dynamic batch and s
 returns the network's class ``probabilities`` (softmax of the head's logits: backbone, adapter,
 pooling and head included). The checkpoint's temperature and operating threshold, when it has
 them, travel in ``export.json`` and are applied by the predict path in numpy, in the order the
-PyTorch path applies them (docs/export.md). Exported with TorchScript tracing (no ``onnxscript``
+PyTorch path applies them (docs/export.md). A checkpoint that blends the network with a TF-IDF
+model (``--ensemble tfidf``, the default) takes that model's files along (``tfidf/``: JSON and
+safetensors, no pickle) and the blend weight. Exported with TorchScript tracing (no ``onnxscript``
 needed), in eval mode: dropout is off, as in ``clinitui predict``.
 """
 
@@ -34,6 +36,16 @@ def _settings(raw: dict) -> dict:
     return out
 
 
+def _ensemble(info) -> dict | None:
+    """The checkpoint's ``ensemble`` entry after its TF-IDF files pass their checksums, else None."""
+    from clinitui.engine.ensemble import load_part
+
+    if load_part(info) is None:
+        return None
+    spec = info.raw["ensemble"]
+    return {"name": spec["name"], "weight": float(spec["weight"]), "path": spec["path"], "sha256": spec.get("sha256")}
+
+
 def _tokenizer_json(tokenizer, out: Path) -> None:
     """Write ``tokenizer.json`` (the ``tokenizers`` format, readable without transformers or torch)."""
     inner = getattr(tokenizer, "tokenizer", None)
@@ -54,9 +66,10 @@ def export_onnx(checkpoint: Path, out: Path, *, sample_length: int = 16) -> dict
     from clinitui.engine.checkpoint import load_checkpoint, read_checkpoint_info
 
     info = read_checkpoint_info(checkpoint)
-    if info.raw.get("ensemble"):
-        raise ConfigError(f"{info.path}: this checkpoint blends a TF-IDF model (ensemble), which ONNX export does "
-                          "not carry yet; export a run trained without --ensemble")
+    if info.raw.get("members") or info.model.backbone == "tfidf":
+        raise ConfigError(f"{info.path}: a seed group or a tfidf checkpoint has no single network to export; "
+                          "export one of its runs trained with a neural backbone")
+    ensemble = _ensemble(info)  # checked (sha256) before anything is written
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RunDirectoryError(f"{out}: already exists and is not empty; choose a new --out folder")
@@ -96,9 +109,12 @@ def export_onnx(checkpoint: Path, out: Path, *, sample_length: int = 16) -> dict
             "inputs": ["input_ids", "attention_mask"], "output": "probabilities",
             **_settings(info.raw),
         }
+        if ensemble is not None:  # the TF-IDF half of the blend travels as its own files (no pickle)
+            shutil.copytree(info.path / ensemble["path"], tmp / ensemble["path"])
+            manifest["ensemble"] = ensemble
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        for f in tmp.iterdir():  # the vocabulary holds pieces of training text (docs/privacy.md)
-            os.chmod(f, 0o600)
+        for f in tmp.rglob("*"):  # the vocabularies hold pieces of training text (docs/privacy.md)
+            os.chmod(f, 0o700 if f.is_dir() else 0o600)
         if out.exists():
             out.rmdir()
         tmp.rename(out)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from clinitui.data.readers import read_table
-from clinitui.errors import ConfigError
+from clinitui.errors import CheckpointError, ConfigError
 from clinitui.export.bundle import MODEL, TOKENIZER, read_manifest
 
 
@@ -66,7 +66,18 @@ class ExportedModel:
         return out
 
     def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        return apply_temperature(self.network_probabilities(texts, batch_size), self.manifest.get("temperature"))
+        """What the checkpoint predicts: the network (blended with its TF-IDF model), then temperature."""
+        probs = self.network_probabilities(texts, batch_size)
+        spec = self.manifest.get("ensemble")
+        if spec:  # engine/ensemble.py's blend; the TF-IDF model needs numpy and scikit-learn, never torch
+            from clinitui.engine.ensemble import blend
+            from clinitui.engine.tfidf import TfidfModel
+
+            if "/" in str(spec["path"]) or str(spec["path"]).startswith("."):
+                raise CheckpointError(f"{self.path}: export.json names an invalid TF-IDF folder; the export was altered")
+            tfidf = TfidfModel.load(self.path / str(spec["path"]), spec.get("sha256"))
+            probs = blend(probs, tfidf.predict_proba(list(texts)), float(spec["weight"])).astype(np.float32)
+        return apply_temperature(probs, self.manifest.get("temperature"))
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """Predicted class per row: the operating threshold on the positive class if set, else argmax."""

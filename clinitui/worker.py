@@ -55,23 +55,36 @@ def main(argv: list[str] | None = None) -> int:
         (path / "worker.pid").unlink(missing_ok=True)
         sys.stderr.write(f"clinitui: error: {exc}\n")
         return exc.exit_code
+    done = _exit_now if dist is not None else (lambda code: code)
     try:
         execute(prepared, path, should_stop=stop, resume=resume)
     except StopRequested as exc:
         sys.stderr.write(f"clinitui: error: {exc}\n")
         # under torchrun a non-zero exit would count as a failure (and --max-restarts would restart it)
-        return 0 if dist is not None else exc.exit_code
+        return done(0 if dist is not None else exc.exit_code)
     except ClinituiError as exc:
         sys.stderr.write(f"clinitui: error: {exc}\n")
-        return exc.exit_code
+        return done(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("clinitui: interrupted\n")
-        return EXIT_INTERRUPTED
+        return done(EXIT_INTERRUPTED)
     except Exception as exc:
         sys.stderr.write(f"clinitui: internal error ({type(exc).__name__}); details above in this log\n")
-        return EXIT_INTERNAL
+        return done(EXIT_INTERNAL)
     sys.stderr.write("clinitui: run finished\n")
-    return 0
+    return done(0)
+
+
+def _exit_now(code: int) -> int:
+    """Leave a torchrun worker at once, everything written (events are flushed per line).
+
+    Freeing the traceback of a stop raised inside DDP training destroyed the gloo process group
+    while its worker thread waited for the GIL that the destructor held: the rank hung at exit
+    (seen with torch 2.13). Nothing is left to clean up that the kernel does not.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -164,3 +164,53 @@ def test_share_covers_every_row_once():
         for n in (0, 1, 7, 10):
             shares = [distributed.share(list(range(n)), distributed.Dist(r, world, r, world)) for r in range(world)]
             assert sorted(i for s in shares for i in s) == list(range(n))
+
+
+@pytest.mark.slow
+def test_a_rank_that_dies_ends_the_run_with_run_failed(tmp_path):
+    import psutil
+
+    run = tmp_path / "killed"
+    result = runner.invoke(app, ["train", *TWO, "--epochs", "3", "--run-dir", str(run), "--detach", "--json"])
+    assert result.exit_code == 0, result.output
+    pid = json.loads(result.stdout)["pid"]
+    deadline = time.monotonic() + 240
+    while not any(e["type"] == "step" for e in read_events(run)):
+        assert time.monotonic() < deadline, "no step event"
+        time.sleep(0.1)
+    rank0 = int((run / "worker.pid").read_text())
+    others = [p for p in psutil.Process(pid).children() if p.pid != rank0]
+    assert len(others) == 1
+    others[0].kill()  # rank 1 dies mid-training (SIGKILL: no goodbye)
+    start = time.monotonic()
+    os.waitpid(pid, 0)
+    assert time.monotonic() - start < 120  # ended, not hung until the collective timeout
+    last = read_events(run)[-1]
+    assert last["type"] == "run_failed" and last["error"] == "DistributedError", last
+    assert "stopped answering" in last["message"]
+
+
+@pytest.mark.slow
+def test_max_restarts_resumes_from_the_last_saved_state(tmp_path):
+    import psutil
+
+    args = [*TWO, "--epochs", "2", "--set", "train.state_every_s=0"]  # state saved after every step
+    run = tmp_path / "restarted"
+    result = runner.invoke(app, ["train", *args, "--set", "dist.max_restarts=1", "--run-dir", str(run),
+                                 "--detach", "--json"])
+    assert result.exit_code == 0, result.output
+    pid = json.loads(result.stdout)["pid"]
+    deadline = time.monotonic() + 240
+    while sum(e["type"] == "step" for e in read_events(run)) < 3:
+        assert time.monotonic() < deadline, "no step events"
+        time.sleep(0.1)
+    rank0 = int((run / "worker.pid").read_text())
+    [other] = [p for p in psutil.Process(pid).children() if p.pid != rank0]
+    other.kill()
+    os.waitpid(pid, 0)
+    events = read_events(run)
+    types = [e["type"] for e in events]
+    assert types.count("run_started") == 2 and "resumed_from_step" in events[types.index("run_started", 1)]
+    assert types[-1] == "run_finished"
+    whole = train(*args, "--run-dir", str(tmp_path / "whole"))
+    assert json.loads((run / "metrics.json").read_text())["metrics"] == whole["metrics"]

@@ -97,12 +97,28 @@ def setup(dist: Dist, device_type: str, timeout_s: float):
         device = torch.device("cpu")
     if not td.is_initialized():
         try:
-            td.init_process_group(backend=backend, timeout=timedelta(seconds=timeout_s),
+            td.init_process_group(backend=backend, timeout=timedelta(seconds=timeout_s), store=_store(dist, timeout_s),
+                                  rank=dist.rank, world_size=dist.world_size,
                                   **({"device_id": device} if device_type == "cuda" else {}))
         except Exception as exc:
             raise DistributedError(f"could not join the other {dist.world_size - 1} training process(es) "
                                    f"({type(exc).__name__}); check --rdzv-endpoint and that every node started") from None
     return device
+
+
+def _store(dist: Dist, timeout_s: float):
+    """torchrun's key-value store, under a prefix per restart of the group.
+
+    After ``--max-restarts`` restarted the group, the gloo set-up read the previous attempt's
+    addresses from the store and waited on a dead process (seen with torch 2.13 on CPU); a
+    prefix per attempt keeps each attempt's keys apart.
+    """
+    from torch.distributed import PrefixStore, TCPStore
+
+    agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"  # torchrun's agent hosts the store
+    base = TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), dist.world_size,
+                    is_master=not agent and dist.rank == 0, timeout=timedelta(seconds=timeout_s))
+    return PrefixStore(f"clinitui/attempt-{restart_count()}", base)
 
 
 def teardown() -> None:

@@ -255,18 +255,28 @@ def char_wb_tfidf(vec, texts: list[str]):
     predict, so a saved and a loaded model agree exactly. Keeps the ensemble's cost at predict
     time small next to the network's.
     """
+    import scipy.sparse as sp
+
     vocab = _vocab(vec)
     lo, hi = vec.ngram_range
-    cache: dict[str, list[int]] = {}
+    word_ids: dict[str, int] = {}
+    grams: list[list[int]] = []  # per distinct word: vocabulary indices of its n-grams
     indptr, indices = [0], []
     for text in texts:
         for word in text.lower().split():
-            ids = cache.get(word)
-            if ids is None:
-                ids = cache[word] = _word_ngram_ids(word, vocab, lo, hi)
-            indices.extend(ids)
+            j = word_ids.get(word)
+            if j is None:
+                j = word_ids[word] = len(grams)
+                grams.append(_word_ngram_ids(word, vocab, lo, hi))
+            indices.append(j)
         indptr.append(len(indices))
-    return _tfidf(vec, indices, indptr)
+    # notes × distinct words, times distinct words × n-grams: the counts, in compiled code
+    docs = _counts(indices, indptr, len(grams))
+    g_ptr = np.zeros(len(grams) + 1, dtype=np.int64)
+    np.cumsum([len(g) for g in grams], out=g_ptr[1:])
+    g_idx = np.fromiter((i for g in grams for i in g), dtype=np.int64, count=int(g_ptr[-1]))
+    words = sp.csr_matrix((np.ones(len(g_idx)), g_idx, g_ptr), shape=(len(grams), len(vec.idf_)))
+    return _weigh(vec, (docs @ words).tocsr())
 
 
 def word_tfidf(vec, texts: list[str]):
@@ -291,13 +301,25 @@ def _vocab(vec) -> dict:
     return vec.vocabulary_ if hasattr(vec, "vocabulary_") else vec.vocabulary
 
 
-def _tfidf(vec, indices: list[int], indptr: list[int]):
-    """Counts (CSR from per-note vocabulary indices) → sublinear tf × idf, rows L2-normalised, float32."""
+def _counts(indices: list[int], indptr: list[int], width: int):
     import scipy.sparse as sp
 
     x = sp.csr_matrix((np.ones(len(indices), dtype=np.float64), np.asarray(indices, dtype=np.int64),
-                       np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, len(vec.idf_)))
+                       np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, width))
     x.sum_duplicates()
+    return x
+
+
+def _tfidf(vec, indices: list[int], indptr: list[int]):
+    """Counts (CSR from per-note vocabulary indices) → sublinear tf × idf, rows L2-normalised, float32."""
+    return _weigh(vec, _counts(indices, indptr, len(vec.idf_)))
+
+
+def _weigh(vec, x):
+    import scipy.sparse as sp
+
+    x.sum_duplicates()
+    x.eliminate_zeros()
     if vec.sublinear_tf:
         np.log(x.data, x.data)
         x.data += 1.0

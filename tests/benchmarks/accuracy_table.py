@@ -141,6 +141,39 @@ def predict_time(checkpoint: Path, repeats: int = 3) -> dict:
     return out
 
 
+SETS = {"demo": {}, "morfitt": {"path": "morfitt/morfitt_single_label.csv", "split_col": "split"},
+        "abstracts": {"path": "medical_abstracts/medical_abstracts.csv", "split_col": "split"}}
+
+
+def baselines(names: list[str]) -> None:
+    """Strong vs old TF-IDF baseline (val and test macro-F1) on clinitui's own split of each set."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+
+    from clinitui.config.schema import RunConfig
+    from clinitui.engine.baseline import baseline_metrics
+    from clinitui.engine.run import _dataset
+    from clinitui.engine.tfidf import fit_on_dataset
+
+    for name in names:
+        data = dict(SETS[name])
+        if "path" in data:
+            data["path"] = str(DATA / data["path"])
+        ds = _dataset(RunConfig(data=data))
+        model, seconds = fit_on_dataset(ds)
+        strong = baseline_metrics(model, ds, seconds)
+        vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)  # the recipe printed before issue 11
+        old = LogisticRegression(max_iter=2000, random_state=0).fit(vec.fit_transform(ds.train.texts), ds.train.labels)
+        print(json.dumps({
+            "set": name, "n": [len(ds.train.texts), len(ds.val.texts), len(ds.test.texts)],
+            "strong_val": strong["val_f1_macro"], "strong_test": strong["f1_macro"], "C": strong["C"],
+            "seconds": strong["seconds"],
+            "old_val": f1_score(ds.val.labels, old.predict(vec.transform(ds.val.texts)), average="macro"),
+            "old_test": f1_score(ds.test.labels, old.predict(vec.transform(ds.test.texts)), average="macro"),
+        }), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -150,10 +183,15 @@ def main() -> None:
     r.add_argument("--out", type=Path, default=Path("accuracy-bench"))
     t = sub.add_parser("table")
     t.add_argument("folder", type=Path)
+    bl = sub.add_parser("baselines", help="strong vs old TF-IDF baseline on each set")
+    bl.add_argument("names", nargs="+", choices=list(SETS))
     pt = sub.add_parser("predict-time", help="ensemble vs network-alone predict time on the demo corpus")
     pt.add_argument("checkpoint", type=Path)
     pt.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    if args.cmd == "baselines":
+        baselines(args.names)
+        return
     if args.cmd == "predict-time":
         print(json.dumps(predict_time(args.checkpoint, args.repeats)))
         return

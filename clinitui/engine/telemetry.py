@@ -86,17 +86,27 @@ class Sampler(threading.Thread):
         ticks = 0
         every = max(1, round(self.heartbeat_every / self.interval))
         while not self._stop_event.is_set():
-            sample = memory_sample(self.device, self.budget, self.nvml)
-            self.peak_host_rss = max(self.peak_host_rss, sample["host_rss_bytes"])
-            if self.ranks is not None and (ranks := self.ranks()):
-                sample["ranks"] = ranks
-            self.emit("memory", **sample)
+            self._sample()
             if ticks % every == 0:
                 self.emit("heartbeat", pid=os.getpid(), **self.progress)
             ticks += 1
             self._stop_event.wait(self.interval)
 
+    def _sample(self) -> None:
+        sample = memory_sample(self.device, self.budget, self.nvml)
+        self.peak_host_rss = max(self.peak_host_rss, sample["host_rss_bytes"])
+        if self.ranks is not None and (ranks := self.ranks()):
+            sample["ranks"] = ranks
+        self.emit("memory", **sample)
+
     def stop(self) -> None:
+        """Stop sampling; a started sampler then takes one last sample, so that a run shorter than
+        the interval still records its memory with everything known by its end (every rank's too)."""
+        if self._stop_event.is_set():
+            return
         self._stop_event.set()
+        if self.is_alive():
+            self.join(timeout=self.interval + 5)
+            self._sample()
         if self.is_alive():
             self.join(timeout=5)

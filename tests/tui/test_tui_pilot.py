@@ -76,7 +76,8 @@ def test_launch_follow_stop_list_and_evaluate(tmp_path, small_csv):
             await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), 20, "the run screen")
             run = app.screen
             await wait_for(pilot, lambda: run.state.loss and run.state.evals, 90, "steps and a first evaluation")
-            await pilot.pause(0.6)  # one redraw period
+            # charts redraw at most every 3 s (first data at once): give the chart one period, on a busy machine
+            await wait_for(pilot, lambda: "val F1" in str(run.query_one(LossChart).render()), 10, "the loss chart")
             chart = str(run.query_one(LossChart).render())
             assert "train loss" in chart and "val F1" in chart
             await pilot.press("3")

@@ -7,7 +7,6 @@ unpickles: weights come from safetensors only, and their SHA-256 is checked agai
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from clinitui import __version__
 from clinitui.config.schema import ModelConfig
+from clinitui.digest import sha256_file  # noqa: F401  (re-exported: callers import it from here)
 from clinitui.errors import CheckpointError, RunDirectoryError
 
 FORMAT = "clinitui-checkpoint"
@@ -33,14 +33,6 @@ class CheckpointInfo:
     max_length: int
     freeze: str
     raw: dict
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:

@@ -21,7 +21,6 @@ checked on load: a changed file is refused with a CheckpointError.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -30,6 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
+from clinitui.digest import sha256_file
 from clinitui.errors import CheckpointError
 
 FORMAT = "clinitui-tfidf"
@@ -40,14 +40,6 @@ C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
 WORD = {"analyzer": "word", "ngram_range": (1, 2), "sublinear_tf": True, "min_df": 2}
 CHAR = {"analyzer": "char_wb", "ngram_range": (2, 5), "sublinear_tf": True, "min_df": 2}
 METHOD = "tfidf(word 1-2 + char_wb 2-5 grams, sublinear, min_df=2) + class-balanced logistic regression, C on val"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _vectorizer(params: dict, vocabulary: list[str] | None = None, idf: np.ndarray | None = None):
@@ -165,7 +157,7 @@ class TfidfModel:
         out = {}
         for name in (ARRAYS, META):
             os.chmod(directory / name, 0o600)
-            out[name] = _sha256(directory / name)
+            out[name] = sha256_file(directory / name)
         return out
 
     @classmethod
@@ -178,7 +170,7 @@ class TfidfModel:
             file = directory / name
             if not file.is_file():
                 raise CheckpointError(f"{file}: missing; the TF-IDF model of this checkpoint is incomplete")
-            if not sha256 or sha256.get(name) != _sha256(file):
+            if not sha256 or sha256.get(name) != sha256_file(file):
                 raise CheckpointError(f"{file}: checksum mismatch; the TF-IDF model was modified or damaged")
         try:
             meta = json.loads((directory / META).read_text(encoding="utf-8"))

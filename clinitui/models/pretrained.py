@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from clinitui.config.schema import RunConfig
+from clinitui.digest import sha256_file
 from clinitui.errors import CheckpointError, ConfigError
 
 MARKER = "clinitui_backbone.json"
@@ -66,16 +67,6 @@ def expand_backbone_folder(config: RunConfig) -> RunConfig:
     out.model.backbone = str(marker["kind"])
     out.model.backbone_options = options
     return out
-
-
-def sha256_file(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_weights(backbone, folder: str | Path) -> None:

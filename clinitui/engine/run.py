@@ -281,7 +281,7 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         events.emit("eval", split="test", epoch=result.best_epoch, step=result.steps, **test_metrics)
         if baseline is not None and t.baseline:
             events.emit("baseline", split="test", **baseline)
-        sampler.stop()
+        sampler.stop(last_sample=True)  # before run_finished, the last event
         payload = {
             "run_dir": str(path),
             "checkpoint": str(ckpt_dir),

@@ -99,14 +99,16 @@ class Sampler(threading.Thread):
             sample["ranks"] = ranks
         self.emit("memory", **sample)
 
-    def stop(self) -> None:
-        """Stop sampling; a started sampler then takes one last sample, so that a run shorter than
-        the interval still records its memory with everything known by its end (every rank's too)."""
+    def stop(self, last_sample: bool = False) -> None:
+        """Stop sampling. ``last_sample``: then take one more sample, so that a run shorter than the
+        interval still records its memory with everything known by its end (every rank's too); only
+        before the run's final event, which must stay the last line of ``events.jsonl``."""
         if self._stop_event.is_set():
             return
         self._stop_event.set()
         if self.is_alive():
             self.join(timeout=self.interval + 5)
-            self._sample()
+            if last_sample:
+                self._sample()
         if self.is_alive():
             self.join(timeout=5)

@@ -90,9 +90,10 @@ def _stats(texts: list[str], labels: list[str], splits: list[str] | None, source
     )
 
 
-def table_stats(path: str | Path, text_col: str, label_col: str, split_col: str | None = None) -> PreviewStats:
-    """Read the whole table the way training will (same checks, same errors) and count it."""
-    table = read_table(path, text_col, label_col, split_col)
+def table_stats(path: str | Path, text_col: str, label_col: str, split_col: str | None = None,
+                unlabeled: bool = False) -> PreviewStats:
+    """Read the whole table the way training (or, ``unlabeled``, pretraining) will and count it."""
+    table = read_table(path, text_col, label_col, split_col, require_labels=not unlabeled)
     return _stats(table.texts, table.labels, table.splits, str(path), table.warnings)
 
 
@@ -129,7 +130,8 @@ def preview_for(key: tuple) -> tuple[tuple, list[str], PreviewStats | None, str 
     Returns (the key actually used — columns guessed from the header when the given ones are
     absent —, the file's columns, the statistics, or the reader's one-line error).
     """
-    path, text_col, label_col, split_col, demo_size = key
+    path, text_col, label_col, split_col, demo_size, *kind = key  # kind: ("pretrain",) reads no labels
+    unlabeled = kind == ["pretrain"]
     columns: list[str] = []
     try:
         if not path:
@@ -141,8 +143,8 @@ def preview_for(key: tuple) -> tuple[tuple, list[str], PreviewStats | None, str 
         if label_col not in columns:
             label_col = guess_column(columns, "label", LABEL_NAMES) or label_col
         split_col = split_col if split_col in columns else ""
-        key = (path, text_col, label_col, split_col, demo_size)
-        return key, columns, table_stats(path, text_col, label_col, split_col or None), None
+        key = (path, text_col, label_col, split_col, demo_size, *kind)
+        return key, columns, table_stats(path, text_col, label_col, split_col or None, unlabeled), None
     except DataError as exc:
         return key, columns, None, str(exc)
     except ValueError as exc:  # e.g. a CSV field larger than the csv module allows

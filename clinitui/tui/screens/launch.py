@@ -24,13 +24,14 @@ from clinitui.tui.screens.launch_action import LaunchAction
 from clinitui.tui.screens.launch_form import DEFAULT_ADAPTER, DEFAULT_BACKBONE, LaunchForm
 from clinitui.tui.screens.launch_plan import LaunchPlan
 from clinitui.tui.screens.launch_preview import LaunchPreview
+from clinitui.tui.screens.launch_pretrain import TITLES, LaunchPretrain
 from clinitui.tui.screens.polling import PollsWhileShown
 from clinitui.tui.widgets.plan_panel import PlanPanel
 
 VALIDATE_DEBOUNCE_S = 0.15  # typing a path re-validates once per pause, not once per key
 
 
-class LaunchScreen(LaunchForm, LaunchPreview, LaunchPlan, LaunchAction, PollsWhileShown, Screen):
+class LaunchScreen(LaunchForm, LaunchPretrain, LaunchPreview, LaunchPlan, LaunchAction, PollsWhileShown, Screen):
     """Every field is reachable with tab; ctrl+s starts, ctrl+o browses, ctrl+t peeks at notes."""
 
     CSS_PATH = "launch.tcss"
@@ -59,10 +60,13 @@ class LaunchScreen(LaunchForm, LaunchPreview, LaunchPlan, LaunchAction, PollsWhi
         self._validate_timer = None
         self._lister = None
         self.launching = False
+        self.folder_backbones: dict[str, str] = {}  # pretrained backbone folders offered as backbones
+        self.running = 0  # runs running under the runs root (the title says so)
 
     def on_mount(self) -> None:
         self.query_one("#data-path", Input).focus()
         self.query_one("#preset-row").display = False
+        self._apply_kind()
         self._show_nproc(0)
         self.query_one(PlanPanel).show_note("")
         self._show_reason("loading presets…")
@@ -72,6 +76,17 @@ class LaunchScreen(LaunchForm, LaunchPreview, LaunchPlan, LaunchAction, PollsWhi
         self.call_after_refresh(self.count_running)
         self.call_after_refresh(self.count_gpus)
         self.poll(5.0, self.count_running)  # paused while hidden
+        self._take_pending_backbone()
+
+    def on_screen_resume(self) -> None:
+        self._take_pending_backbone()
+
+    def _take_pending_backbone(self) -> None:
+        """A run screen's "Train on this backbone" left a pretrained folder for this form."""
+        folder = getattr(self.app, "pending_backbone", None)
+        if folder is not None:
+            self.app.pending_backbone = None
+            self.use_backbone_folder(*folder)
 
     @work(thread=True, exclusive=True, group="gpus")
     def count_gpus(self) -> None:
@@ -104,6 +119,9 @@ class LaunchScreen(LaunchForm, LaunchPreview, LaunchPlan, LaunchAction, PollsWhi
             return
         if event.select.id in ("text-col", "label-col", "split-col"):
             self._schedule_preview()
+        elif event.select.id == "run-kind":
+            self._apply_kind()
+            self._schedule_preview()  # a pretraining file needs no labels
         elif event.select.id == "preset":
             self._apply_preset()
         self._refresh_help()
@@ -119,8 +137,11 @@ class LaunchScreen(LaunchForm, LaunchPreview, LaunchPlan, LaunchAction, PollsWhi
         self.post_message(RunsListed(self._lister.list()))
 
     def on_runs_listed(self, message: RunsListed) -> None:
-        running = [r for r in message.runs if r.status == "running"]
-        title = Text("New training run", style="bold")
-        if running:
-            title.append(f"   ● {len(running)} running: ctrl+r to follow", style="bold green")
+        self.running = sum(1 for r in message.runs if r.status == "running")
+        self._show_title()
+
+    def _show_title(self) -> None:
+        title = Text(TITLES[self.run_kind()], style="bold")
+        if self.running:
+            title.append(f"   ● {self.running} running: ctrl+r to follow", style="bold green")
         self.query_one("#launch-title", Static).update(title)

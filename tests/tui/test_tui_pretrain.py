@@ -44,7 +44,7 @@ def test_pretrain_from_the_form_shows_mlm_curves_then_trains_on_the_backbone(tmp
             writer.writerow([f"patient seen in clinic {i} with cough and fever, chest clear, follow up {i % 7}"])
 
     async def scenario() -> None:
-        app = ClinituiApp(tmp_path / "runs", planner=False)
+        app = ClinituiApp(tmp_path / "runs")  # with the planner: it must not plan pretraining as training
         async with app.run_test(size=(100, 40)) as pilot:
             form = app.screen
             await wait_for(pilot, lambda: form.catalog_loaded, 20, "the presets")
@@ -59,6 +59,9 @@ def test_pretrain_from_the_form_shows_mlm_curves_then_trains_on_the_backbone(tmp
                 form.query_one(f"#{widget_id}").value = value
             await wait_for(pilot, lambda: form.preview_ok, 20, "the dataset preview")
             await wait_for(pilot, lambda: not form.query_one("#start").disabled, 20, "Start to be enabled")
+            await pilot.pause(0.5)
+            assert "made by the worker" in str(form.query_one("#plan").render())
+            assert not form.query_one("#start").disabled
             line = str(form.query_one("#cli-equivalent").render())
             assert line.startswith("clinitui pretrain --data") and "--steps 6" in line and "--window 32" in line
 
@@ -98,6 +101,8 @@ def test_pretrain_from_the_form_shows_mlm_curves_then_trains_on_the_backbone(tmp
             form.query_one("#extra").value = FINETUNE
             await wait_for(pilot, lambda: form.preview_ok and not form.query_one("#start").disabled, 20,
                            "Start to be enabled for training")
+            # the planner (`clinitui train --dry-run --backbone FOLDER`) plans the pretrained backbone
+            await wait_for(pilot, lambda: "trainable" in str(form.query_one("#plan").render()), 60, "the memory plan")
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run_dir != run.run_dir,
                            20, "the training run screen")

@@ -128,6 +128,10 @@ class RunsScreen(PollsWhileShown, Screen):
         run = self.query_one(RunsTable).current
         if run is None:
             return
+        if run.kind == "pretrain":
+            self.notify("a pretraining run makes a backbone, not a classifier: open it and press t to train on it",
+                        severity="warning")
+            return
         if not (run.path / "checkpoint").is_dir():
             self.notify("this run has no checkpoint to evaluate", severity="warning")
             return

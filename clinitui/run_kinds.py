@@ -67,7 +67,8 @@ def is_seed_group(path: Path) -> bool:
 def summarize_seed_group(group: Path, summarize: Callable):
     """One row for a seeds group: its members' status, the seed-averaged checkpoint's scores.
 
-    Running while any member runs; finished once ``seeds.json`` is written; otherwise the first
+    Running while ``train --seeds`` holds the group's lock or a member runs; finished once
+    ``seeds.json`` is written; otherwise the first
     member that did not finish says why (a group whose members all finished but has no
     ``seeds.json`` was interrupted between runs: crashed).
     """
@@ -79,8 +80,10 @@ def summarize_seed_group(group: Path, summarize: Callable):
         payload = json.loads((group / SEEDS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         payload = None
-    if any(r.status == "running" for r in runs):
-        status = "running"
+    from clinitui.runs import lock_holder
+
+    if lock_holder(group) is not None or any(r.status == "running" for r in runs):
+        status = "running"  # `train --seeds` holds the group's lock from its first seed to seeds.json
     elif payload is not None:
         status = "finished"
     else:

@@ -223,8 +223,13 @@ def test_runs_list_shows_each_kind_and_pretraining_by_its_mlm_loss(tmp_path):
     assert json.loads(member.stdout)["kind"] == "seed"
     assert runner.invoke(app, ["runs", "show", group.name[:18], "--runs-root", str(root)]).exit_code == 0
 
-    (group / "seeds.json").unlink()  # interrupted between its seed runs
-    assert summarize(group).status == "crashed"
+    (group / "seeds.json").unlink()
+    from clinitui.runs import RunLock
+
+    lock = RunLock(group)  # what `train --seeds` holds between its seed runs
+    assert summarize(group).status == "running"
+    lock.release()
+    assert summarize(group).status == "crashed"  # interrupted between its seed runs
 
 
 def test_a_sweep_trial_is_listed_as_a_trial(tmp_path):

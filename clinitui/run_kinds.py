@@ -44,6 +44,16 @@ def kind_of(run_dir: Path, cfg: dict) -> str:
     return "train"
 
 
+def data_label(started: dict) -> str | None:
+    """The data file's name; for pretraining (several files) the first one and how many more."""
+    if started.get("data_source"):
+        return started["data_source"]
+    files = [f.get("file") for f in started.get("data_files") or [] if isinstance(f, dict) and f.get("file")]
+    if not files:
+        return None
+    return files[0] + (f" +{len(files) - 1}" if len(files) > 1 else "")
+
+
 def label(kind: str, members: int | None = None) -> str:
     if kind == "seeds" and members:
         return f"{members} seeds"

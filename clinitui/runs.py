@@ -125,7 +125,7 @@ class RunSummary:
 
 def summarize(run_dir: Path, events: list[dict] | None = None) -> RunSummary:
     run_dir = Path(run_dir)
-    from clinitui.run_kinds import is_seed_group, kind_of, summarize_seed_group
+    from clinitui.run_kinds import data_label, is_seed_group, kind_of, summarize_seed_group
 
     if events is None and is_seed_group(run_dir):  # `train --seeds N`: one row for the group
         return summarize_seed_group(run_dir, summarize)
@@ -174,7 +174,7 @@ def summarize(run_dir: Path, events: list[dict] | None = None) -> RunSummary:
     return RunSummary(run_dir, status, model.get("backbone", "?"), model.get("adapter", "?"),
                       cfg.get("budget", {}).get("name", "?"), best, t0,
                       (last_t - t0) if (t0 and last_t) else None, peak, error,
-                      data=(started or {}).get("data_source"), epoch=epoch,
+                      data=data_label(started or {}), epoch=epoch,
                       epochs=cfg.get("train", {}).get("epochs"), test_f1=test_f1, kind=kind_of(run_dir, cfg),
                       mlm_loss=(mlm or {}).get("mlm_loss"), perplexity=(mlm or {}).get("perplexity"))
 

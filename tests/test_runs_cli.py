@@ -177,7 +177,7 @@ def test_runs_list_shows_each_kind_and_pretraining_by_its_mlm_loss(tmp_path):
     pre.mkdir(parents=True)
     (pre / "run.toml").write_text("[pretrain]\nwindow = 64\n")
     _events(pre, [
-        {"t": t, "type": "run_started", "kind": "pretrain", "data_source": None,
+        {"t": t, "type": "run_started", "kind": "pretrain", "data_files": [{"file": "a.csv"}, {"file": "b.csv"}],
          "config": {"model": {"backbone": "scratch-transformer", "adapter": "grn"}, "pretrain": {"window": 64},
                     "train": {"epochs": 3}, "budget": {"name": "cpu"}}},
         {"t": t + 5, "type": "eval", "split": "val", "step": 10, "mlm_loss": 5.5, "perplexity": 244.7},
@@ -204,7 +204,7 @@ def test_runs_list_shows_each_kind_and_pretraining_by_its_mlm_loss(tmp_path):
     rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
     assert set(rows) == {pre.name, tfidf.name, group.name, failed_early.name}  # the group is one row, not three
     assert "pretrain" in rows[pre.name].split()[2] and "+ grn" not in rows[pre.name]
-    assert "MLM 4.250" in rows[pre.name] and "0.8123" not in rows[pre.name]
+    assert "MLM 4.250" in rows[pre.name] and "0.8123" not in rows[pre.name] and "a.csv +1" in rows[pre.name]
     assert rows[tfidf.name].split()[2:4] == ["tfidf", "tfidf"]
     assert "2 seeds" in rows[group.name] and "scratch-transformer + grn" in rows[group.name]
     assert "0.7900" in rows[group.name] and "0.7700" in rows[group.name]  # the averaged checkpoint's scores

@@ -71,8 +71,8 @@ def val_cell(r: RunSummary) -> str:
 
 def cells(r: RunSummary) -> list[str]:
     epoch = "-" if r.epoch is None and r.epochs is None else f"{r.epoch or 0}/{r.epochs or '?'}"
-    if r.kind in ("pretrain", "seeds"):
-        epoch = "-"  # pretraining counts steps; a group's members each have their own epochs
+    if r.kind in ("pretrain", "seeds", "tfidf"):
+        epoch = "-"  # pretraining counts steps, TF-IDF fits once, a group's seed runs have their own epochs
     return [r.name, r.status, kind_label(r.kind, r.members), model_cell(r), r.data or "-", epoch, val_cell(r),
             fmt_metric(r.test_f1, 4), started_cell(r.started), fmt_duration(r.duration_s)]
 
@@ -80,6 +80,8 @@ def cells(r: RunSummary) -> list[str]:
 def detail_lines(r: RunSummary) -> list[tuple[str, str]]:
     """``runs show`` for people: one (label, value) per line, ``-`` for what is not known."""
     epoch = "-" if r.epoch is None and r.epochs is None else f"{r.epoch or 0} of {r.epochs or '?'}"
+    if r.kind in ("pretrain", "seeds", "tfidf"):
+        epoch = "-"  # pretraining counts steps, TF-IDF fits once, a group's seed runs have their own epochs
     scores = [("best val F1", fmt_metric(r.best_f1, 4)), ("test F1", fmt_metric(r.test_f1, 4))]
     if r.kind == "pretrain":
         scores = [("val MLM loss", fmt_metric(r.mlm_loss, 4)), ("perplexity", fmt_metric(r.perplexity, 2))]

@@ -11,6 +11,8 @@ import asyncio
 import csv
 import json
 
+import pytest
+
 from clinitui.events import read_events
 from clinitui.tui.app import ClinituiApp
 from clinitui.tui.screens.launch import LaunchScreen
@@ -115,3 +117,43 @@ def test_pretrain_from_the_form_shows_mlm_curves_then_trains_on_the_backbone(tmp
             assert json.loads((train.run_dir / "metrics.json").read_text())["metrics"]["f1_macro"] >= 0.0
 
     asyncio.run(scenario())
+
+
+def _pretrain_events() -> list[dict]:
+    """A finished pretraining run's events, as engine/pretrain.py writes them (numbers only)."""
+    t0 = 1_700_000_000.0
+    config = {"model": {"backbone": "scratch-transformer", "adapter": "grn", "backbone_options": {"size": "tiny"}},
+              "train": {"epochs": 4}, "budget": {"name": "cpu"}, "pretrain": {"window": 64, "steps": 40}}
+    events = [{"v": 1, "t": t0, "type": "run_started", "kind": "pretrain", "config": config, "device": "cpu",
+               "precision": "fp32", "params": {"trainable": 412_000, "total": 412_000}, "unigram_loss": 6.8,
+               "plan": {"micro_batch": 16, "grad_accumulation": 1}, "total_steps": 40,
+               "data_files": [{"file": "notes.csv"}, {"file": "unlabeled.csv"}], "n_train": 900, "n_val": 40}]
+    for step in range(1, 41):
+        events.append({"v": 1, "t": t0 + step, "type": "step", "epoch": 1 + step // 20, "step": step,
+                       "total_steps": 40, "loss": round(7.5 - 2.5 * step / 40, 4), "lr": 5e-4 * (1 - step / 41),
+                       "tokens_per_s": 3100.0})
+        if step % 10 == 0:
+            loss = round(7.0 - 2.2 * step / 40, 4)
+            events.append({"v": 1, "t": t0 + step + 0.5, "type": "eval", "split": "val", "step": step,
+                           "mlm_loss": loss, "perplexity": round(2.718281828 ** loss, 3), "unigram_loss": 6.8})
+    events.append({"v": 1, "t": t0 + 42, "type": "run_finished", "kind": "pretrain", "val_mlm_loss": 4.8,
+                   "perplexity": 121.5, "wall_seconds": 42.0})
+    return events
+
+
+@pytest.mark.parametrize("tab", ["1", "3"])
+def test_pretrain_run_screen_snapshot(snap_compare, fixed_root, tab):
+    run = fixed_root / "20231114-221400-pretrain-scratch-transformer"
+    run.mkdir()
+    (run / "run.toml").write_text("[pretrain]\nwindow = 64\n")
+    (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in _pretrain_events()))
+    app = ClinituiApp(fixed_root, open_run=run, planner=False)
+
+    async def before(pilot) -> None:
+        screen = pilot.app.screen
+        await wait_for(pilot, lambda: screen.events_applied > 0 and screen.state.final is not None
+                       and screen._timer is None, 10, "the events")
+        await pilot.press(tab)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=before)

@@ -44,7 +44,7 @@ class RunScreen(Screen):
         Binding("4", "tab('log')", "Event log", show=False),
         Binding("s", "stop", "Stop run"),
         Binding("e", "evaluate", "Evaluate"),
-        Binding("t", "train_on_backbone", "Train on it", show=False),  # a pretraining run's backbone
+        Binding("t", "train_on_backbone", "Train on backbone"),  # shown for a pretraining run only
         Binding("escape", "back", "Back"),
     ]
 
@@ -92,7 +92,10 @@ class RunScreen(Screen):
         events = self.follower.drain()
         first = self.events_applied == 0
         self.events_applied += len(events)
+        was_pretrain = self.state.is_pretrain
         changed = self.state.apply(events)
+        if self.state.is_pretrain != was_pretrain:
+            self.refresh_bindings()  # the footer offers "Train on backbone" instead of "Evaluate"
         self._dirty |= {"stats" if name == "header" else name for name in changed}
         if first or self.state.final is not None:  # history (a replay, a run joined midway) or the end: at once
             self._flush(force=True)
@@ -154,6 +157,14 @@ class RunScreen(Screen):
         self._flush(force=True)
 
     # ---- actions -------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """A pretraining run has a backbone to train on and no classifier to evaluate."""
+        if action == "train_on_backbone":
+            return self.state.is_pretrain
+        if action == "evaluate":
+            return not self.state.is_pretrain
+        return True
+
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
 

@@ -52,7 +52,8 @@ class StatsBar(Static):
         total, step = state.total_steps, state.step
         frac = step / total if total else 0.0
         progress = [
-            f"epoch {state.epoch}/{state.epochs or '?'}",
+            # pretraining stops after its steps: passes over the windows are counted, not planned
+            f"epoch {state.epoch}" if state.is_pretrain else f"epoch {state.epoch}/{state.epochs or '?'}",
             f"step {step}/{total or '?'} {progress_bar(frac)}",
             f"loss {fmt_metric(state.loss[-1][1], 4) if state.loss else '-'}",
             f"lr {state.lr[-1][1]:.1e}" if state.lr else "lr -",

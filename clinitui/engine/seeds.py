@@ -91,12 +91,12 @@ def run_seed_group(prepared, group: Path, n: int, *, listeners: list[Callable[[d
         "runs": [str(r) for r in runs],
         "metrics": test_metrics,  # the seed-averaged checkpoint, as eval and predict apply it
         "val_metrics": val_metrics,
+        **extras,  # calibration, operating_point, vs_baseline of the averaged checkpoint
         "baseline": payloads[0].get("baseline"),
         "summary": summarize_group(payloads),
         "labels": dataset.label_names,
         "counts": dataset.counts(),
         "wall_seconds": round(sum(p["wall_seconds"] for p in payloads), 2),
-        **extras,  # calibration, operating_point, vs_baseline of the averaged checkpoint
     }
     write_private(group / "seeds.json", json.dumps(payload, indent=2))
     return payload

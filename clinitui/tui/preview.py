@@ -90,11 +90,16 @@ def _stats(texts: list[str], labels: list[str], splits: list[str] | None, source
     )
 
 
-def table_stats(path: str | Path, text_col: str, label_col: str, split_col: str | None = None,
-                unlabeled: bool = False) -> PreviewStats:
-    """Read the whole table the way training (or, ``unlabeled``, pretraining) will and count it."""
-    table = read_table(path, text_col, label_col, split_col, require_labels=not unlabeled)
+def table_stats(path: str | Path, text_col: str, label_col: str, split_col: str | None = None) -> PreviewStats:
+    """Read the whole table the way training will (same checks, same errors) and count it."""
+    table = read_table(path, text_col, label_col, split_col)
     return _stats(table.texts, table.labels, table.splits, str(path), table.warnings)
+
+
+def unlabeled_stats(path: str | Path, text_col: str, split_col: str | None = None) -> PreviewStats:
+    """The table as pretraining reads it: its text (labels, if any, are not needed)."""
+    table = read_table(path, text_col, "label", split_col, require_labels=False)
+    return _stats(table.texts, [], table.splits, str(path), table.warnings)
 
 
 @lru_cache(maxsize=4)
@@ -144,7 +149,9 @@ def preview_for(key: tuple) -> tuple[tuple, list[str], PreviewStats | None, str 
             label_col = guess_column(columns, "label", LABEL_NAMES) or label_col
         split_col = split_col if split_col in columns else ""
         key = (path, text_col, label_col, split_col, demo_size, *kind)
-        return key, columns, table_stats(path, text_col, label_col, split_col or None, unlabeled), None
+        if unlabeled:
+            return key, columns, unlabeled_stats(path, text_col, split_col or None), None
+        return key, columns, table_stats(path, text_col, label_col, split_col or None), None
     except DataError as exc:
         return key, columns, None, str(exc)
     except ValueError as exc:  # e.g. a CSV field larger than the csv module allows

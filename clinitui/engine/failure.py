@@ -44,7 +44,8 @@ def record_failure(events, exc: BaseException, stage: str, *, log_dir: Path | No
     # code and exception types; we log the type and location, not the exception's arguments).
     log_internal_error(log_dir, exc)
     kind = "interrupted" if isinstance(exc, KeyboardInterrupt) else "internal error"
-    events.emit("run_failed", error=type(exc).__name__, message=f"{kind} in {stage} ({type(exc).__name__})", stage=stage)
+    events.emit("run_failed", error=type(exc).__name__, message=f"{kind} in {stage} ({type(exc).__name__})",
+                stage=stage)
     return exc
 
 

@@ -311,8 +311,9 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
                     test_f1_macro=test_metrics["f1_macro"], wall_seconds=payload["wall_seconds"])
         return payload
     except BaseException as exc:  # the last event: stopped or run_failed (engine/failure.py)
-        raise record_failure(events, exc, stage, log_dir=path if main else None, dist=dist, oom_advice=(
-            "lower --set train.max_length, use --adapter lora or --set model.freeze=backbone, or choose a larger --budget"))
+        raise record_failure(events, exc, stage, log_dir=path if main else None, dist=dist,
+                             oom_advice="lower --set train.max_length, use --adapter lora or --set "
+                                        "model.freeze=backbone, or choose a larger --budget")
     finally:
         if sampler is not None:
             sampler.stop()

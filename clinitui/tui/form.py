@@ -97,7 +97,8 @@ def build_config(values: LaunchValues) -> RunConfig:
 
     _check_numbers(values)
     parts = values.parts()
-    return catalog.compose(preset=(values.preset if values.kind == "train" else None) or None, backbone=parts["backbone"] or "",
+    preset = values.preset if values.kind == "train" else ""  # pretraining takes no experiment preset
+    return catalog.compose(preset=preset or None, backbone=parts["backbone"] or "",
                            adapter=parts["adapter"] or "", budget=parts["budget"] or "",
                            sets=values.assignments())
 

@@ -24,7 +24,7 @@ from clinitui.tui.widgets.stats_bar import StatsBar
 
 PRETRAIN = "model.backbone_options.vocab_size=300 train.batch_size=16 train.threads=1 pretrain.eval_every=3"
 FINETUNE = ("train.epochs=1 train.max_steps=3 train.batch_size=16 train.threads=1 train.max_length=32 "
-            "train.baseline=false model.ensemble=none")
+            "train.baseline=false train.bootstrap=0 model.ensemble=none")
 
 
 async def wait_for(pilot, predicate, timeout: float, what: str) -> None:

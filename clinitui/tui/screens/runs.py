@@ -88,11 +88,12 @@ class RunsScreen(PollsWhileShown, Screen):
             return
         figure = f"best val F1 {fmt_metric(run.best_f1)}"
         if run.kind == "pretrain":  # its product is a backbone: the held-out MLM loss says how good
-            figure = f"pretrain · val MLM loss {fmt_metric(run.mlm_loss)} · perplexity {fmt_metric(run.perplexity, 1)}"
+            figure = (f"pretrain · val MLM loss {fmt_metric(run.mlm_loss)} · "
+                      f"perplexity {fmt_metric(run.perplexity, 1)}")
         elif run.kind != "train":
             figure = f"{kind_label(run.kind, run.members)} · {figure}"
-        text = Text.assemble((run.path.name, "bold"), f"  {run.status}",
-                             f" · {figure} · {fmt_duration(run.duration_s)} · peak {fmt_bytes(run.peak_memory_bytes)}")
+        text = Text.assemble((run.path.name, "bold"), f"  {run.status}", f" · {figure} · "
+                             f"{fmt_duration(run.duration_s)} · peak {fmt_bytes(run.peak_memory_bytes)}")
         if run.error:
             label = "worker.log ends:" if run.status == "crashed" else "error:"
             text.append(f"\n{label} ", style="bold red")

@@ -69,7 +69,8 @@ class StatsBar(Static):
             pace.append(f"best val F1 {fmt_metric(best.get('f1_macro'))} (ep {best.get('epoch')})")
         if state.mlm_evals:
             held = state.mlm_evals[-1]
-            pace.append(f"held-out MLM loss {fmt_metric(held.get('mlm_loss'))} (ppl {fmt_metric(held.get('perplexity'), 1)})")
+            pace.append(f"held-out MLM loss {fmt_metric(held.get('mlm_loss'))} "
+                        f"(ppl {fmt_metric(held.get('perplexity'), 1)})")
         text = Text("\n").join([line1, Text(" · ".join(bits), style="dim"),
                                 Text(" · ".join(progress)), Text(" · ".join(pace))])
         if state.error and state.status in ("failed", "crashed"):

@@ -115,13 +115,15 @@ class LaunchScreen(LaunchForm, LaunchPretrain, LaunchPreview, LaunchPlan, Launch
         self._validate_timer = self.set_timer(VALIDATE_DEBOUNCE_S, self._form_changed)
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "run-kind":  # even mid-update (idempotent): the rows must follow the choice
+            self._apply_kind()
+            self._schedule_preview()  # a pretraining file needs no labels
+            self._form_changed()
+            return
         if self._updating:
             return
         if event.select.id in ("text-col", "label-col", "split-col"):
             self._schedule_preview()
-        elif event.select.id == "run-kind":
-            self._apply_kind()
-            self._schedule_preview()  # a pretraining file needs no labels
         elif event.select.id == "preset":
             self._apply_preset()
         self._refresh_help()

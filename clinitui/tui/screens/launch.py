@@ -62,6 +62,7 @@ class LaunchScreen(LaunchForm, LaunchPretrain, LaunchPreview, LaunchPlan, Launch
         self.launching = False
         self.folder_backbones: dict[str, str] = {}  # pretrained backbone folders offered as backbones
         self.running = 0  # runs running under the runs root (the title says so)
+        self.gpus = 0  # visible GPUs (several: the GPUs field is offered)
 
     def on_mount(self) -> None:
         self.query_one("#data-path", Input).focus()
@@ -95,10 +96,12 @@ class LaunchScreen(LaunchForm, LaunchPretrain, LaunchPreview, LaunchPlan, Launch
         count = visible_gpu_count()
         self.app.call_from_thread(self._show_nproc, count)
 
-    def _show_nproc(self, gpus: int) -> None:
-        """Data-parallel processes (torchrun, docs/distributed.md) are offered with 2+ GPUs."""
+    def _show_nproc(self, gpus: int | None = None) -> None:
+        """Data-parallel processes (torchrun, docs/distributed.md) are offered with 2+ GPUs, for training."""
+        self.gpus = self.gpus if gpus is None else gpus
+        gpus = self.gpus
         for widget_id in ("#nproc-label", "#nproc"):
-            self.query_one(widget_id).display = gpus > 1
+            self.query_one(widget_id).display = gpus > 1 and self.run_kind() == "train"
         if gpus > 1:
             self.query_one("#nproc", Input).placeholder = f"1 (of {gpus})"
 

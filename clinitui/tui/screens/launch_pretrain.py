@@ -60,6 +60,7 @@ class LaunchPretrain:
         for widget_id in ("#adapter-row", "#adapter-help", "#preset-help"):
             self.query_one(widget_id).display = not pretrain
         self.query_one("#preset-row").display = bool(self.experiments) and not pretrain
+        self._show_nproc()  # pretraining runs in one process
         self._show_title()
 
     def use_backbone_folder(self, folder: Path, note: str = "") -> None:

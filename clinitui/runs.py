@@ -205,10 +205,13 @@ def list_runs(runs_root: Path) -> list[RunSummary]:
 
 
 def read_metrics(run_dir: Path) -> dict | None:
-    try:
-        return json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
+    """``metrics.json`` of a run; for a ``train --seeds`` group, its ``seeds.json`` (same ``metrics`` key)."""
+    for name in ("metrics.json", "seeds.json"):
+        try:
+            return json.loads((Path(run_dir) / name).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return None
 
 
 class RunLock:

@@ -221,7 +221,8 @@ def test_runs_list_shows_each_kind_and_pretraining_by_its_mlm_loss(tmp_path):
     assert "best val F1" not in shown.stdout
     member = runner.invoke(app, ["runs", "show", str(group / "seed-42"), "--runs-root", str(root), "--json"])
     assert json.loads(member.stdout)["kind"] == "seed"
-    assert runner.invoke(app, ["runs", "show", group.name[:18], "--runs-root", str(root)]).exit_code == 0
+    shown = runner.invoke(app, ["runs", "show", group.name[:18], "--runs-root", str(root), "--json"])
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["metrics"] == {"f1_macro": 0.77}  # from seeds.json
 
     (group / "seeds.json").unlink()
     from clinitui.runs import RunLock

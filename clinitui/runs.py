@@ -108,6 +108,10 @@ class RunSummary:
     epoch: int | None = None  # the last epoch reached (1-based)
     epochs: int | None = None  # epochs planned (train.epochs)
     test_f1: float | None = None  # macro-F1 of the best checkpoint on the test split
+    kind: str = "train"  # train | pretrain | tfidf | seeds | trial | seed (clinitui/run_kinds.py)
+    mlm_loss: float | None = None  # pretraining: the latest held-out MLM loss (its figure instead of F1)
+    perplexity: float | None = None  # pretraining: exp(mlm_loss)
+    members: int | None = None  # a seeds group: how many seed runs
 
     @property
     def name(self) -> str:
@@ -121,6 +125,10 @@ class RunSummary:
 
 def summarize(run_dir: Path, events: list[dict] | None = None) -> RunSummary:
     run_dir = Path(run_dir)
+    from clinitui.run_kinds import data_label, is_seed_group, kind_of, summarize_seed_group
+
+    if events is None and is_seed_group(run_dir):  # `train --seeds N`: one row for the group
+        return summarize_seed_group(run_dir, summarize)
     events = read_events(run_dir) if events is None else events
     started = next((e for e in events if e["type"] == "run_started"), None)
     # a resumed run starts again: only a final event after the latest start counts
@@ -131,8 +139,10 @@ def summarize(run_dir: Path, events: list[dict] | None = None) -> RunSummary:
     cfg = (started or {}).get("config", {})
     model = cfg.get("model", {})
     best = test_f1 = epoch = None
-    peak = None
+    peak = mlm = None
     for e in events:
+        if e["type"] == "eval" and e.get("mlm_loss") is not None:
+            mlm = e  # pretraining: its latest held-out MLM loss is what the backbone folder holds
         if e["type"] in ("step", "eval", "heartbeat") and isinstance(e.get("epoch"), int):
             epoch = max(epoch or 0, e["epoch"])
         if e["type"] == "eval" and e.get("split") == "test" and e.get("f1_macro") is not None:
@@ -164,8 +174,9 @@ def summarize(run_dir: Path, events: list[dict] | None = None) -> RunSummary:
     return RunSummary(run_dir, status, model.get("backbone", "?"), model.get("adapter", "?"),
                       cfg.get("budget", {}).get("name", "?"), best, t0,
                       (last_t - t0) if (t0 and last_t) else None, peak, error,
-                      data=(started or {}).get("data_source"), epoch=epoch,
-                      epochs=cfg.get("train", {}).get("epochs"), test_f1=test_f1)
+                      data=data_label(started or {}), epoch=epoch,
+                      epochs=cfg.get("train", {}).get("epochs"), test_f1=test_f1, kind=kind_of(run_dir, cfg),
+                      mlm_loss=(mlm or {}).get("mlm_loss"), perplexity=(mlm or {}).get("perplexity"))
 
 
 def read_pid(run_dir: Path) -> int | None:
@@ -189,15 +200,18 @@ def list_runs(runs_root: Path) -> list[RunSummary]:
     root = Path(runs_root)
     if not root.is_dir():
         return []
-    runs = [summarize(p) for p in sorted(root.iterdir()) if p.is_dir() and (p / "run.toml").exists()]
+    runs = [summarize(p) for p in sorted(root.iterdir()) if p.is_dir() and is_run_dir(p)]
     return sorted(runs, key=lambda r: r.started or 0, reverse=True)
 
 
 def read_metrics(run_dir: Path) -> dict | None:
-    try:
-        return json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
+    """``metrics.json`` of a run; for a ``train --seeds`` group, its ``seeds.json`` (same ``metrics`` key)."""
+    for name in ("metrics.json", "seeds.json"):
+        try:
+            return json.loads((Path(run_dir) / name).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return None
 
 
 class RunLock:
@@ -252,9 +266,16 @@ def lock_holder(run_dir: Path) -> int | None:
 
 
 # ---- runs by name ---------------------------------------------------------------------------------
+def is_run_dir(path: Path) -> bool:
+    """A run directory (``run.toml``) or a ``train --seeds`` group of them (clinitui/run_kinds.py)."""
+    from clinitui.run_kinds import is_seed_group
+
+    return (Path(path) / "run.toml").is_file() or is_seed_group(path)
+
+
 def run_dirs(root: Path) -> list[Path]:
     try:
-        return [p for p in Path(root).iterdir() if p.is_dir() and (p / "run.toml").is_file()]
+        return [p for p in Path(root).iterdir() if p.is_dir() and is_run_dir(p)]
     except OSError:
         return []
 
@@ -286,7 +307,7 @@ def resolve_run(arg: str | Path, runs_root: Path | None = None) -> Path:
     path = Path(text).expanduser()
     looks_like_path = "/" in text or os.sep in text or text.startswith(("~", "."))
     if path.is_dir():
-        if (path / "run.toml").is_file():
+        if is_run_dir(path):
             return path
         if path.name == "checkpoint" and (path.parent / "run.toml").is_file():
             return path.parent

@@ -75,7 +75,7 @@ def test_runs_list_table_and_json_every_status(root):
     result = runner.invoke(app, ["runs", "list", "--runs-root", str(root)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:4] == ["name", "status", "model", "data"]
+    assert lines[0].split()[:5] == ["name", "status", "kind", "model", "data"]
     assert "started" in lines[0] and "duration" in lines[0]
     body = "\n".join(lines[1:])
     for status in ("finished", "failed", "stopped", "crashed", "created"):
@@ -164,3 +164,80 @@ def test_real_runs_by_name_prune_spares_a_live_worker(tmp_path):
         deadline = time.time() + 30
         while time.time() < deadline and os.waitpid(pid, os.WNOHANG)[0] == 0:
             time.sleep(0.1)
+
+
+def _events(run: Path, events: list[dict]) -> None:
+    (run / "events.jsonl").write_text("".join(json.dumps({"v": 1, **e}) + "\n" for e in events))
+
+
+def test_runs_list_shows_each_kind_and_pretraining_by_its_mlm_loss(tmp_path):
+    root = tmp_path / "runs"
+    t = time.time() - 100
+    pre = root / "20261129-100000-scratch-transformer-pretrain"
+    pre.mkdir(parents=True)
+    (pre / "run.toml").write_text("[pretrain]\nwindow = 64\n")
+    _events(pre, [
+        {"t": t, "type": "run_started", "kind": "pretrain", "data_files": [{"file": "a.csv"}, {"file": "b.csv"}],
+         "config": {"model": {"backbone": "scratch-transformer", "adapter": "grn"}, "pretrain": {"window": 64},
+                    "train": {"epochs": 3}, "budget": {"name": "cpu"}}},
+        {"t": t + 5, "type": "eval", "split": "val", "step": 10, "mlm_loss": 5.5, "perplexity": 244.7},
+        {"t": t + 9, "type": "eval", "split": "val", "step": 20, "mlm_loss": 4.25, "perplexity": 70.1},
+        {"t": t + 10, "type": "run_finished", "kind": "pretrain"}])
+    tfidf = fake_run(root, "20261129-110000-tfidf-grn", {"type": "run_finished"})
+    started = json.loads((tfidf / "events.jsonl").read_text().splitlines()[0])
+    started["config"]["model"]["backbone"] = "tfidf"
+    _events(tfidf, [started, {"t": t + 20, "type": "run_finished"}])
+    group = root / "20261129-120000-scratch-transformer-grn-2seeds"
+    for seed, f1 in ((42, 0.70), (43, 0.80)):
+        fake_run(group, f"seed-{seed}", {"type": "run_finished"})
+        lines = (group / f"seed-{seed}" / "events.jsonl").read_text().replace("0.81234", str(f1))
+        (group / f"seed-{seed}" / "events.jsonl").write_text(lines)
+    (group / "checkpoint").mkdir()
+    (group / "seeds.json").write_text(json.dumps({"metrics": {"f1_macro": 0.77}, "val_metrics": {"f1_macro": 0.79}}))
+    failed_early = root / "20261129-130000-pretrain-bad"
+    failed_early.mkdir()
+    (failed_early / "run.toml").write_text("[pretrain]\nwindow = 64\n")
+    _events(failed_early, [{"t": t, "type": "run_failed", "message": "no text column", "stage": "prepare"}])
+
+    result = runner.invoke(app, ["runs", "list", "--runs-root", str(root)])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    assert set(rows) == {pre.name, tfidf.name, group.name, failed_early.name}  # the group is one row, not three
+    assert "pretrain" in rows[pre.name].split()[2] and "+ grn" not in rows[pre.name]
+    assert "MLM 4.250" in rows[pre.name] and "0.8123" not in rows[pre.name] and "a.csv +1" in rows[pre.name]
+    assert rows[tfidf.name].split()[2:4] == ["tfidf", "tfidf"]
+    assert "2 seeds" in rows[group.name] and "scratch-transformer + grn" in rows[group.name]
+    assert "0.7900" in rows[group.name] and "0.7700" in rows[group.name]  # the averaged checkpoint's scores
+    assert rows[failed_early.name].split()[1:3] == ["failed", "pretrain"]  # kind from run.toml
+
+    items = {i["name"]: i for i in json.loads(runner.invoke(app, ["runs", "list", "--runs-root", str(root),
+                                                                   "--json"]).stdout)}
+    assert [items[n]["kind"] for n in (pre.name, tfidf.name, group.name)] == ["pretrain", "tfidf", "seeds"]
+    assert (items[pre.name]["val_mlm_loss"], items[pre.name]["perplexity"]) == (4.25, 70.1)
+    assert items[group.name]["members"] == 2 and items[group.name]["status"] == "finished"
+
+    shown = runner.invoke(app, ["runs", "show", pre.name, "--runs-root", str(root)])
+    assert shown.exit_code == 0 and "val MLM loss 4.2500" in shown.stdout and "perplexity   70.10" in shown.stdout
+    assert "best val F1" not in shown.stdout
+    member = runner.invoke(app, ["runs", "show", str(group / "seed-42"), "--runs-root", str(root), "--json"])
+    assert json.loads(member.stdout)["kind"] == "seed"
+    shown = runner.invoke(app, ["runs", "show", group.name[:18], "--runs-root", str(root), "--json"])
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["metrics"] == {"f1_macro": 0.77}  # from seeds.json
+
+    (group / "seeds.json").unlink()
+    from clinitui.runs import RunLock
+
+    lock = RunLock(group)  # what `train --seeds` holds between its seed runs
+    assert summarize(group).status == "running"
+    lock.release()
+    assert summarize(group).status == "crashed"  # interrupted between its seed runs
+
+
+def test_a_sweep_trial_is_listed_as_a_trial(tmp_path):
+    sweep = tmp_path / "sweep"
+    (sweep / "trials").mkdir(parents=True)
+    (sweep / "sweep.toml").write_text("")
+    fake_run(sweep / "trials", "t0001", {"type": "run_finished"})
+    assert summarize(sweep / "trials" / "t0001").kind == "trial"
+    listed = json.loads(runner.invoke(app, ["runs", "list", "--runs-root", str(sweep / "trials"), "--json"]).stdout)
+    assert [i["kind"] for i in listed] == ["trial"]

@@ -10,13 +10,15 @@ import re
 import time
 from datetime import datetime
 
+from clinitui.run_kinds import label as kind_label
 from clinitui.runs import RunSummary
 from clinitui.tui.fmt import fmt_bytes, fmt_duration, fmt_metric
 
 # `runs list --json` keys (documented in docs/runs.md; add keys, never rename them)
 JSON_KEYS = ("name", "status", "run_dir", "backbone", "adapter", "budget", "data", "epoch", "epochs",
-             "best_val_f1", "test_f1", "started", "duration_s", "peak_memory_bytes", "error")
-COLUMNS = ("name", "status", "model", "data", "epoch", "val F1", "test F1", "started", "duration")
+             "best_val_f1", "test_f1", "started", "duration_s", "peak_memory_bytes", "error",
+             "kind", "val_mlm_loss", "perplexity", "members")
+COLUMNS = ("name", "status", "kind", "model", "data", "epoch", "val F1", "test F1", "started", "duration")
 SORTS = {
     "started": lambda r: r.started or 0.0,
     "name": lambda r: r.name,
@@ -40,6 +42,7 @@ def as_json(r: RunSummary) -> dict:
         "best_val_f1": r.best_f1, "test_f1": r.test_f1, "started": iso_time(r.started),
         "duration_s": None if r.duration_s is None else round(r.duration_s, 1),
         "peak_memory_bytes": r.peak_memory_bytes, "error": r.error,
+        "kind": r.kind, "val_mlm_loss": r.mlm_loss, "perplexity": r.perplexity, "members": r.members,
     }
 
 
@@ -51,19 +54,40 @@ def started_cell(t: float | None) -> str:
     return when.strftime("%m-%d %H:%M") if when.year == datetime.now().year else when.strftime("%Y-%m-%d")
 
 
+def model_cell(r: RunSummary) -> str:
+    """``backbone + adapter`` for what was trained with an adapter; the backbone alone for a
+    pretraining run (its product is a backbone) and the TF-IDF model (no network)."""
+    if r.adapter in ("", "?", None) or r.kind in ("pretrain", "tfidf"):
+        return r.backbone
+    return f"{r.backbone} + {r.adapter}"
+
+
+def val_cell(r: RunSummary) -> str:
+    """Validation macro-F1, or for a pretraining run its held-out MLM loss (``MLM 4.123``)."""
+    if r.kind == "pretrain":
+        return "-" if r.mlm_loss is None else f"MLM {r.mlm_loss:.3f}"
+    return fmt_metric(r.best_f1, 4)
+
+
 def cells(r: RunSummary) -> list[str]:
     epoch = "-" if r.epoch is None and r.epochs is None else f"{r.epoch or 0}/{r.epochs or '?'}"
-    model = r.backbone if r.adapter in ("", "?", None) else f"{r.backbone} + {r.adapter}"
-    return [r.name, r.status, model, r.data or "-", epoch, fmt_metric(r.best_f1, 4), fmt_metric(r.test_f1, 4),
-            started_cell(r.started), fmt_duration(r.duration_s)]
+    if r.kind in ("pretrain", "seeds", "tfidf"):
+        epoch = "-"  # pretraining counts steps, TF-IDF fits once, a group's seed runs have their own epochs
+    return [r.name, r.status, kind_label(r.kind, r.members), model_cell(r), r.data or "-", epoch, val_cell(r),
+            fmt_metric(r.test_f1, 4), started_cell(r.started), fmt_duration(r.duration_s)]
 
 
 def detail_lines(r: RunSummary) -> list[tuple[str, str]]:
     """``runs show`` for people: one (label, value) per line, ``-`` for what is not known."""
     epoch = "-" if r.epoch is None and r.epochs is None else f"{r.epoch or 0} of {r.epochs or '?'}"
-    lines = [("name", r.name), ("folder", str(r.path)), ("status", r.status),
-             ("model", f"{r.backbone} + {r.adapter}"), ("budget", r.budget), ("data", r.data or "-"),
-             ("epoch", epoch), ("best val F1", fmt_metric(r.best_f1, 4)), ("test F1", fmt_metric(r.test_f1, 4)),
+    if r.kind in ("pretrain", "seeds", "tfidf"):
+        epoch = "-"  # pretraining counts steps, TF-IDF fits once, a group's seed runs have their own epochs
+    scores = [("best val F1", fmt_metric(r.best_f1, 4)), ("test F1", fmt_metric(r.test_f1, 4))]
+    if r.kind == "pretrain":
+        scores = [("val MLM loss", fmt_metric(r.mlm_loss, 4)), ("perplexity", fmt_metric(r.perplexity, 2))]
+    lines = [("name", r.name), ("folder", str(r.path)), ("status", r.status), ("kind", kind_label(r.kind, r.members)),
+             ("model", model_cell(r)), ("budget", r.budget), ("data", r.data or "-"),
+             ("epoch", epoch), *scores,
              ("started", "-" if r.started is None else datetime.fromtimestamp(r.started).strftime("%Y-%m-%d %H:%M:%S")),
              ("duration", fmt_duration(r.duration_s)), ("peak memory", fmt_bytes(r.peak_memory_bytes))]
     if r.error:

@@ -20,7 +20,7 @@ def run_seeds(prepared, root: Path, run_dir: Path | None, n: int, *, detach: boo
     from clinitui.cli.progress import make_progress
     from clinitui.engine.seeds import run_seed_group
     from clinitui.errors import ConfigError
-    from clinitui.runs import new_run_dir
+    from clinitui.runs import RunLock, new_run_dir
     from clinitui.signals import StopFlag
 
     if detach:
@@ -36,10 +36,12 @@ def run_seeds(prepared, root: Path, run_dir: Path | None, n: int, *, detach: boo
             sys.stderr.write(f"seed run {i + 1}/{total}: {path}\n")
 
     progress = make_progress(quiet)
+    lock = RunLock(group)  # `runs list` shows the group running between its seeds and while it is finalized
     try:
         payload = run_seed_group(prepared, group, n, listeners=[progress] if progress else [], should_stop=stop,
                                  on_run=started)
     finally:
+        lock.release()
         if progress:
             progress.close()
     if json_out:

@@ -23,7 +23,8 @@ from clinitui import __version__
 from clinitui.config.overrides import to_toml
 from clinitui.config.schema import RunConfig
 from clinitui.data.unlabeled import Corpus, load_corpus
-from clinitui.errors import ClinituiError, ConfigError, StopRequested
+from clinitui.engine.failure import record_failure
+from clinitui.errors import ConfigError
 from clinitui.events import FILENAME as EVENTS_FILE
 from clinitui.events import EventWriter
 from clinitui.runs import RunLock, write_private
@@ -126,7 +127,7 @@ def save_backbone_folder(directory: Path, model, tokenizer, marker: dict) -> Non
 def execute(prepared: PreparedPretrain, path: Path, *, listeners: list[Callable[[dict], None]] | None = None,
             should_stop: Callable[[], bool] = lambda: False, resume: bool = False) -> dict:
     """Pretrain in the run directory ``path`` (new, or resumed from ``path/state/``); returns metrics.json."""
-    from clinitui.engine.run import STATE_DIR, _is_cuda_oom, _log_internal_error, load_state, save_state, select_device
+    from clinitui.engine.run import STATE_DIR, load_state, save_state, select_device
 
     config, corpus = prepared.config, prepared.corpus
     wall_start = time.perf_counter()
@@ -241,25 +242,9 @@ def execute(prepared: PreparedPretrain, path: Path, *, listeners: list[Callable[
         events.emit("run_finished", kind="pretrain", val_mlm_loss=payload["val_mlm_loss"],
                     perplexity=payload["perplexity"], wall_seconds=payload["wall_seconds"])
         return payload
-    except StopRequested as exc:
-        events.emit("stopped", message=str(exc), stage=stage)
-        raise
-    except ClinituiError as exc:
-        events.emit("run_failed", error=type(exc).__name__, message=str(exc), stage=stage, exit_code=exc.exit_code)
-        raise
-    except BaseException as exc:
-        if _is_cuda_oom(exc):
-            from clinitui.errors import OutOfMemoryError
-
-            err = OutOfMemoryError(f"out of GPU memory in {stage}; lower --window or --set train.batch_size, "
-                                   "or choose a larger --budget")
-            events.emit("run_failed", error=type(err).__name__, message=str(err), stage=stage, exit_code=err.exit_code)
-            raise err from None
-        _log_internal_error(path, exc)
-        kind = "interrupted" if isinstance(exc, KeyboardInterrupt) else "internal error"
-        events.emit("run_failed", error=type(exc).__name__, message=f"{kind} in {stage} ({type(exc).__name__})",
-                    stage=stage)
-        raise
+    except BaseException as exc:  # the last event: stopped or run_failed (engine/failure.py)
+        raise record_failure(events, exc, stage, log_dir=path,
+                             oom_advice="lower --window or --set train.batch_size, or choose a larger --budget")
     finally:
         events.close()
         lock.release()

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -22,7 +21,8 @@ from clinitui.config.overrides import to_toml
 from clinitui.config.schema import RunConfig
 from clinitui.data.readers import Table, read_table
 from clinitui.data.splits import Dataset, make_dataset
-from clinitui.errors import ClinituiError, ConfigError, DataError, OutOfMemoryError, StopRequested
+from clinitui.engine.failure import record_failure
+from clinitui.errors import ConfigError, DataError
 from clinitui.events import FILENAME as EVENTS_FILE
 from clinitui.events import EventWriter
 from clinitui.runs import RunLock, write_private
@@ -310,29 +310,10 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         events.emit("run_finished", best_epoch=result.best_epoch, best_val_f1_macro=result.best_f1,
                     test_f1_macro=test_metrics["f1_macro"], wall_seconds=payload["wall_seconds"])
         return payload
-    except StopRequested as exc:
-        events.emit("stopped", message=str(exc), stage=stage)
-        raise
-    except ClinituiError as exc:
-        events.emit("run_failed", error=type(exc).__name__, message=str(exc), stage=stage, exit_code=exc.exit_code)
-        raise
-    except BaseException as exc:
-        if dist is not None and distributed.is_collective_failure(exc):
-            err = distributed.lost_peer(stage, dist)
-            events.emit("run_failed", error=type(err).__name__, message=str(err), stage=stage, exit_code=err.exit_code)
-            raise err from None
-        if _is_cuda_oom(exc):  # outside the backed-off step and evaluation (e.g. moving the model)
-            err = OutOfMemoryError(f"out of GPU memory in {stage}; lower --set train.max_length, use --adapter lora "
-                                   "or --set model.freeze=backbone, or choose a larger --budget")
-            events.emit("run_failed", error=type(err).__name__, message=str(err), stage=stage, exit_code=err.exit_code)
-            raise err from None
-        # A bug or an interrupt: the trace goes to worker.log (never note text: tracebacks hold
-        # code and exception types; we log the type and location, not the exception's arguments).
-        _log_internal_error(path if main else None, exc)
-        kind = "interrupted" if isinstance(exc, KeyboardInterrupt) else "internal error"
-        events.emit("run_failed", error=type(exc).__name__, message=f"{kind} in {stage} ({type(exc).__name__})",
-                    stage=stage)
-        raise
+    except BaseException as exc:  # the last event: stopped or run_failed (engine/failure.py)
+        raise record_failure(events, exc, stage, log_dir=path if main else None, dist=dist,
+                             oom_advice="lower --set train.max_length, use --adapter lora or --set "
+                                        "model.freeze=backbone, or choose a larger --budget")
     finally:
         if sampler is not None:
             sampler.stop()
@@ -346,29 +327,6 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             except OSError:
                 pass
         os.umask(umask)
-
-
-def _is_cuda_oom(exc: BaseException) -> bool:
-    import sys
-
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError)
-
-
-def _log_internal_error(path: Path | None, exc: BaseException) -> None:
-    frames = traceback.extract_tb(exc.__traceback__)
-    lines = [f"internal error: {type(exc).__name__} (message withheld: it may quote data)"]
-    lines += [f"  at {f.filename}:{f.lineno} in {f.name}" for f in frames[-8:]]
-    if path is None:  # a rank other than 0 writes no file; torchrun sends its stderr to worker.log
-        import sys
-
-        sys.stderr.write("\n".join(lines) + "\n")
-        return
-    fd = os.open(path / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "a", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-
-
 
 
 def save_state(path: Path, state: dict) -> None:

@@ -36,7 +36,7 @@ def mean_sd(values: list[float]) -> dict:
 def group_checkpoint(group: Path, members: list[Path]) -> Path:
     """Write ``group/checkpoint/config.json`` listing ``members`` (the averaged ensemble; no weights)."""
     first = json.loads((members[0] / "config.json").read_text(encoding="utf-8"))
-    for key in ("weights_sha256", "ensemble", "tfidf", "epoch", "val_f1_macro"):
+    for key in ("weights_sha256", "ensemble", "tfidf", "epoch", "val_f1_macro", "temperature", "operating_point"):
         first.pop(key, None)
     first["members"] = [str(Path("..") / m.relative_to(group)) for m in members]
     ckpt = group / "checkpoint"
@@ -64,8 +64,6 @@ def run_seed_group(prepared, group: Path, n: int, *, listeners: list[Callable[[d
                    should_stop: Callable[[], bool] = lambda: False,
                    on_run: Callable[[int, int, Path], None] | None = None) -> dict:
     """Train ``n`` runs (seeds ``train.seed`` … ``train.seed + n - 1``) in ``group``; the seeds.json payload."""
-    from clinitui.engine.metrics import classification_metrics
-    from clinitui.engine.predictor import checkpoint_probabilities
     from clinitui.engine.run import Prepared, execute
 
     config: RunConfig = prepared.config
@@ -83,18 +81,17 @@ def run_seed_group(prepared, group: Path, n: int, *, listeners: list[Callable[[d
                                 should_stop=should_stop))
         runs.append(path)
     ckpt = group_checkpoint(group, [Path(p["checkpoint"]) for p in payloads])
+    from clinitui.engine.seed_finalize import finalize_group  # its own temperature + threshold, on val
 
-    def scored(split) -> dict:
-        probs, _ = checkpoint_probabilities(ckpt, split.texts, device="cpu")
-        return classification_metrics(split.labels, probs, dataset.label_names, dataset.positive_index)
-
+    test_metrics, val_metrics, extras = finalize_group(group, ckpt, dataset, config, runs)
     payload = {
         "run_dir": str(group),
         "checkpoint": str(ckpt),
         "seeds": seeds,
         "runs": [str(r) for r in runs],
-        "metrics": scored(dataset.test),  # the seed-averaged checkpoint
-        "val_metrics": scored(dataset.val),
+        "metrics": test_metrics,  # the seed-averaged checkpoint, as eval and predict apply it
+        "val_metrics": val_metrics,
+        **extras,  # calibration, operating_point, vs_baseline of the averaged checkpoint
         "baseline": payloads[0].get("baseline"),
         "summary": summarize_group(payloads),
         "labels": dataset.label_names,

@@ -19,7 +19,8 @@ from typing import Callable
 from clinitui import __version__
 from clinitui.config.overrides import to_toml
 from clinitui.config.schema import RunConfig
-from clinitui.errors import ClinituiError, StopRequested
+from clinitui.engine.failure import record_failure
+from clinitui.errors import StopRequested
 from clinitui.events import FILENAME as EVENTS_FILE
 from clinitui.events import EventWriter
 from clinitui.runs import RunLock, write_private
@@ -111,17 +112,8 @@ def execute_tfidf(prepared, path: Path, *, listeners: list[Callable[[dict], None
         events.emit("run_finished", best_epoch=1, best_val_f1_macro=val["f1_macro"], test_f1_macro=test["f1_macro"],
                     wall_seconds=payload["wall_seconds"])
         return payload
-    except StopRequested as exc:
-        events.emit("stopped", message=str(exc), stage=stage)
-        raise
-    except ClinituiError as exc:
-        events.emit("run_failed", error=type(exc).__name__, message=str(exc), stage=stage, exit_code=exc.exit_code)
-        raise
-    except BaseException as exc:
-        kind = "interrupted" if isinstance(exc, KeyboardInterrupt) else "internal error"
-        events.emit("run_failed", error=type(exc).__name__, message=f"{kind} in {stage} ({type(exc).__name__})",
-                    stage=stage)
-        raise
+    except BaseException as exc:  # the last event: stopped or run_failed (engine/failure.py)
+        raise record_failure(events, exc, stage, log_dir=path, oom_advice="choose a larger --budget")
     finally:
         events.close()
         lock.release()

@@ -35,6 +35,11 @@ class LaunchValues:
     seed: str = ""
     nproc: str = ""  # data-parallel processes (offered when several GPUs are visible)
     extra: str = ""
+    kind: str = "train"  # or "pretrain": a `clinitui pretrain` run (clinitui/tui/pretrain_form.py)
+    more_data: str = ""  # pretraining: more text files, comma-separated
+    steps: str = ""  # pretraining: optimizer steps
+    window: str = ""  # pretraining: tokens per window
+    size: str = ""  # pretraining: model.backbone_options.size
     # backbone/adapter/budget as the chosen experiment preset set them: only changes are passed on,
     # so that the preset's own settings are not overridden by its own parts
     preset_parts: dict[str, str] = field(default_factory=dict)
@@ -44,7 +49,10 @@ class LaunchValues:
         out: dict[str, str | None] = {}
         for key in ("backbone", "adapter", "budget"):
             value = getattr(self, key)
-            out[key] = None if self.preset and self.preset_parts.get(key) == value else value
+            preset = self.preset if self.kind == "train" else ""  # pretraining takes no experiment preset
+            out[key] = None if preset and self.preset_parts.get(key) == value else value
+        if self.kind == "pretrain":  # no experiment preset or adapter: masked-LM trains the encoder alone
+            out["adapter"] = None
         if out["budget"] == "auto":
             out["budget"] = None
         return out
@@ -64,8 +72,12 @@ class LaunchValues:
             out.append(f"data.demo_size={self.demo_size.strip()}")
         for key, raw in (("train.epochs", self.epochs), ("train.lr", self.lr), ("train.seed", self.seed),
                          ("dist.nproc", self.nproc)):
-            if raw.strip():
+            if raw.strip() and not (key in ("train.lr", "dist.nproc") and self.kind == "pretrain"):
                 out.append(f"{key}={raw.strip()}")
+        if self.kind == "pretrain":
+            from clinitui.tui.pretrain_form import pretrain_assignments
+
+            out.extend(pretrain_assignments(self))
         try:
             out.extend(shlex.split(self.extra))
         except ValueError:
@@ -85,7 +97,8 @@ def build_config(values: LaunchValues) -> RunConfig:
 
     _check_numbers(values)
     parts = values.parts()
-    return catalog.compose(preset=values.preset or None, backbone=parts["backbone"] or "",
+    preset = values.preset if values.kind == "train" else ""  # pretraining takes no experiment preset
+    return catalog.compose(preset=preset or None, backbone=parts["backbone"] or "",
                            adapter=parts["adapter"] or "", budget=parts["budget"] or "",
                            sets=values.assignments())
 
@@ -93,7 +106,7 @@ def build_config(values: LaunchValues) -> RunConfig:
 def _check_numbers(values: LaunchValues) -> None:
     for label, raw, kind in (("epochs", values.epochs, int), ("learning rate", values.lr, float),
                              ("seed", values.seed, int), ("demo size", values.demo_size, int),
-                             ("GPUs", values.nproc, int)):
+                             ("GPUs", values.nproc, int), ("steps", values.steps, int), ("window", values.window, int)):
         if raw.strip():
             try:
                 kind(raw.strip())
@@ -105,7 +118,13 @@ def problem(values: LaunchValues) -> str | None:
     """Why Start is disabled, in one line, or None when the form can start a run."""
     if not values.backbone.strip():
         return "choose a backbone"
-    if not values.adapter.strip():
+    if values.kind == "pretrain":
+        from clinitui.tui.pretrain_form import pretrain_problem
+
+        reason = pretrain_problem(values)
+        if reason:
+            return reason
+    elif not values.adapter.strip():
         return "choose an adapter"
     try:
         build_config(values)
@@ -118,6 +137,10 @@ def cli_command(values: LaunchValues) -> str:
     """The equivalent ``clinitui train`` command line (shown in the form, copyable to a script)."""
     from clinitui.tui.catalog import presets_available
 
+    if values.kind == "pretrain":
+        from clinitui.tui.pretrain_form import pretrain_command
+
+        return pretrain_command(values)
     words = ["clinitui", "train"]
     if values.preset:
         words += ["--preset", values.preset]

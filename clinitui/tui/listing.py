@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from clinitui.events import FILENAME
-from clinitui.runs import RunSummary, summarize
+from clinitui.runs import RunSummary, is_run_dir, summarize
 from clinitui.tui.processes import reap
 
 FINAL_STATUSES = ("finished", "failed", "stopped")
@@ -29,7 +29,7 @@ class RunLister:
             return []
         runs = []
         for path in sorted(self.root.iterdir()):
-            if not (path / "run.toml").is_file():
+            if not is_run_dir(path):  # a run directory or a `train --seeds` group
                 continue
             try:
                 st = (path / FILENAME).stat()

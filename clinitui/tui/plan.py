@@ -30,11 +30,11 @@ async def run_dry_run(cmd: list[str]) -> tuple[dict | None, str | None, bool]:
     try:
         out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT_S)
     except asyncio.TimeoutError:
-        proc.kill()
+        _kill(proc)
         await proc.wait()
         return None, "the planner took too long; the worker plans again when it starts", False
     except asyncio.CancelledError:  # the form changed: a newer plan replaces this one
-        proc.kill()
+        _kill(proc)
         await proc.wait()
         raise
     lines = [line for line in err.decode("utf-8", "replace").splitlines() if line.strip()]
@@ -45,3 +45,11 @@ async def run_dry_run(cmd: list[str]) -> tuple[dict | None, str | None, bool]:
             return None, "the planner printed no JSON plan", False
     reason = lines[-1] if lines else f"planning failed (exit code {proc.returncode})"
     return None, reason.removeprefix("clinitui: error: "), proc.returncode == 2
+
+
+def _kill(proc) -> None:
+    """Kill the planner; it may have exited meanwhile (the form changed just as it finished)."""
+    try:
+        proc.kill()
+    except ProcessLookupError:
+        pass

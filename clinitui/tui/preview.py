@@ -96,6 +96,12 @@ def table_stats(path: str | Path, text_col: str, label_col: str, split_col: str 
     return _stats(table.texts, table.labels, table.splits, str(path), table.warnings)
 
 
+def unlabeled_stats(path: str | Path, text_col: str, split_col: str | None = None) -> PreviewStats:
+    """The table as pretraining reads it: its text (labels, if any, are not needed)."""
+    table = read_table(path, text_col, "label", split_col, require_labels=False)
+    return _stats(table.texts, [], table.splits, str(path), table.warnings)
+
+
 @lru_cache(maxsize=4)
 def demo_stats(n: int) -> PreviewStats:
     """The built-in synthetic corpus of ``n`` notes (pure standard library, deterministic, cached)."""
@@ -129,7 +135,8 @@ def preview_for(key: tuple) -> tuple[tuple, list[str], PreviewStats | None, str 
     Returns (the key actually used — columns guessed from the header when the given ones are
     absent —, the file's columns, the statistics, or the reader's one-line error).
     """
-    path, text_col, label_col, split_col, demo_size = key
+    path, text_col, label_col, split_col, demo_size, *kind = key  # kind: ("pretrain",) reads no labels
+    unlabeled = kind == ["pretrain"]
     columns: list[str] = []
     try:
         if not path:
@@ -141,7 +148,9 @@ def preview_for(key: tuple) -> tuple[tuple, list[str], PreviewStats | None, str 
         if label_col not in columns:
             label_col = guess_column(columns, "label", LABEL_NAMES) or label_col
         split_col = split_col if split_col in columns else ""
-        key = (path, text_col, label_col, split_col, demo_size)
+        key = (path, text_col, label_col, split_col, demo_size, *kind)
+        if unlabeled:
+            return key, columns, unlabeled_stats(path, text_col, split_col or None), None
         return key, columns, table_stats(path, text_col, label_col, split_col or None), None
     except DataError as exc:
         return key, columns, None, str(exc)

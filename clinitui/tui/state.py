@@ -63,6 +63,16 @@ class RunState:
         return self.started.get("config", {})
 
     @property
+    def is_pretrain(self) -> bool:
+        """A ``clinitui pretrain`` run: its figures are MLM losses, its product a backbone folder."""
+        return self.started.get("kind") == "pretrain" or bool(self.config.get("pretrain"))
+
+    @property
+    def mlm_evals(self) -> list[dict]:
+        """Held-out masked-LM evaluations of a pretraining run, in order."""
+        return [e for e in self.evals if e.get("mlm_loss") is not None]
+
+    @property
     def labels(self) -> list[str]:
         return list(self.started.get("labels") or [])
 

@@ -24,13 +24,14 @@ from clinitui.tui.screens.launch_action import LaunchAction
 from clinitui.tui.screens.launch_form import DEFAULT_ADAPTER, DEFAULT_BACKBONE, LaunchForm
 from clinitui.tui.screens.launch_plan import LaunchPlan
 from clinitui.tui.screens.launch_preview import LaunchPreview
+from clinitui.tui.screens.launch_pretrain import TITLES, LaunchPretrain
 from clinitui.tui.screens.polling import PollsWhileShown
 from clinitui.tui.widgets.plan_panel import PlanPanel
 
 VALIDATE_DEBOUNCE_S = 0.15  # typing a path re-validates once per pause, not once per key
 
 
-class LaunchScreen(LaunchForm, LaunchPreview, LaunchPlan, LaunchAction, PollsWhileShown, Screen):
+class LaunchScreen(LaunchForm, LaunchPretrain, LaunchPreview, LaunchPlan, LaunchAction, PollsWhileShown, Screen):
     """Every field is reachable with tab; ctrl+s starts, ctrl+o browses, ctrl+t peeks at notes."""
 
     CSS_PATH = "launch.tcss"
@@ -59,10 +60,14 @@ class LaunchScreen(LaunchForm, LaunchPreview, LaunchPlan, LaunchAction, PollsWhi
         self._validate_timer = None
         self._lister = None
         self.launching = False
+        self.folder_backbones: dict[str, str] = {}  # pretrained backbone folders offered as backbones
+        self.running = 0  # runs running under the runs root (the title says so)
+        self.gpus = 0  # visible GPUs (several: the GPUs field is offered)
 
     def on_mount(self) -> None:
         self.query_one("#data-path", Input).focus()
         self.query_one("#preset-row").display = False
+        self._apply_kind()
         self._show_nproc(0)
         self.query_one(PlanPanel).show_note("")
         self._show_reason("loading presets…")
@@ -72,6 +77,17 @@ class LaunchScreen(LaunchForm, LaunchPreview, LaunchPlan, LaunchAction, PollsWhi
         self.call_after_refresh(self.count_running)
         self.call_after_refresh(self.count_gpus)
         self.poll(5.0, self.count_running)  # paused while hidden
+        self._take_pending_backbone()
+
+    def on_screen_resume(self) -> None:
+        self._take_pending_backbone()
+
+    def _take_pending_backbone(self) -> None:
+        """A run screen's "Train on this backbone" left a pretrained folder for this form."""
+        folder = getattr(self.app, "pending_backbone", None)
+        if folder is not None:
+            self.app.pending_backbone = None
+            self.use_backbone_folder(*folder)
 
     @work(thread=True, exclusive=True, group="gpus")
     def count_gpus(self) -> None:
@@ -80,10 +96,12 @@ class LaunchScreen(LaunchForm, LaunchPreview, LaunchPlan, LaunchAction, PollsWhi
         count = visible_gpu_count()
         self.app.call_from_thread(self._show_nproc, count)
 
-    def _show_nproc(self, gpus: int) -> None:
-        """Data-parallel processes (torchrun, docs/distributed.md) are offered with 2+ GPUs."""
+    def _show_nproc(self, gpus: int | None = None) -> None:
+        """Data-parallel processes (torchrun, docs/distributed.md) are offered with 2+ GPUs, for training."""
+        self.gpus = self.gpus if gpus is None else gpus
+        gpus = self.gpus
         for widget_id in ("#nproc-label", "#nproc"):
-            self.query_one(widget_id).display = gpus > 1
+            self.query_one(widget_id).display = gpus > 1 and self.run_kind() == "train"
         if gpus > 1:
             self.query_one("#nproc", Input).placeholder = f"1 (of {gpus})"
 
@@ -100,6 +118,11 @@ class LaunchScreen(LaunchForm, LaunchPreview, LaunchPlan, LaunchAction, PollsWhi
         self._validate_timer = self.set_timer(VALIDATE_DEBOUNCE_S, self._form_changed)
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "run-kind":  # even mid-update (idempotent): the rows must follow the choice
+            self._apply_kind()
+            self._schedule_preview()  # a pretraining file needs no labels
+            self._form_changed()
+            return
         if self._updating:
             return
         if event.select.id in ("text-col", "label-col", "split-col"):
@@ -119,8 +142,11 @@ class LaunchScreen(LaunchForm, LaunchPreview, LaunchPlan, LaunchAction, PollsWhi
         self.post_message(RunsListed(self._lister.list()))
 
     def on_runs_listed(self, message: RunsListed) -> None:
-        running = [r for r in message.runs if r.status == "running"]
-        title = Text("New training run", style="bold")
-        if running:
-            title.append(f"   ● {len(running)} running: ctrl+r to follow", style="bold green")
+        self.running = sum(1 for r in message.runs if r.status == "running")
+        self._show_title()
+
+    def _show_title(self) -> None:
+        title = Text(TITLES[self.run_kind()], style="bold")
+        if self.running:
+            title.append(f"   ● {self.running} running: ctrl+r to follow", style="bold green")
         self.query_one("#launch-title", Static).update(title)

@@ -15,6 +15,7 @@ from clinitui.errors import ClinituiError
 from clinitui.tui import catalog
 from clinitui.tui.form import LaunchValues
 from clinitui.tui.messages import CatalogReady
+from clinitui.tui.screens.launch_pretrain import kind_row, pretrain_rows
 from clinitui.tui.widgets.dataset_preview import DatasetPreview
 from clinitui.tui.widgets.plan_panel import PlanPanel
 
@@ -33,10 +34,12 @@ class LaunchForm:
     budgets: dict[str, str]
     experiments: dict[str, str]
     preset_parts: dict[str, str]
+    folder_backbones: dict[str, str]
 
     def compose(self) -> ComposeResult:
         yield Static(Text("New training run", style="bold"), id="launch-title")
         with VerticalScroll(id="form"):
+            yield from kind_row()  # train a classifier, or pretrain a backbone (launch_pretrain.py)
             with Horizontal(classes="row"):
                 yield Label("Dataset", classes="label")
                 yield Input(compact=True, placeholder="empty: the built-in synthetic demo corpus", id="data-path")
@@ -49,6 +52,7 @@ class LaunchForm:
             with Horizontal(classes="row", id="demo-row"):
                 yield Label("Demo notes", classes="label")
                 yield Input(compact=True, placeholder="5400", id="demo-size", type="integer")
+            yield from pretrain_rows()
             yield DatasetPreview(id="preview", classes="panel")
             with Horizontal(classes="row", id="preset-row"):
                 yield Label("Preset", classes="label")
@@ -59,7 +63,7 @@ class LaunchForm:
                 yield Select(options(self.backbones), value=DEFAULT_BACKBONE, allow_blank=False, id="backbone",
                              compact=True)
             yield Static("", id="backbone-help", classes="help")
-            with Horizontal(classes="row"):
+            with Horizontal(classes="row", id="adapter-row"):
                 yield Label("Adapter", classes="label")
                 yield Select(options(self.adapters), value=DEFAULT_ADAPTER, allow_blank=False, id="adapter",
                              compact=True)
@@ -91,7 +95,7 @@ class LaunchForm:
     def on_catalog_ready(self, message: CatalogReady) -> None:
         cat = message.catalog
         self.backbones, self.adapters, self.budgets, self.experiments = (
-            cat.backbones, cat.adapters, cat.budgets, cat.experiments)
+            {**cat.backbones, **self.folder_backbones}, cat.adapters, cat.budgets, cat.experiments)
         self._updating = True
         try:
             for widget_id, names in (("backbone", self.backbones), ("adapter", self.adapters),
@@ -107,6 +111,7 @@ class LaunchForm:
         finally:
             self.call_after_refresh(self._end_update)
         self.catalog_loaded = True
+        self._apply_kind()
         self._refresh_help()
         self._form_changed()
 
@@ -125,6 +130,8 @@ class LaunchForm:
             label_col=choice("label-col") or "label", split_col=choice("split-col"), demo_size=text("demo-size"),
             backbone=choice("backbone"), adapter=choice("adapter"), budget=choice("budget") or "auto",
             epochs=text("epochs"), lr=text("lr"), seed=text("seed"), nproc=text("nproc"), extra=text("extra"),
+            kind=self.run_kind(), more_data=text("more-data"), steps=text("steps"), window=text("window"),
+            size=text("size"),
         )
 
     def _apply_preset(self) -> None:

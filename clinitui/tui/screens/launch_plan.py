@@ -33,7 +33,8 @@ class LaunchPlan:
         form_problem = problem(values)
         self._show_reason(self.start_problem(values, form_problem))
         self.query_one("#cli-equivalent", Static).update(Text(cli_command(values), style="dim"))
-        enabled = self.app.planner and catalog.planner_available() and form_problem is None
+        # the planner is `clinitui train --dry-run`: a pretraining run is planned by its worker
+        enabled = self.app.planner and catalog.planner_available() and form_problem is None and values.kind == "train"
         self.query_one(PlanPanel).request(values, enabled=enabled)
 
     def start_problem(self, values: LaunchValues | None = None, form_problem: str | None = "") -> str | None:

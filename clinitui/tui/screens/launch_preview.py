@@ -32,7 +32,7 @@ class LaunchPreview:
 
     def _start_preview(self) -> None:
         v = self.values()
-        key = (v.data_path.strip(), v.text_col, v.label_col, v.split_col, v.demo_size.strip())
+        key = (v.data_path.strip(), v.text_col, v.label_col, v.split_col, v.demo_size.strip(), v.kind)
         self.preview_key = key
         self.load_preview(key)
 

@@ -20,6 +20,7 @@ from clinitui.tui.widgets.loss_chart import LossChart
 from clinitui.tui.widgets.lr_chart import LrChart
 from clinitui.tui.widgets.memory_chart import MemoryChart
 from clinitui.tui.widgets.metrics_table import MetricsTable
+from clinitui.tui.widgets.mlm_table import MlmTable
 from clinitui.tui.widgets.stats_bar import StatsBar
 
 # However fast events arrive, text panels redraw at most once a second and charts (plotext
@@ -43,6 +44,7 @@ class RunScreen(Screen):
         Binding("4", "tab('log')", "Event log", show=False),
         Binding("s", "stop", "Stop run"),
         Binding("e", "evaluate", "Evaluate"),
+        Binding("t", "train_on_backbone", "Train on backbone"),  # shown for a pretraining run only
         Binding("escape", "back", "Back"),
     ]
 
@@ -69,6 +71,7 @@ class RunScreen(Screen):
                 with VerticalScroll():
                     yield MetricsTable(id="metrics-table")
                     yield ConfusionView(id="confusion")
+                    yield MlmTable(id="mlm-table")  # a pretraining run's figures, instead of the two above
             with TabPane("4 Log", id="log"):
                 yield EventLog(id="event-log")
         yield Footer()
@@ -89,7 +92,10 @@ class RunScreen(Screen):
         events = self.follower.drain()
         first = self.events_applied == 0
         self.events_applied += len(events)
+        was_pretrain = self.state.is_pretrain
         changed = self.state.apply(events)
+        if self.state.is_pretrain != was_pretrain:
+            self.refresh_bindings()  # the footer offers "Train on backbone" instead of "Evaluate"
         self._dirty |= {"stats" if name == "header" else name for name in changed}
         if first or self.state.final is not None:  # history (a replay, a run joined midway) or the end: at once
             self._flush(force=True)
@@ -136,8 +142,14 @@ class RunScreen(Screen):
         elif active == "memory":
             self.query_one(MemoryChart).show(state)
         elif active == "metrics":
-            self.query_one(MetricsTable).show(state.evals, state.test_eval, state.baseline)
-            self.query_one(ConfusionView).show(state.shown_eval, state.labels)
+            pretrain = state.is_pretrain
+            for widget, shown in ((MetricsTable, not pretrain), (ConfusionView, not pretrain), (MlmTable, pretrain)):
+                self.query_one(widget).display = shown
+            if pretrain:
+                self.query_one(MlmTable).show(state.mlm_evals, state.started.get("unigram_loss"))
+            else:
+                self.query_one(MetricsTable).show(state.evals, state.test_eval, state.baseline)
+                self.query_one(ConfusionView).show(state.shown_eval, state.labels)
         elif active == "log":
             self.query_one(EventLog).show(state.log, state.log_count)
 
@@ -145,6 +157,14 @@ class RunScreen(Screen):
         self._flush(force=True)
 
     # ---- actions -------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """A pretraining run has a backbone to train on and no classifier to evaluate."""
+        if action == "train_on_backbone":
+            return self.state.is_pretrain
+        if action == "evaluate":
+            return not self.state.is_pretrain
+        return True
+
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
 
@@ -177,7 +197,35 @@ class RunScreen(Screen):
     def action_evaluate(self) -> None:
         from clinitui.tui.screens.evaluate import EvaluateScreen
 
+        if self.state.is_pretrain:
+            self.notify("a pretraining run makes a backbone, not a classifier: press t to train on it",
+                        severity="warning")
+            return
         if not (self.run_dir / "checkpoint").is_dir():
             self.notify("no checkpoint yet: it is saved after the first evaluation", severity="warning")
             return
         self.app.push_screen(EvaluateScreen(self.run_dir))
+
+    def action_train_on_backbone(self) -> None:
+        """Open the launch form with this pretraining run's backbone folder chosen as the backbone."""
+        from clinitui.models.pretrained import MARKER
+
+        folder = self.run_dir / "checkpoint"
+        if not self.state.is_pretrain:
+            self.notify("only a pretraining run makes a backbone to train on", severity="warning")
+            return
+        if not (folder / MARKER).is_file():
+            self.notify("no backbone folder yet: it is written at the first held-out evaluation", severity="warning")
+            return
+        if self.state.status == "running":
+            self.notify("still pretraining: the folder holds the latest evaluation's weights", severity="warning")
+        self.app.pending_backbone = (folder, f"pretrained by {self.run_dir.name}")
+        from clinitui.tui.screens.launch import LaunchScreen
+
+        stack = self.app.screen_stack
+        under = [i for i, screen in enumerate(stack) if isinstance(screen, LaunchScreen)]
+        if self.app.current_mode == "launch" and under:  # launched from the form: it is under this screen
+            for _ in range(len(stack) - 1 - under[-1]):
+                self.app.pop_screen()
+        else:
+            self.app.switch_mode("launch")

@@ -11,6 +11,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from clinitui.run_kinds import label as kind_label
+from clinitui.run_kinds import seed_members
 from clinitui.runs import RunSummary
 from clinitui.tui.fmt import fmt_bytes, fmt_duration, fmt_metric
 from clinitui.tui.listing import RunLister
@@ -84,9 +86,14 @@ class RunsScreen(PollsWhileShown, Screen):
         if run is None:
             detail.update("")
             return
-        text = Text.assemble((run.path.name, "bold"), f"  {run.status}",
-                             f" · best val F1 {fmt_metric(run.best_f1)} · {fmt_duration(run.duration_s)}"
-                             f" · peak {fmt_bytes(run.peak_memory_bytes)}")
+        figure = f"best val F1 {fmt_metric(run.best_f1)}"
+        if run.kind == "pretrain":  # its product is a backbone: the held-out MLM loss says how good
+            figure = (f"pretrain · val MLM loss {fmt_metric(run.mlm_loss)} · "
+                      f"perplexity {fmt_metric(run.perplexity, 1)}")
+        elif run.kind != "train":
+            figure = f"{kind_label(run.kind, run.members)} · {figure}"
+        text = Text.assemble((run.path.name, "bold"), f"  {run.status}", f" · {figure} · "
+                             f"{fmt_duration(run.duration_s)} · peak {fmt_bytes(run.peak_memory_bytes)}")
         if run.error:
             label = "worker.log ends:" if run.status == "crashed" else "error:"
             text.append(f"\n{label} ", style="bold red")
@@ -99,7 +106,11 @@ class RunsScreen(PollsWhileShown, Screen):
         if run is not None:
             from clinitui.tui.screens.run import RunScreen
 
-            self.app.push_screen(RunScreen(run.path))
+            path = run.path
+            if run.kind == "seeds":  # a group has no events of its own: follow its latest seed run
+                path = seed_members(run.path)[-1]
+                self.notify(f"{run.members} seed runs in this group; showing {path.name}")
+            self.app.push_screen(RunScreen(path))
 
     def action_mark(self) -> None:
         self.query_one(RunsTable).toggle_mark()
@@ -117,6 +128,10 @@ class RunsScreen(PollsWhileShown, Screen):
     def action_evaluate(self) -> None:
         run = self.query_one(RunsTable).current
         if run is None:
+            return
+        if run.kind == "pretrain":
+            self.notify("a pretraining run makes a backbone, not a classifier: open it and press t to train on it",
+                        severity="warning")
             return
         if not (run.path / "checkpoint").is_dir():
             self.notify("this run has no checkpoint to evaluate", severity="warning")

@@ -20,6 +20,8 @@ def preview_text(stats: PreviewStats) -> Text:
         classes += f" · +{more} more"
     source = "demo corpus (synthetic)" if stats.source == "demo" else "file"
     text = Text.assemble((f"{stats.n} notes", "bold"), f" in the {source}, {len(stats.counts)} classes: ", classes)
+    if not stats.counts:  # read for pretraining: labels are not used
+        text = Text.assemble((f"{stats.n} notes", "bold"), f" in the {source} (labels not read: pretraining)")
     text.append(f"\nwords per note: min {stats.words_min} · median {stats.words_median:g} · "
                 f"mean {stats.words_mean:g} · p95 {stats.words_p95} · max {stats.words_max}")
     if stats.split_counts:

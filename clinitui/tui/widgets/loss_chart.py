@@ -18,6 +18,9 @@ class LossChart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
+        if state.is_pretrain:
+            self._show_mlm(state)
+            return
         if state.loss:
             steps, values = zip(*state.loss)
             plt.plot(list(steps), list(values), label="train loss", color=TRAIN, marker="hd")
@@ -34,4 +37,26 @@ class LossChart(PlotextPlot):
             plt.xlim(0, state.total_steps)
         plt.xlabel("step")
         plt.title("loss per step · val F1 per epoch" if state.loss else "loss: waiting for the first step")
+        self.refresh()
+
+    def _show_mlm(self, state: RunState) -> None:
+        """A pretraining run: MLM loss per step, held-out MLM loss per evaluation, and the level of
+        token frequencies alone (a model under that line has learnt some context)."""
+        plt = self.plt
+        if state.loss:
+            steps, values = zip(*state.loss)
+            plt.plot(list(steps), list(values), label="train MLM loss", color=TRAIN, marker="hd")
+        held = [(e.get("step", 0), e["mlm_loss"]) for e in state.mlm_evals]
+        if held:
+            steps, values = zip(*held)
+            plt.plot(list(steps), list(values), label="held-out MLM loss", color=VAL_LOSS, marker="o")
+        unigram = state.started.get("unigram_loss")
+        end = state.total_steps or (state.loss[-1][0] if state.loss else 0)
+        if unigram is not None and end:
+            plt.plot([0, end], [unigram, unigram], label="token frequencies alone", color=VAL_F1, marker="dot")
+        if state.total_steps:
+            plt.xlim(0, state.total_steps)
+        plt.xlabel("step")
+        plt.title("masked-LM loss per step · held-out per evaluation" if state.loss
+                  else "MLM loss: waiting for the first step")
         self.refresh()

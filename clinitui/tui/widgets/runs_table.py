@@ -5,13 +5,14 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
+from clinitui.run_kinds import label as kind_label
 from clinitui.runs import RunSummary
 from clinitui.tui.fmt import ellipsize, fmt_bytes, fmt_duration, fmt_metric, short_run_name
 from clinitui.tui.widgets.stats_bar import STATUS_STYLE
 
 # Sized to fit 80 columns with the table's cell padding; the full names are in the detail pane.
-COLUMNS = (("started", "  started"), ("status", "status"), ("backbone", "backbone"), ("adapter", "adapter"),
-           ("budget", "budget"), ("f1", "F1"), ("time", "time"), ("peak", "peak"))
+COLUMNS = (("started", "  started"), ("status", "status"), ("kind", "kind"), ("backbone", "backbone"),
+           ("adapter", "adapter"), ("budget", "budget"), ("f1", "F1"), ("time", "time"), ("peak", "peak"))
 
 
 class RunsTable(DataTable):
@@ -40,10 +41,12 @@ class RunsTable(DataTable):
         return [
             self._started(r),
             Text(r.status, style=STATUS_STYLE.get(r.status, "")),
-            ellipsize(r.backbone, 19 if wide else 11),
-            ellipsize(r.adapter, 13 if wide else 8),
-            ellipsize(r.budget, 9 if wide else 7),
-            fmt_metric(r.best_f1),
+            Text(kind_label(r.kind, r.members), style="" if r.kind == "train" else "bold"),
+            ellipsize(r.backbone, 19 if wide else 9),
+            "-" if r.kind in ("pretrain", "tfidf") else ellipsize(r.adapter, 13 if wide else 6),
+            ellipsize(r.budget, 9 if wide else 5),
+            # a pretraining run's figure is its held-out MLM loss (lower is better), not an F1
+            Text(fmt_metric(r.mlm_loss, 2), style="italic") if r.kind == "pretrain" else fmt_metric(r.best_f1),
             fmt_duration(r.duration_s),
             fmt_bytes(r.peak_memory_bytes),
         ]

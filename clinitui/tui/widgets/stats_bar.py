@@ -40,6 +40,8 @@ class StatsBar(Static):
             where.append(budget)
         line1.append(" · " + " · ".join(where), style="dim")
         bits = [f"{model.get('backbone', '?')} + {model.get('adapter', '?')}"]
+        if state.is_pretrain:  # masked-LM pretraining trains the encoder alone: no adapter
+            bits = [f"{model.get('backbone', '?')} · pretraining (masked LM)"]
         if params:
             bits.append(f"{fmt_count(params.get('trainable'))}/{fmt_count(params.get('total'))} trainable")
         if state.micro_batch:
@@ -50,7 +52,8 @@ class StatsBar(Static):
         total, step = state.total_steps, state.step
         frac = step / total if total else 0.0
         progress = [
-            f"epoch {state.epoch}/{state.epochs or '?'}",
+            # pretraining stops after its steps: passes over the windows are counted, not planned
+            f"epoch {state.epoch}" if state.is_pretrain else f"epoch {state.epoch}/{state.epochs or '?'}",
             f"step {step}/{total or '?'} {progress_bar(frac)}",
             f"loss {fmt_metric(state.loss[-1][1], 4) if state.loss else '-'}",
             f"lr {state.lr[-1][1]:.1e}" if state.lr else "lr -",
@@ -64,6 +67,10 @@ class StatsBar(Static):
         best = state.best_eval
         if best is not None:
             pace.append(f"best val F1 {fmt_metric(best.get('f1_macro'))} (ep {best.get('epoch')})")
+        if state.mlm_evals:
+            held = state.mlm_evals[-1]
+            pace.append(f"held-out MLM loss {fmt_metric(held.get('mlm_loss'))} "
+                        f"(ppl {fmt_metric(held.get('perplexity'), 1)})")
         text = Text("\n").join([line1, Text(" · ".join(bits), style="dim"),
                                 Text(" · ".join(progress)), Text(" · ".join(pace))])
         if state.error and state.status in ("failed", "crashed"):

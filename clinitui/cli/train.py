@@ -20,7 +20,8 @@ def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Op
                  max_length: Optional[int], seed: Optional[int], sets: list[str], allow_download: bool = False,
                  preset: Optional[str] = None, budget: Optional[str] = None, ensemble: Optional[str] = None,
                  threshold_rule: Optional[str] = None, dedupe: bool = False, bootstrap: Optional[int] = None,
-                 delimiter: Optional[str] = None, encoding: Optional[str] = None, dist: Optional[dict] = None):
+                 delimiter: Optional[str] = None, encoding: Optional[str] = None, dist: Optional[dict] = None,
+                 task: Optional[str] = None, label_sep: Optional[str] = None):
     """Defaults ← experiment preset ← backbone/adapter/budget presets ← explicit options ← ``--set``.
 
     ``backbone`` / ``adapter`` name a preset when one exists (``clinitui presets list``), else a
@@ -31,6 +32,7 @@ def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Op
     flags = {
         "data.path": str(data) if data else None, "data.text_col": text_col, "data.label_col": label_col,
         "data.split_col": split_col, "data.delimiter": delimiter, "data.encoding": encoding,
+        "data.task": task, "data.label_sep": label_sep,
         "train.epochs": epochs, "train.max_length": max_length, "train.seed": seed,
         "model.backbone_options.allow_download": True if allow_download else None,
         "model.ensemble": ensemble,
@@ -48,6 +50,8 @@ def train(
     split_col: Annotated[Optional[str], Opt(help="Column with train/dev/test per row; default: a stratified split.")] = None,
     delimiter: Annotated[Optional[str], Opt(help="CSV separator: comma, semicolon, tab or pipe [default: from the header row].")] = None,
     encoding: Annotated[Optional[str], Opt(help="Text encoding of the data file, e.g. cp1252 [default: UTF-8, else Windows-1252].")] = None,
+    task: Annotated[Optional[str], Opt("--task", help="multilabel: a set of labels per note (see --label-sep); multiclass: one label per note, combinations kept as classes; default auto: one label per note, stopped when the labels look like joined sets (docs/tasks.md).")] = None,
+    label_sep: Annotated[Optional[str], Opt("--label-sep", help="With --task multilabel: the separator between a note's labels [default: |]; JSONL list labels need none.")] = None,
     backbone: Annotated[Optional[str], Opt("--backbone", "-b", help="Backbone preset, registry name, HF id or local folder (see `clinitui presets list`, `clinitui models`).")] = None,
     adapter: Annotated[Optional[str], Opt("--adapter", "-a", help="Adapter preset or registry name (see `clinitui presets list`, `clinitui models`).")] = None,
     budget: Annotated[Optional[str], Opt("--budget", help="Hardware budget preset: p620-2gb, cpu, gpu-8gb, gpu-24gb, gpu-80gb ...")] = None,
@@ -90,7 +94,7 @@ def train(
                               seed=seed, sets=sets or [], allow_download=allow_download, preset=preset,
                               budget=budget, ensemble=ensemble, threshold_rule=threshold_rule, dedupe=dedupe,
                               bootstrap=bootstrap, delimiter=delimiter, encoding=encoding,
-                              dist={k: v for k, v in dist.items() if v is not None})
+                              dist={k: v for k, v in dist.items() if v is not None}, task=task, label_sep=label_sep)
         if dry_run:
             _print_plan(config, json_out)
             return

@@ -28,6 +28,11 @@ def label_sets(table: Table, sep: str, label_col: str = "label") -> list[list[st
             raise DataError(f"{src}: data row {row + 1} has an empty label in its set (two separators '{sep}' in a "
                             f"row, or one at an end) in '{label_col}'; remove the extra '{sep}'")
         out.append(list(dict.fromkeys(parts)))
+    names = sort_labels({name for labels in out for name in labels})
+    if len(names) < 2:
+        only = f" ('{names[0][:30]}')" if names else ""
+        raise DataError(f"{src}: --task multilabel needs two or more labels and column '{label_col}' holds "
+                        f"{len(names)}{only}; add labels, or drop --task multilabel for a one-label-per-note task")
     if table.label_lists is None or all(x is None for x in table.label_lists):
         joined = [v for v in table.labels if v]
         if joined and not any(sep in v for v in joined):
@@ -55,10 +60,6 @@ def make_multilabel_dataset(table: Table, *, sep: str = "|", val_fraction: float
     src = table.source
     sets = label_sets(table, sep, label_col)
     names = sort_labels({name for labels in sets for name in labels})
-    if len(names) < 2:
-        only = f" ('{names[0][:30]}')" if names else ""
-        raise DataError(f"{src}: --task multilabel needs two or more labels and column '{label_col}' holds "
-                        f"{len(names)}{only}; add labels, or drop --task multilabel for a one-label-per-note task")
     index = {name: i for i, name in enumerate(names)}
     ids = [[index[name] for name in labels] for labels in sets]
     warnings = list(table.warnings)

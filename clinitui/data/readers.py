@@ -208,7 +208,8 @@ def read_table(path: str | Path, text_col: str = "text", label_col: str = "label
                 raise DataError(f"{path}: row {i} has a list of labels in '{label_col}'; train one label set per "
                                 "note with --task multilabel")
             elif _is_missing(value):
-                raise DataError(f"{path}: row {i} has no label in '{label_col}'; label it or remove the row")
+                raise DataError(f"{path}: row {i} has no label in '{label_col}'; label it or remove the row "
+                                "(or, if notes carry label sets and none applies here, use --task multilabel)")
             else:
                 labels.append(_label_str(value))
         texts.append(text)

@@ -11,7 +11,8 @@ Metrics (keys as scikit-learn names them): ``f1_micro``, ``f1_macro``, ``f1_samp
 ``f1_weighted``, ``precision_micro`` / ``recall_micro``, ``precision_macro`` / ``recall_macro``,
 ``subset_accuracy`` (the whole set right), ``hamming_loss`` (share of wrong label decisions),
 ``roc_auc`` (macro over labels with both outcomes present), and ``per_label``
-{precision, recall, f1, roc_auc, support}.
+{precision, recall, f1, roc_auc, support}. ``f1_samples`` counts an empty set predicted for a
+note with no label as right (F1 = 1), as ``zero_division=1`` does in scikit-learn.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def multilabel_metrics(y, probs, label_names: list[str], y_pred=None, thresholds
     for avg in ("micro", "macro"):
         pa, ra, fa, _ = precision_recall_fscore_support(y, pred, average=avg, **kw)
         out[f"f1_{avg}"], out[f"precision_{avg}"], out[f"recall_{avg}"] = float(fa), float(pa), float(ra)
-    out["f1_samples"] = float(f1_score(y, pred, average="samples", **kw)) if len(y) else 0.0
+    out["f1_samples"] = samples_f1(y, pred)
     out["f1_weighted"] = float(f1_score(y, pred, average="weighted", **kw))
     out["subset_accuracy"] = float((pred == y).all(axis=1).mean()) if len(y) else 0.0
     out["hamming_loss"] = float(hamming_loss(y, pred)) if len(y) else 0.0
@@ -83,6 +84,16 @@ def multilabel_metrics(y, probs, label_names: list[str], y_pred=None, thresholds
     out["roc_auc"] = float(np.mean(aucs)) if aucs else None
     out["per_label"] = per_label
     return out
+
+
+def samples_f1(y: np.ndarray, pred: np.ndarray) -> float:
+    """Mean per-note F1 of the predicted set; a note with no label, predicted with none, scores 1
+    (scikit-learn's ``average="samples", zero_division=1``): empty sets are valid answers here."""
+    if not len(y):
+        return 0.0
+    both = (y & pred).sum(axis=1)
+    size = y.sum(axis=1) + pred.sum(axis=1)
+    return float(np.mean(np.where(size > 0, 2 * both / np.maximum(size, 1), 1.0)))
 
 
 def bce_loss(y, probs) -> float:

@@ -61,8 +61,12 @@ def locked_metrics(y_val, val_probs, y, probs, label_names: list[str], rule: str
 
 
 def evaluate_multilabel(path: Path, ckpt_dir: Path, dataset, network_val: np.ndarray, network_test: np.ndarray,
-                        config, *, emit: Callable[..., dict]) -> tuple[dict, dict, dict | None, dict | None]:
-    """(test metrics, extras, ensemble summary or None, baseline metrics or None); updates the checkpoint."""
+                        config, *, emit: Callable[..., dict], fitted: tuple | None = None,
+                        blend_wanted: bool | None = None) -> tuple[dict, dict, dict | None, dict | None]:
+    """(test metrics, extras, ensemble summary or None, baseline metrics or None); updates the checkpoint.
+
+    ``fitted`` = (OvR TF-IDF model, seconds) already fitted on this split (the ``tfidf`` backbone's own
+    model, engine/tfidf_run.py); ``blend_wanted`` overrides ``model.ensemble``."""
     from clinitui.engine.ensemble import attach, blend, wanted
     from clinitui.engine.evaluation import update_checkpoint_config
     from clinitui.engine.tfidf import fit_on_dataset
@@ -72,15 +76,15 @@ def evaluate_multilabel(path: Path, ckpt_dir: Path, dataset, network_val: np.nda
     y_val, y_test = np.asarray(dataset.val.labels, dtype=int), np.asarray(dataset.test.labels, dtype=int)
     val_probs, test_probs = network_val, network_test
     ensemble = baseline = None
-    tfidf = None
-    if wanted(config.model.ensemble) or t.baseline:
-        tfidf, seconds = fit_on_dataset(dataset, seed=t.seed)
+    blending = wanted(config.model.ensemble) if blend_wanted is None else blend_wanted
+    if blending or t.baseline:
+        tfidf, seconds = fitted or fit_on_dataset(dataset, seed=t.seed)
         tfidf_val, tfidf_test = tfidf.predict_proba(dataset.val.texts), tfidf.predict_proba(dataset.test.texts)
         baseline, _ = locked_metrics(y_val, tfidf_val, y_test, tfidf_test, names, rule)
         from clinitui.engine.tfidf_ovr import METHOD
 
         baseline.update(seconds=round(seconds, 2), method=METHOD, C=tfidf.c, val_f1_micro=tfidf.val_f1)
-    if wanted(config.model.ensemble):
+    if blending:
         weight, _ = choose_weight(network_val, tfidf_val, y_val, names, rule)
         attach(ckpt_dir, tfidf, weight)
         val_probs, test_probs = blend(network_val, tfidf_val, weight), blend(network_test, tfidf_test, weight)

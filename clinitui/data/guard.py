@@ -60,3 +60,12 @@ def check_single_label(table: Table, label_sep: str = "|", label_col: str = "lab
                         f"most {RARE} notes, more than the splits can hold ({summarize_counts(counts, 5)}); if a "
                         "note carries several labels use --task multilabel --label-sep SEP, or keep every class "
                         "with --task multiclass")
+
+
+def guard_warnings(table: Table, label_sep: str = "|", label_col: str = "label") -> list[str]:
+    """What :func:`check_single_label` would stop a default run with, as a warning (the TUI's preview)."""
+    try:
+        check_single_label(table, label_sep, label_col)
+    except DataError as exc:
+        return [str(exc).split(": ", 1)[-1]]  # without the path: the preview names the file already
+    return []

@@ -217,3 +217,20 @@ def test_kill_9_and_resume_give_the_uninterrupted_metrics_and_no_note_text_leaks
     assert payload["metrics"]["per_label"] == ref["per_label"]
     assert payload["steps"] == reference["steps"]
     assert files_with_canary(run) == []
+
+
+def test_onnx_export_predicts_the_same_label_sets(reference, notes, tmp_path):
+    import csv
+
+    run = Path(reference["run_dir"])
+    result = run_cli(["export", str(run), "--out", str(tmp_path / "onnx")])
+    assert result.exit_code == 0, result.output
+    for target, out in ((run, tmp_path / "torch.csv"), (tmp_path / "onnx", tmp_path / "onnx.csv")):
+        result = run_cli(["predict", str(target), "--data", str(notes), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+    torch_rows = list(csv.DictReader(open(tmp_path / "torch.csv", encoding="utf-8")))
+    onnx_rows = list(csv.DictReader(open(tmp_path / "onnx.csv", encoding="utf-8")))
+    assert [r["predicted"] for r in onnx_rows] == [r["predicted"] for r in torch_rows]
+    for a, b in zip(torch_rows, onnx_rows):
+        for name in reference["labels"]:
+            assert float(a[f"p_{name}"]) == pytest.approx(float(b[f"p_{name}"]), abs=1e-4)

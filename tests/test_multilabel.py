@@ -234,3 +234,13 @@ def test_onnx_export_predicts_the_same_label_sets(reference, notes, tmp_path):
     for a, b in zip(torch_rows, onnx_rows):
         for name in reference["labels"]:
             assert float(a[f"p_{name}"]) == pytest.approx(float(b[f"p_{name}"]), abs=1e-4)
+
+
+def test_features_without_multilabel_support_say_so_in_one_line(reference, notes, tmp_path):
+    run = Path(reference["run_dir"])
+    for args in (["report", str(run), "--out", str(tmp_path / "r.html")],
+                 ["eval", str(run), "--data", str(notes), "--compare", str(run)],
+                 ["train", "--data", str(notes), "--runs-root", str(tmp_path / "runs"), *ML, *TINY, "--seeds", "2"]):
+        result = run_cli(args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "multi-label" in result.output and result.output.strip().count("\n") == 0

@@ -101,6 +101,11 @@ def train(
         prepared = prepare(config)  # bad input fails here, before any run directory exists
         root = runs_root or default_runs_root()
         if seeds > 1:
+            if prepared.dataset.multilabel:
+                from clinitui.errors import ConfigError
+
+                raise ConfigError("--seeds N does not support --task multilabel yet; train the seeds as separate "
+                                  "runs with --seed (docs/tasks.md)")
             from clinitui.cli.seeds import run_seeds
 
             run_seeds(prepared, root, run_dir, seeds, detach=detach, json_out=json_out, quiet=quiet)

@@ -78,6 +78,23 @@ def test_iterative_stratification_keeps_every_label_in_every_split_and_is_determ
             assert got >= 1 and abs(got - share * total) <= 1.5, (k, got, share * total)
 
 
+def test_jsonl_list_labels_and_empty_sets_make_a_multi_hot_dataset(tmp_path):
+    from clinitui.data.multilabel import make_multilabel_dataset
+    from clinitui.data.readers import read_table
+    from clinitui.errors import DataError
+
+    path = tmp_path / "notes.jsonl"
+    rows = [{"text": f"note {i}", "label": [["b", "a"], [], ["c"], ["a", "a"]][i % 4]} for i in range(80)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    ds = make_multilabel_dataset(read_table(path, multilabel=True), seed=1)
+    assert ds.label_names == ["a", "b", "c"] and ds.multilabel and ds.split_kind.startswith("iterative")
+    every = ds.train.labels + ds.val.labels + ds.test.labels
+    assert sorted(map(tuple, every)) == sorted([(1, 1, 0), (0, 0, 0), (0, 0, 1), (1, 0, 0)] * 20)
+    assert ds.counts()["train"]["a"] == sum(r[0] for r in ds.train.labels)
+    with pytest.raises(DataError, match="--task multilabel"):
+        read_table(path)  # a list label in a single-label run
+
+
 # -- guard rails and bad input ----------------------------------------------------------------
 def test_guard_rail_fires_on_a_joined_label_column_and_not_on_ordinary_labels():
     from clinitui.data.guard import check_single_label

@@ -63,12 +63,18 @@ def run_one(name: str, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "clinitui", "train", *MULTILABEL[name](), *EXTRA, "--runs-root", str(out / "runs"),
            "--json", "--quiet"]
-    start = time.perf_counter()
+    import resource
+
+    start, load = time.perf_counter(), os.getloadavg()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 1)
     if proc.returncode != 0:
         sys.exit(f"{name}: exit {proc.returncode}\n{proc.stderr[-2000:]}")
+    # cpu_s: CPU seconds of the run (all its threads): on a shared machine, wall time says little
     record = {"name": name, "command": "clinitui " + " ".join(cmd[3:]), "wall_s": round(time.perf_counter() - start, 1),
-              "load_before": os.getloadavg(), "payload": json.loads(proc.stdout)}
+              "cpu_s": cpu_s, "load_before": load, "load_after": os.getloadavg(), "payload": json.loads(proc.stdout)}
     (out / f"{name}.json").write_text(json.dumps(record, indent=2))
     return record
 
@@ -80,7 +86,7 @@ def _row(label: str, val: dict | None, test: dict, wall) -> str:
 
 
 def table(out: Path) -> str:
-    lines = ["| configuration | val micro / macro-F1 | test micro / macro-F1 | test samples-F1 | test subset acc. | wall s |",
+    lines = ["| configuration | val micro / macro-F1 | test micro / macro-F1 | test samples-F1 | test subset acc. | wall s (CPU s) |",
              "|---|---|---|---|---|---|"]
     baseline_done = False
     for name in MULTILABEL:
@@ -98,7 +104,7 @@ def table(out: Path) -> str:
         if p.get("network"):
             lines.append(_row(f"{LABELS[name]}: network alone", p.get("network_val"), p["network"], "–"))
         lines.append(_row(LABELS[name] + (f" (weight {p['ensemble']['weight']})" if p.get("ensemble") else ""),
-                          p.get("val_metrics"), p["metrics"], rec["wall_s"]))
+                          p.get("val_metrics"), p["metrics"], f"{rec['wall_s']} ({rec.get('cpu_s', '–')})"))
     lines.append(f"| {REFERENCE['name']} | – | {REFERENCE['f1_micro']:.3f} / {REFERENCE['f1_macro']:.3f} | – | – | – |")
     return "\n".join(lines)
 

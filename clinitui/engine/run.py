@@ -321,7 +321,8 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             "leakage": prepared.leakage and leakage_summary(prepared.leakage),
         }
         write_private(path / "metrics.json", json.dumps(payload, indent=2))
-        events.emit("run_finished", best_epoch=result.best_epoch, best_val_f1_macro=result.best_f1,
+        events.emit("run_finished", best_epoch=result.best_epoch,
+                    best_val_f1_macro=result.best_val.get("f1_macro", result.best_f1),
                     test_f1_macro=test_metrics["f1_macro"], wall_seconds=payload["wall_seconds"])
         return payload
     except StopRequested as exc:

@@ -171,7 +171,8 @@ def _by_label(labels: dict[int, str]) -> dict[str, list[int]]:
 def _require_min(by_label: dict[str, list[int]], src: str, minimum: int) -> dict[str, list[int]]:
     small = {k: len(v) for k, v in by_label.items() if len(v) < minimum}
     if small:
-        listing = ", ".join(f"'{k[:30]}' ({n})" for k, n in sorted(small.items()))
+        items = sorted(small.items())
+        listing = ", ".join(f"'{k[:30]}' ({n})" for k, n in items[:5]) + (f", … {len(items) - 5} more" if len(items) > 5 else "")
         raise DataError(
             f"{src}: too few examples to split for class {listing}; each class needs at least {minimum} "
             "(add examples, merge rare classes, or give a --split-col)"

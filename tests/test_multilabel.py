@@ -116,6 +116,38 @@ def test_guard_rail_fires_on_a_joined_label_column_and_not_on_ordinary_labels():
         check_single_label(many)
 
 
+def test_task_multiclass_keeps_combinations_as_classes_without_the_guard_rail():
+    from clinitui.data.multilabel_demo import generate_multilabel_notes
+    from clinitui.data.splits import make_dataset
+    from clinitui.errors import DataError
+
+    texts, sets = generate_multilabel_notes(300, seed=1)
+    labels = ["|".join(s) or "aucun" for s in sets]
+    splits = ["test" if i % 5 == 0 else "val" if i % 5 == 1 else "train" for i in range(300)]
+    table = Table(texts, labels, splits, source="notes.csv")
+    ds = make_dataset(table, task="multiclass")
+    assert len(ds.label_names) == len(set(labels)) > 10 and not ds.multilabel
+    with pytest.raises(DataError, match="joined label sets"):
+        make_dataset(table, task="auto")
+
+
+def test_positive_weights_favour_rare_labels():
+    import torch
+
+    from clinitui.config.schema import TrainConfig
+    from clinitui.engine.losses import make_loss
+
+    labels = [[1, 0]] * 2 + [[1, 1]] * 2 + [[0, 0]] * 4  # label 0: 4 of 8 positive; label 1: 2 of 8
+    logits, target = torch.zeros(1, 2), torch.tensor([[1, 1]])
+    plain = make_loss(TrainConfig(), labels, 2, torch.device("cpu"))(logits, target)
+    balanced = make_loss(TrainConfig(pos_weight="balanced"), labels, 2, torch.device("cpu"))(logits, target)
+    sqrt = make_loss(TrainConfig(pos_weight="sqrt"), labels, 2, torch.device("cpu"))(logits, target)
+    ln2 = float(np.log(2))
+    assert float(plain) == pytest.approx(ln2)  # mean over the note's two labels
+    assert float(balanced) == pytest.approx((1 * ln2 + 3 * ln2) / 2)  # weights neg/pos: 1 and 3
+    assert float(sqrt) == pytest.approx((1 * ln2 + 3 ** 0.5 * ln2) / 2)
+
+
 def run_cli(args: list[str]):
     return runner.invoke(app, args)
 

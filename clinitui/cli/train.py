@@ -69,7 +69,7 @@ def train(
     detach: Annotated[bool, Opt("--detach", help="Start a background worker (survives logout) and return at once.")] = False,
     json_out: Annotated[bool, Opt("--json", help="Print one JSON document (run_dir, checkpoint, metrics) on stdout.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress output.")] = False,
-    threshold_rule: Annotated[Optional[str], Opt("--threshold-rule", help="Binary tasks: choose the operating threshold on validation by f1 (default), youden, sensitivity:0.95, specificity:0.90 or a number.")] = None,
+    threshold_rule: Annotated[Optional[str], Opt("--threshold-rule", help="Binary tasks (each label of a multi-label task): choose the operating threshold on validation by f1 (default), youden, sensitivity:0.95, specificity:0.90 or a number.")] = None,
     dedupe: Annotated[bool, Opt("--dedupe", help="Drop validation/test notes that duplicate training notes (exactly or nearly) before training.")] = False,
     bootstrap: Annotated[Optional[int], Opt("--bootstrap", help="Bootstrap resamples for the test metrics' 95% intervals [default: 1000; 0 = none].")] = None,
     nproc: Annotated[Optional[int], Opt("--nproc", min=1, help="Training processes on this machine (one per GPU): data-parallel through torchrun [default: 1].")] = None,

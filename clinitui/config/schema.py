@@ -106,7 +106,8 @@ class TrainConfig(Section):
     baseline: bool = Field(True, description="Also score TF-IDF + logistic regression on the same split, for comparison.")
     threads: Optional[int] = Field(None, ge=1, description="CPU threads for torch (default: all cores).")
     threshold_rule: str = Field(
-        "f1", description="Binary tasks: how the operating threshold is chosen on validation: f1, youden, "
+        "f1", description="Binary tasks (and each label of a multi-label task): how the operating threshold is chosen "
+        "on validation: f1, youden, "
         "sensitivity:0.95, specificity:0.90 or a number (docs/report.md)."
     )
     bootstrap: int = Field(1000, ge=0, le=100000, description="Bootstrap resamples for the test metrics' 95% intervals (0 = none).")

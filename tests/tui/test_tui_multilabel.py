@@ -46,3 +46,34 @@ def test_dataset_preview_warns_about_joined_label_sets(tmp_path):
     text = preview_text(table_stats(data, "text", "label")).plain
     assert "looks like joined label sets" in text and "--task multilabel --label-sep '|'" in text
     assert "more" in text.splitlines()[0]  # many classes: the top ones and a count, not a wall of text
+
+
+def test_evaluate_dialog_and_run_screen_show_per_label_rows():
+    from rich.console import Console
+
+    from clinitui.tui.screens.evaluate import report
+    from clinitui.tui.widgets.confusion import ConfusionView
+
+    per_label = {"cardio": {"precision": 0.9, "recall": 0.8, "f1": 0.847, "roc_auc": 0.95, "support": 11},
+                 "renal": {"precision": 0.5, "recall": 0.6, "f1": 0.545, "roc_auc": None, "support": 5}}
+    console = Console(width=120, record=True)
+    console.print(report({**ML_EVAL, "per_label": per_label, "labels": ["cardio", "renal"], "data": "x.csv"}))
+    text = console.export_text()
+    assert "micro-F1 0.712" in text and "cardio" in text and "0.847" in text
+
+    async def scenario():
+        class Host(App):
+            def compose(self):
+                yield ConfusionView()
+
+        app = Host()
+        async with app.run_test() as pilot:
+            view = app.query_one(ConfusionView)
+            view.show({**ML_EVAL, "per_label": per_label}, ["cardio", "renal"])
+            await pilot.pause()
+            shown = Console(width=120, record=True)
+            shown.print(view.content)
+            text = shown.export_text()
+            assert "per label" in text and "renal" in text and "0.545" in text
+
+    asyncio.run(scenario())

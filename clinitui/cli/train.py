@@ -104,7 +104,7 @@ def train(
             if prepared.dataset.multilabel:
                 from clinitui.errors import ConfigError
 
-                raise ConfigError("--seeds N does not support --task multilabel yet; train the seeds as separate "
+                raise ConfigError("--seeds N does not support multi-label runs (--task multilabel) yet; train the seeds as separate "
                                   "runs with --seed (docs/tasks.md)")
             from clinitui.cli.seeds import run_seeds
 

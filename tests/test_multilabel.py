@@ -181,7 +181,7 @@ def test_bad_multilabel_input_gets_one_line_and_exit_2(tmp_path, case, expect):
 
 # -- end to end: train, eval, predict, kill -9 and resume, canary -------------------------------
 SETTINGS = [*TINY, *ML, "--epochs", "2", "--set", "train.batch_size=4", "--set", "train.early_stopping=false",
-            "--set", "model.ensemble=tfidf"]  # 60 steps per epoch
+            "--set", "model.ensemble=tfidf"]  # 48 steps per epoch
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +189,7 @@ def notes(tmp_path_factory) -> Path:
     import csv
 
     path = tmp_path_factory.mktemp("ml") / "notes.csv"
-    write_multilabel_file(path, 300, seed=0)
+    write_multilabel_file(path, 240, seed=0)
     rows = list(csv.DictReader(open(path, encoding="utf-8")))
     for i in (3, 40):
         rows[i]["text"] += f" patient {CANARY} vu ce jour"
@@ -255,7 +255,7 @@ def test_kill_9_and_resume_give_the_uninterrupted_metrics_and_no_note_text_leaks
                       "--set", "model.ensemble=none", "--set", "train.state_every_s=0"])
     assert result.exit_code == 0, result.output
     pid = json.loads(result.stdout)["pid"]
-    wait_for_step(run, 70)  # epoch 2 of 2 × 60 steps
+    wait_for_step(run, 56)  # epoch 2 of 2 × 48 steps
     os.kill(pid, signal.SIGKILL)
     assert wait_exit(pid) == -signal.SIGKILL and summarize(run).status == "crashed"
     resumed = run_cli(["train", "--resume", str(run), "--json", "--quiet"])

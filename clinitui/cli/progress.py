@@ -7,9 +7,9 @@ import time
 
 
 def _fmt_counts(counts: dict) -> str:
-    return "  ".join(
-        f"{split}: " + ", ".join(f"{label}={n}" for label, n in by_label.items()) for split, by_label in counts.items()
-    )
+    from clinitui.data.guard import summarize_counts  # many classes: the top ones and "… N more"
+
+    return "  ".join(f"{split}: " + summarize_counts(by_label) for split, by_label in counts.items())
 
 
 class PlainProgress:
@@ -50,10 +50,13 @@ class PlainProgress:
             line = (f"ensemble with TF-IDF: network weight {event['weight']} chosen on val (val macro-F1 "
                     f"{event['val_f1_macro']:.4f}; network {event['network_val_f1_macro']:.4f}, "
                     f"TF-IDF {event['tfidf_val_f1_macro']:.4f})")
+        elif kind == "eval" and "f1_micro" in event:  # multi-label (engine/multilabel.py)
+            line = (f"{event['split']} epoch {event['epoch']}: micro-F1 {event['f1_micro']:.4f} "
+                    f"macro-F1 {event['f1_macro']:.4f} subset accuracy {event['subset_accuracy']:.4f}")
         elif kind == "eval":
             line = f"{event['split']} epoch {event['epoch']}: macro-F1 {event['f1_macro']:.4f} accuracy {event['accuracy']:.4f}"
         elif kind == "checkpoint":
-            line = f"checkpoint saved (epoch {event['epoch']}, val macro-F1 {event['value']:.4f})"
+            line = f"checkpoint saved (epoch {event['epoch']}, val {event.get('metric', 'f1_macro')} {event['value']:.4f})"
         elif kind in ("warning", "oom_backoff"):
             line = f"{kind}: {event.get('message', event)}"
         return line

@@ -6,6 +6,9 @@ METRIC_ROWS = [
     ("accuracy", "Accuracy"), ("precision_macro", "Precision (macro)"), ("recall_macro", "Recall (macro)"),
     ("f1_macro", "F1 (macro)"), ("f1_weighted", "F1 (weighted)"), ("f1_positive", "F1 (positive class)"),
     ("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC (average precision)"),
+    # multi-label (engine/multilabel.py)
+    ("f1_micro", "F1 (micro)"), ("f1_samples", "F1 (samples)"), ("precision_micro", "Precision (micro)"),
+    ("recall_micro", "Recall (micro)"), ("subset_accuracy", "Subset accuracy"), ("hamming_loss", "Hamming loss"),
 ]
 
 
@@ -37,6 +40,12 @@ def print_metrics(metrics: dict, labels: list[str], title: str = "metrics") -> N
     for name, row in metrics.get("per_class", {}).items():
         per_class.add_row(name, fmt_ci(row["precision"], row.get("precision_ci")), fmt_ci(row["recall"], row.get("recall_ci")),
                           fmt_ci(row["f1"], row.get("f1_ci")), str(row["support"]))
+    if metrics.get("per_label"):  # multi-label: one row per label, no confusion matrix
+        for name, row in metrics["per_label"].items():
+            per_class.add_row(name, fmt_ci(row["precision"]), fmt_ci(row["recall"]), fmt_ci(row["f1"]),
+                              str(row["support"]))
+        console.print(per_class)
+        return
     console.print(per_class)
 
     console.print("confusion matrix (rows: true label, columns: predicted)")

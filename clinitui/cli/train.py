@@ -20,7 +20,8 @@ def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Op
                  max_length: Optional[int], seed: Optional[int], sets: list[str], allow_download: bool = False,
                  preset: Optional[str] = None, budget: Optional[str] = None, ensemble: Optional[str] = None,
                  threshold_rule: Optional[str] = None, dedupe: bool = False, bootstrap: Optional[int] = None,
-                 delimiter: Optional[str] = None, encoding: Optional[str] = None, dist: Optional[dict] = None):
+                 delimiter: Optional[str] = None, encoding: Optional[str] = None, dist: Optional[dict] = None,
+                 task: Optional[str] = None, label_sep: Optional[str] = None):
     """Defaults ← experiment preset ← backbone/adapter/budget presets ← explicit options ← ``--set``.
 
     ``backbone`` / ``adapter`` name a preset when one exists (``clinitui presets list``), else a
@@ -31,6 +32,7 @@ def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Op
     flags = {
         "data.path": str(data) if data else None, "data.text_col": text_col, "data.label_col": label_col,
         "data.split_col": split_col, "data.delimiter": delimiter, "data.encoding": encoding,
+        "data.task": task, "data.label_sep": label_sep,
         "train.epochs": epochs, "train.max_length": max_length, "train.seed": seed,
         "model.backbone_options.allow_download": True if allow_download else None,
         "model.ensemble": ensemble,
@@ -48,6 +50,8 @@ def train(
     split_col: Annotated[Optional[str], Opt(help="Column with train/dev/test per row; default: a stratified split.")] = None,
     delimiter: Annotated[Optional[str], Opt(help="CSV separator: comma, semicolon, tab or pipe [default: from the header row].")] = None,
     encoding: Annotated[Optional[str], Opt(help="Text encoding of the data file, e.g. cp1252 [default: UTF-8, else Windows-1252].")] = None,
+    task: Annotated[Optional[str], Opt("--task", help="multilabel: a set of labels per note (see --label-sep); multiclass: one label per note, combinations kept as classes; default auto: one label per note, stopped when the labels look like joined sets (docs/tasks.md).")] = None,
+    label_sep: Annotated[Optional[str], Opt("--label-sep", help="With --task multilabel: the separator between a note's labels [default: |]; JSONL list labels need none.")] = None,
     backbone: Annotated[Optional[str], Opt("--backbone", "-b", help="Backbone preset, registry name, HF id or local folder (see `clinitui presets list`, `clinitui models`).")] = None,
     adapter: Annotated[Optional[str], Opt("--adapter", "-a", help="Adapter preset or registry name (see `clinitui presets list`, `clinitui models`).")] = None,
     budget: Annotated[Optional[str], Opt("--budget", help="Hardware budget preset: p620-2gb, cpu, gpu-8gb, gpu-24gb, gpu-80gb ...")] = None,
@@ -65,7 +69,7 @@ def train(
     detach: Annotated[bool, Opt("--detach", help="Start a background worker (survives logout) and return at once.")] = False,
     json_out: Annotated[bool, Opt("--json", help="Print one JSON document (run_dir, checkpoint, metrics) on stdout.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress output.")] = False,
-    threshold_rule: Annotated[Optional[str], Opt("--threshold-rule", help="Binary tasks: choose the operating threshold on validation by f1 (default), youden, sensitivity:0.95, specificity:0.90 or a number.")] = None,
+    threshold_rule: Annotated[Optional[str], Opt("--threshold-rule", help="Binary tasks (each label of a multi-label task): choose the operating threshold on validation by f1 (default), youden, sensitivity:0.95, specificity:0.90 or a number.")] = None,
     dedupe: Annotated[bool, Opt("--dedupe", help="Drop validation/test notes that duplicate training notes (exactly or nearly) before training.")] = False,
     bootstrap: Annotated[Optional[int], Opt("--bootstrap", help="Bootstrap resamples for the test metrics' 95% intervals [default: 1000; 0 = none].")] = None,
     nproc: Annotated[Optional[int], Opt("--nproc", min=1, help="Training processes on this machine (one per GPU): data-parallel through torchrun [default: 1].")] = None,
@@ -90,13 +94,18 @@ def train(
                               seed=seed, sets=sets or [], allow_download=allow_download, preset=preset,
                               budget=budget, ensemble=ensemble, threshold_rule=threshold_rule, dedupe=dedupe,
                               bootstrap=bootstrap, delimiter=delimiter, encoding=encoding,
-                              dist={k: v for k, v in dist.items() if v is not None})
+                              dist={k: v for k, v in dist.items() if v is not None}, task=task, label_sep=label_sep)
         if dry_run:
             _print_plan(config, json_out)
             return
         prepared = prepare(config)  # bad input fails here, before any run directory exists
         root = runs_root or default_runs_root()
         if seeds > 1:
+            if prepared.dataset.multilabel:
+                from clinitui.errors import ConfigError
+
+                raise ConfigError("--seeds N does not support multi-label runs (--task multilabel) yet; train the seeds as separate "
+                                  "runs with --seed (docs/tasks.md)")
             from clinitui.cli.seeds import run_seeds
 
             run_seeds(prepared, root, run_dir, seeds, detach=detach, json_out=json_out, quiet=quiet)

@@ -28,6 +28,12 @@ class DataConfig(Section):
     positive_label: Optional[str] = Field(
         None, description="Positive class of a binary task (default: '1'/'true'/'yes'/'positive' if present)."
     )
+    task: Literal["auto", "multiclass", "multilabel"] = Field(
+        "auto", description="auto: one label per note, stopped before training when the label column looks like "
+        "joined label sets (docs/tasks.md); multiclass: one label per note, every combination a class, no check; "
+        "multilabel: a set of labels per note (joined with data.label_sep, or a JSONL list; empty = none applies)."
+    )
+    label_sep: str = Field("|", min_length=1, description="Multi-label tasks: the separator between a note's labels.")
     demo_size: int = Field(5400, ge=100, description="Number of notes in the built-in demo corpus.")
     dedupe: bool = Field(
         False, description="Drop validation and test notes that duplicate an earlier split exactly or nearly "
@@ -78,6 +84,13 @@ class TrainConfig(Section):
     early_stopping: bool = Field(True, description="Stop when validation macro-F1 stops improving.")
     patience: int = Field(2, ge=1, description="Epochs without improvement before early stopping.")
     grad_clip: float = Field(1.0, ge=0.0, description="Gradient norm clipping (0 = off).")
+    pos_weight: Literal["none", "sqrt", "balanced"] = Field(
+        "none", description="Multi-label tasks: weight of each label's positive notes in the loss: none, sqrt or "
+        "balanced (negatives / positives, capped at 100), for rare labels."
+    )
+    multilabel_metric: Literal["f1_micro", "f1_macro", "f1_samples"] = Field(
+        "f1_micro", description="Multi-label tasks: validation metric for early stopping and the best checkpoint."
+    )
     bucket_by_length: bool = Field(True, description="Group notes of similar length into batches (less padding).")
     feature_cache: bool = Field(
         True, description="With a frozen backbone, compute its outputs once and train only the adapter and head "
@@ -93,7 +106,8 @@ class TrainConfig(Section):
     baseline: bool = Field(True, description="Also score TF-IDF + logistic regression on the same split, for comparison.")
     threads: Optional[int] = Field(None, ge=1, description="CPU threads for torch (default: all cores).")
     threshold_rule: str = Field(
-        "f1", description="Binary tasks: how the operating threshold is chosen on validation: f1, youden, "
+        "f1", description="Binary tasks (and each label of a multi-label task): how the operating threshold is chosen "
+        "on validation: f1, youden, "
         "sensitivity:0.95, specificity:0.90 or a number (docs/report.md)."
     )
     bootstrap: int = Field(1000, ge=0, le=100000, description="Bootstrap resamples for the test metrics' 95% intervals (0 = none).")

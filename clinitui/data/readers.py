@@ -37,6 +37,7 @@ class Table:
     source: str = "demo"
     warnings: list[str] = field(default_factory=list)
     extra: dict[str, list[str]] = field(default_factory=dict)  # --id-col / --group-col values, row-aligned
+    label_lists: list[list[str] | None] | None = None  # multi-label reads: a JSONL list label per row, else None
 
 
 def _suffix(path: Path) -> str:
@@ -119,8 +120,11 @@ def _label_str(value) -> str:
 
 def read_table(path: str | Path, text_col: str = "text", label_col: str = "label", split_col: str | None = None,
                require_labels: bool = True, extra_cols: tuple[str, ...] = (), delimiter: str | None = None,
-               encoding: str | None = None) -> Table:
+               encoding: str | None = None, multilabel: bool = False) -> Table:
     """Read ``path`` and check it is usable for training or evaluation.
+
+    ``multilabel``: an empty label cell is an empty label set (valid), and a JSONL list label is
+    kept as a list in ``Table.label_lists`` (data/multilabel.py splits the other cells).
 
     CSV/TSV: ``delimiter`` (``,`` ``;`` tab) and ``encoding`` default to what the file shows —
     the header row's separator, UTF-8 else Windows-1252 (with a warning). ``extra_cols`` are
@@ -179,6 +183,7 @@ def read_table(path: str | Path, text_col: str = "text", label_col: str = "label
     texts: list[str] = []
     labels: list[str] = []
     splits: list[str] | None = [] if split_col else None
+    label_lists: list[list[str] | None] | None = [] if multilabel else None
     empty_rows: list[int] = []
     extra: dict[str, list[str]] = {c: [] for c in extra_cols}
     for i, row in enumerate(rows, start=2):  # row 1 is the header
@@ -195,9 +200,18 @@ def read_table(path: str | Path, text_col: str = "text", label_col: str = "label
             )
         if require_labels:
             value = row.get(label_col)
-            if _is_missing(value):
-                raise DataError(f"{path}: row {i} has no label in '{label_col}'; label it or remove the row")
-            labels.append(_label_str(value))
+            if label_lists is not None:  # multi-label: a list, a joined string, or nothing (no label applies)
+                is_list = isinstance(value, (list, tuple))
+                label_lists.append([_label_str(v) for v in value] if is_list else None)
+                labels.append("" if is_list or _is_missing(value) else _label_str(value))
+            elif isinstance(value, (list, tuple)):
+                raise DataError(f"{path}: row {i} has a list of labels in '{label_col}'; train one label set per "
+                                "note with --task multilabel")
+            elif _is_missing(value):
+                raise DataError(f"{path}: row {i} has no label in '{label_col}'; label it or remove the row "
+                                "(or, if notes carry label sets and none applies here, use --task multilabel)")
+            else:
+                labels.append(_label_str(value))
         texts.append(text)
         for c in extra_cols:
             extra[c].append("" if _is_missing(row.get(c)) else _label_str(row.get(c)))
@@ -213,13 +227,13 @@ def read_table(path: str | Path, text_col: str = "text", label_col: str = "label
         raise DataError(
             f"{path}: {len(empty_rows)} row(s) with an empty '{text_col}' (rows {rows_txt}); remove them or fill them in"
         )
-    if require_labels:
+    if require_labels and not multilabel:
         kinds = {_kind(v) for v in labels}
         if kinds == {"number", "text"}:
             raise DataError(
                 f"{path}: column '{label_col}' mixes numbers and words as labels; use one naming for the classes"
             )
-    return Table(texts, labels, splits, source=str(path), extra=extra, warnings=warnings)
+    return Table(texts, labels, splits, source=str(path), extra=extra, warnings=warnings, label_lists=label_lists)
 
 
 def _kind(label: str) -> str:

@@ -16,7 +16,7 @@ POSITIVE_NAMES = ("1", "true", "yes", "positive", "pos", "oui")
 @dataclass
 class Split:
     texts: list[str]
-    labels: list[int]  # indices into Dataset.label_names
+    labels: list  # indices into Dataset.label_names; multi-label: one 0/1 row per note (data/multilabel.py)
 
 
 @dataclass
@@ -30,11 +30,21 @@ class Dataset:
     split_kind: str  # "file" (split column) or "stratified(seed=..)"
     digest: str  # identifies the data without revealing it
     warnings: list[str]
+    task: str = "multiclass"  # or "multilabel" (data/multilabel.py)
+    label_sep: str = "|"
+
+    @property
+    def multilabel(self) -> bool:
+        return self.task == "multilabel"
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """``{split: {label: count}}``: what the CLI prints before training."""
+        """``{split: {label: count}}``: what the CLI prints before training (multi-label: notes with each label)."""
         out = {}
         for name in ("train", "val", "test"):
+            if self.multilabel:
+                rows = getattr(self, name).labels
+                out[name] = {label: sum(r[i] for r in rows) for i, label in enumerate(self.label_names)}
+                continue
             c = Counter(getattr(self, name).labels)
             out[name] = {self.label_names[i]: c.get(i, 0) for i in range(len(self.label_names))}
         return out
@@ -89,7 +99,19 @@ def _stratified(indices_by_label: dict[str, list[int]], val_fraction: float, tes
 
 
 def make_dataset(table: Table, *, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 13,
-                 positive_label: str | None = None) -> Dataset:
+                 positive_label: str | None = None, task: str = "multiclass", label_sep: str = "|",
+                 label_col: str = "label") -> Dataset:
+    """``task``: multiclass (one label per note), auto (the same, after the joined-labels guard rail of
+    data/guard.py) or multilabel (data/multilabel.py)."""
+    if task == "multilabel":
+        from clinitui.data.multilabel import make_multilabel_dataset
+
+        return make_multilabel_dataset(table, sep=label_sep, val_fraction=val_fraction, test_fraction=test_fraction,
+                                       seed=seed, label_col=label_col)
+    if task == "auto":
+        from clinitui.data.guard import check_single_label
+
+        check_single_label(table, label_sep, label_col)
     counts = Counter(table.labels)
     src = table.source
     if len(counts) < 2:
@@ -149,7 +171,8 @@ def _by_label(labels: dict[int, str]) -> dict[str, list[int]]:
 def _require_min(by_label: dict[str, list[int]], src: str, minimum: int) -> dict[str, list[int]]:
     small = {k: len(v) for k, v in by_label.items() if len(v) < minimum}
     if small:
-        listing = ", ".join(f"'{k[:30]}' ({n})" for k, n in sorted(small.items()))
+        items = sorted(small.items())
+        listing = ", ".join(f"'{k[:30]}' ({n})" for k, n in items[:5]) + (f", … {len(items) - 5} more" if len(items) > 5 else "")
         raise DataError(
             f"{src}: too few examples to split for class {listing}; each class needs at least {minimum} "
             "(add examples, merge rare classes, or give a --split-col)"

@@ -145,5 +145,6 @@ def load_checkpoint(path: Path, device: str = "cpu"):
     except Exception as exc:
         raise CheckpointError(f"{weights}: cannot be loaded into the model in {CONFIG} ({type(exc).__name__}); "
                               "the checkpoint is damaged or its config.json was changed") from None
+    model.multilabel = info.raw.get("task") == "multilabel"  # one sigmoid per label (engine/multilabel.py)
     model.to(device).eval()
     return model, tokenizer, info

@@ -26,7 +26,13 @@ CI_KEYS = ("accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_weight
 
 
 def postprocess_raw(probs: np.ndarray, raw: dict, positive_index: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Apply a checkpoint's stored temperature, then its threshold (binary) or argmax."""
+    """Apply a checkpoint's stored temperature, then its threshold (binary) or argmax.
+
+    Multi-label (``task`` = multilabel): the multi-hot prediction at the stored per-label thresholds."""
+    if raw.get("task") == "multilabel":
+        from clinitui.engine.multilabel import apply_thresholds, thresholds_of
+
+        return probs, apply_thresholds(probs, thresholds_of(raw, probs.shape[1]))
     probs = calibration.apply_temperature(probs, raw.get("temperature"))
     op = raw.get("operating_point") or {}
     if positive_index is not None and op.get("threshold") is not None:

@@ -89,6 +89,13 @@ def evaluate(checkpoint: Path, data: Path, *, text_col: str = "text", label_col:
     """The ``eval --json`` payload: metrics with intervals, calibration, operating point, comparisons."""
     from clinitui.engine.evaluation import assess, compare as compare_models, postprocess
 
+    if read_checkpoint_info(checkpoint).raw.get("task") == "multilabel":
+        from clinitui.engine.multilabel_infer import evaluate_multilabel
+
+        return evaluate_multilabel(checkpoint, data, text_col=text_col, label_col=label_col, split_col=split_col,
+                                   split=split, device=device, threshold_rule=threshold_rule, compare=compare,
+                                   group_col=group_col, id_col=id_col, delimiter=delimiter, encoding=encoding)
+
     extra_cols = tuple(c for c in (group_col, id_col) if c)
     s = score(checkpoint, data, text_col=text_col, label_col=label_col, split_col=split_col, split=split,
               device=device, extra_cols=extra_cols, with_dev=threshold_rule is not None, delimiter=delimiter,
@@ -153,8 +160,12 @@ def predict(checkpoint: Path, data: Path, *, text_col: str = "text", device: str
     probs, predicted = postprocess(raw, info)  # the stored temperature, then the locked threshold
     names = info.label_names
     rows = []
+    sep = info.raw.get("label_sep") or "|"
     for i, p in enumerate(probs):
-        row = {"row": i, "predicted": names[int(predicted[i])]}
+        if info.raw.get("task") == "multilabel":  # the predicted set, joined; possibly empty
+            row = {"row": i, "predicted": sep.join(n for n, on in zip(names, predicted[i]) if on)}
+        else:
+            row = {"row": i, "predicted": names[int(predicted[i])]}
         row.update({f"p_{name}": round(float(v), 6) for name, v in zip(names, p)})
         rows.append(row)
     return names, rows

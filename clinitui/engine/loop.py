@@ -17,7 +17,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from clinitui.config.schema import TrainConfig
 from clinitui.engine import distributed, feature_cache
@@ -80,7 +79,9 @@ def predict_probs(model, split: EncodedSplit, pad_id: int, batch_size: int, devi
             batch = collate(split.ids, labels, indices, pad_id).to(device)
         with autocast(device, precision):
             logits = cached[0].forward(model, batch) if cached else model(batch.input_ids, batch.attention_mask)
-        probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        # a multi-label classifier (engine/run.py, checkpoint.py set the flag) has one sigmoid per label
+        act = torch.sigmoid if getattr(model, "multilabel", False) else functools.partial(torch.softmax, dim=-1)
+        probs = act(logits.float()).cpu().numpy()
         for row, p in enumerate(positions):
             out[p] = probs[row]
     if not out:  # a rank's empty share of a tiny split
@@ -137,10 +138,12 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
     optimizer = make_optimizer(model, cfg, device)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear(total_steps, cfg.warmup_fraction))
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and precision == "fp16")
-    weights = None
-    if cfg.class_weights:
-        counts = np.bincount(train.labels, minlength=n_labels).astype(np.float64)
-        weights = torch.tensor(len(train.labels) / (n_labels * np.maximum(counts, 1)), dtype=torch.float32, device=device)
+    from clinitui.engine.losses import make_loss
+    from clinitui.engine.multilabel import is_multilabel_labels, validation_metrics
+
+    multilabel = is_multilabel_labels(train.labels)  # multi-hot rows: sigmoid + BCE, per-label thresholds
+    loss_of = make_loss(cfg, train.labels, n_labels, device)  # summed over rows (engine/losses.py)
+    select = cfg.multilabel_metric if multilabel else "f1_macro"  # the validation metric that picks the epoch
     trainable = [p for p in model.parameters() if p.requires_grad]
 
     def accumulate(micro_batches: list[list[int]], rows: int | None = None) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -169,7 +172,7 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
                     else:
                         logits = features.forward(model, batch) if features else model(batch.input_ids, batch.attention_mask)
                     # sum-then-divide by the group size: identical to one big batch of group_size
-                    loss = F.cross_entropy(logits.float(), batch.labels, weight=weights, reduction="sum") / group_size
+                    loss = loss_of(logits.float(), batch.labels) / group_size
                     aux = None if features else model.backbone.auxiliary_loss()
                     if aux is not None:
                         loss = loss + aux * (len(indices) / group_size)
@@ -296,17 +299,20 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
                                                             cached=(features, "val") if features else None, rows=rows))
         if dist is not None:  # every rank predicted its share; rank 0 alone scores them
             probs = distributed.gather_rows(dist, rows, probs, len(val.ids), "validation")
-        if main:
+        if main and multilabel:
+            metrics = validation_metrics(val.labels, probs, label_names, cfg.threshold_rule)
+            emit("eval", split="val", epoch=epoch, step=state.step, **metrics)
+        elif main:
             metrics = classification_metrics(val.labels, probs, label_names, positive_index)
             picked = probs[np.arange(len(val.labels)), val.labels]
             metrics["loss"] = round(float(-np.mean(np.log(np.clip(picked, 1e-12, None)))), 6)  # validation loss
             emit("eval", split="val", epoch=epoch, step=state.step, **metrics)
-        improved = main and metrics["f1_macro"] > state.best_f1
+        improved = main and metrics[select] > state.best_f1
         if dist is not None:  # rank 0's decision (and so early stopping) holds for every rank
             improved = bool(distributed.broadcast(dist, [int(improved)], device, "validation")[0])
         if improved:
             if main:
-                state.best_f1, state.best_epoch, state.best_val = metrics["f1_macro"], epoch, metrics
+                state.best_f1, state.best_epoch, state.best_val = metrics[select], epoch, metrics
                 save_best(epoch, metrics)
             else:
                 state.best_epoch = epoch
@@ -319,7 +325,7 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
             break
         if cfg.early_stopping and state.stale_epochs >= cfg.patience:
             result.stopped_early = True
-            emit("warning", message=f"early stopping: validation macro-F1 did not improve for {state.stale_epochs} epoch(s)")
+            emit("warning", message=f"early stopping: validation {select} did not improve for {state.stale_epochs} epoch(s)")
             break
     state.train_seconds += time.perf_counter() - clock[0]
     result.best_epoch, result.best_f1, result.best_val = state.best_epoch, state.best_f1, state.best_val

@@ -46,7 +46,8 @@ def load_table(config: RunConfig) -> Table:
 
         texts, labels = generate_notes(d.demo_size, seed=0)
         return Table(texts, [str(x) for x in labels], None, source="demo")
-    return read_table(d.path, d.text_col, d.label_col, d.split_col, delimiter=d.delimiter, encoding=d.encoding)
+    return read_table(d.path, d.text_col, d.label_col, d.split_col, delimiter=d.delimiter, encoding=d.encoding,
+                      multilabel=d.task == "multilabel")
 
 
 def prepare(config: RunConfig) -> Prepared:
@@ -87,7 +88,8 @@ def prepare(config: RunConfig) -> Prepared:
 def _dataset(config: RunConfig) -> tuple[Dataset, dict | None]:
     d = config.data
     dataset = make_dataset(load_table(config), val_fraction=d.val_fraction, test_fraction=d.test_fraction,
-                           seed=d.split_seed, positive_label=d.positive_label)
+                           seed=d.split_seed, positive_label=d.positive_label, task=d.task, label_sep=d.label_sep,
+                           label_col=d.label_col)
     from clinitui.data.leakage import check_splits
 
     return check_splits(dataset, dedupe=d.dedupe)  # (dataset, leakage counts)
@@ -189,6 +191,7 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         stage = "model"
         torch.manual_seed(t.seed)
         model, freeze = build_classifier(m, len(dataset.label_names), tokenizer)
+        model.multilabel = dataset.multilabel  # sigmoid per label in predict_probs (engine/multilabel.py)
         model.to(device)
         params = count_parameters(model)
         plan = prepared.plan or plan_memory(config)
@@ -225,11 +228,15 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
 
         ckpt_dir = path / "checkpoint"
 
+        from clinitui.engine.multilabel_run import checkpoint_keys, selection_metric
+
+        select = selection_metric(config, dataset)  # f1_macro; multi-label: train.multilabel_metric
+
         def save_best(epoch: int, metrics: dict) -> None:
             save_checkpoint(ckpt_dir, model, tokenizer, model_cfg=m, freeze=freeze, label_names=dataset.label_names,
                             positive_index=dataset.positive_index, max_length=max_length,
-                            extra={"epoch": epoch, "val_f1_macro": metrics["f1_macro"]})
-            events.emit("checkpoint", path=str(ckpt_dir), epoch=epoch, metric="f1_macro", value=metrics["f1_macro"])
+                            extra={"epoch": epoch, "val_f1_macro": metrics["f1_macro"], **checkpoint_keys(dataset)})
+            events.emit("checkpoint", path=str(ckpt_dir), epoch=epoch, metric=select, value=metrics[select])
 
         stage = "training"
         fit_cfg = t.model_copy(update={"eval_batch_size": min(t.eval_batch_size, plan.eval_batch)})
@@ -261,7 +268,13 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             if not main:
                 return {}
         ensemble = baseline = baseline_probs = None
-        if wanted_ensemble(m.ensemble):  # blend with the TF-IDF model, weight chosen on val (engine/ensemble.py)
+        if dataset.multilabel:  # per-label thresholds, OvR TF-IDF baseline and blend (engine/multilabel_run.py)
+            from clinitui.engine.multilabel_run import evaluate_multilabel
+
+            stage = "ensemble" if wanted_ensemble(m.ensemble) else "evaluation"
+            test_metrics, extras, ensemble, baseline = evaluate_multilabel(
+                path, ckpt_dir, dataset, val_probs, probs, config, emit=events.emit)
+        elif wanted_ensemble(m.ensemble):  # blend with the TF-IDF model, weight chosen on val (engine/ensemble.py)
             from clinitui.engine.ensemble import ensemble_with_tfidf
 
             stage = "ensemble"
@@ -274,10 +287,11 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             baseline, baseline_probs = tfidf_baseline(dataset, seed=t.seed, return_probs=True)
         from clinitui.engine.evaluation import finalize  # temperature + threshold on val, intervals on test
 
-        test_metrics, extras = finalize(
-            path, ckpt_dir, y_val=encoded["val"].labels, val_probs=val_probs, y_test=encoded["test"].labels,
-            test_probs=probs, label_names=dataset.label_names, positive_index=dataset.positive_index,
-            rule=t.threshold_rule, n_boot=t.bootstrap, baseline_probs=baseline_probs)
+        if not dataset.multilabel:
+            test_metrics, extras = finalize(
+                path, ckpt_dir, y_val=encoded["val"].labels, val_probs=val_probs, y_test=encoded["test"].labels,
+                test_probs=probs, label_names=dataset.label_names, positive_index=dataset.positive_index,
+                rule=t.threshold_rule, n_boot=t.bootstrap, baseline_probs=baseline_probs)
         events.emit("eval", split="test", epoch=result.best_epoch, step=result.steps, **test_metrics)
         if baseline is not None and t.baseline:
             events.emit("baseline", split="test", **baseline)
@@ -307,7 +321,8 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             "leakage": prepared.leakage and leakage_summary(prepared.leakage),
         }
         write_private(path / "metrics.json", json.dumps(payload, indent=2))
-        events.emit("run_finished", best_epoch=result.best_epoch, best_val_f1_macro=result.best_f1,
+        events.emit("run_finished", best_epoch=result.best_epoch,
+                    best_val_f1_macro=result.best_val.get("f1_macro", result.best_f1),
                     test_f1_macro=test_metrics["f1_macro"], wall_seconds=payload["wall_seconds"])
         return payload
     except BaseException as exc:  # the last event: stopped or run_failed (engine/failure.py)

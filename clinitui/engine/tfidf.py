@@ -153,6 +153,8 @@ class TfidfModel:
             "char": {**_params(self.char), "vocabulary": _terms(self.char)},
             "label_names": self.label_names, "C": self.c, "val_f1_macro": self.val_f1,
         }
+        if getattr(self, "task", None):  # "multilabel": engine/tfidf_ovr.py (one sigmoid per label)
+            meta["task"] = self.task
         (directory / META).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         out = {}
         for name in (ARRAYS, META):
@@ -177,6 +179,8 @@ class TfidfModel:
             arrays = load_file(str(directory / ARRAYS))
             if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
                 raise ValueError("format")
+            if meta.get("task") == "multilabel":
+                from clinitui.engine.tfidf_ovr import OvrTfidfModel as cls
             word = _vectorizer(_clean(meta["word"]), meta["word"]["vocabulary"], arrays["idf_word"])
             char = _vectorizer(_clean(meta["char"]), meta["char"]["vocabulary"], arrays["idf_char"])
             model = cls(word, char, arrays["coef"], arrays["intercept"], meta["label_names"], float(meta["C"]),
@@ -360,6 +364,12 @@ def _terms(vec) -> list[str]:
 def fit_on_dataset(dataset, seed: int = 0) -> tuple[TfidfModel, float]:
     """(model fitted on the dataset's train split with C chosen on its val split, seconds)."""
     start = time.perf_counter()
+    if getattr(dataset, "multilabel", False):  # one-vs-rest on the multi-hot labels (engine/tfidf_ovr.py)
+        from clinitui.engine.tfidf_ovr import OvrTfidfModel
+
+        model = OvrTfidfModel.fit(dataset.train.texts, dataset.train.labels, dataset.val.texts, dataset.val.labels,
+                                  dataset.label_names, seed=seed)
+        return model, time.perf_counter() - start
     model = TfidfModel.fit(dataset.train.texts, dataset.train.labels, dataset.val.texts, dataset.val.labels,
                            dataset.label_names, seed=seed)
     return model, time.perf_counter() - start

@@ -84,20 +84,33 @@ def execute_tfidf(prepared, path: Path, *, listeners: list[Callable[[dict], None
             raise StopRequested("stop requested before the TF-IDF model was fitted")
         model, seconds = fit_on_dataset(dataset, seed=config.train.seed)
         val_probs = model.predict_proba(dataset.val.texts)
-        val = classification_metrics(dataset.val.labels, val_probs, dataset.label_names, dataset.positive_index)
+        if dataset.multilabel:  # one-vs-rest model, per-label thresholds (engine/multilabel_run.py)
+            from clinitui.engine.multilabel import validation_metrics
+
+            val = validation_metrics(dataset.val.labels, val_probs, dataset.label_names, config.train.threshold_rule)
+        else:
+            val = classification_metrics(dataset.val.labels, val_probs, dataset.label_names, dataset.positive_index)
         events.emit("eval", split="val", epoch=1, step=1, C=model.c, **val)
+        from clinitui.engine.multilabel_run import checkpoint_keys, evaluate_multilabel
+
         ckpt = save_tfidf_checkpoint(path / "checkpoint", model, config=config, positive_index=dataset.positive_index,
-                                     extra={"epoch": 1, "val_f1_macro": val["f1_macro"]})
+                                     extra={"epoch": 1, "val_f1_macro": val["f1_macro"], **checkpoint_keys(dataset)})
         events.emit("checkpoint", path=str(ckpt), epoch=1, metric="f1_macro", value=val["f1_macro"])
         stage = "evaluation"
         from clinitui.data.leakage import leakage_summary
         from clinitui.engine.evaluation import finalize  # temperature + threshold on val, intervals on test
 
-        baseline = baseline_metrics(model, dataset, seconds)
-        test, extras = finalize(
-            path, ckpt, y_val=dataset.val.labels, val_probs=val_probs, y_test=dataset.test.labels,
-            test_probs=model.predict_proba(dataset.test.texts), label_names=dataset.label_names,
-            positive_index=dataset.positive_index, rule=config.train.threshold_rule, n_boot=config.train.bootstrap)
+        if dataset.multilabel:
+            test, extras, _, baseline = evaluate_multilabel(
+                path, ckpt, dataset, val_probs, model.predict_proba(dataset.test.texts),
+                config.model_copy(update={"train": config.train.model_copy(update={"baseline": True})}),
+                emit=events.emit, fitted=(model, seconds), blend_wanted=False)
+        else:
+            baseline = baseline_metrics(model, dataset, seconds)
+            test, extras = finalize(
+                path, ckpt, y_val=dataset.val.labels, val_probs=val_probs, y_test=dataset.test.labels,
+                test_probs=model.predict_proba(dataset.test.texts), label_names=dataset.label_names,
+                positive_index=dataset.positive_index, rule=config.train.threshold_rule, n_boot=config.train.bootstrap)
         events.emit("eval", split="test", epoch=1, step=1, **test)
         events.emit("baseline", split="test", **baseline)
         payload = {

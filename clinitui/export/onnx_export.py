@@ -33,6 +33,11 @@ def _settings(raw: dict) -> dict:
     op = raw.get("operating_point")
     if isinstance(op, dict) and op.get("threshold") is not None:
         out["operating_point"] = {"rule": str(op.get("rule", "")), "threshold": float(op["threshold"])}
+    if raw.get("task") == "multilabel":  # sigmoid outputs; a label set at the per-label thresholds
+        from clinitui.engine.multilabel import thresholds_of
+
+        out.update(task="multilabel", label_sep=str(raw.get("label_sep") or "|"),
+                   label_thresholds=thresholds_of(raw, len(raw["label_names"])))
     return out
 
 
@@ -81,7 +86,8 @@ def export_onnx(checkpoint: Path, out: Path, *, sample_length: int = 16) -> dict
             self.net = net
 
         def forward(self, input_ids, attention_mask):
-            return torch.softmax(self.net(input_ids, attention_mask).float(), dim=-1)
+            logits = self.net(input_ids, attention_mask).float()
+            return torch.sigmoid(logits) if info.raw.get("task") == "multilabel" else torch.softmax(logits, dim=-1)
 
     wrapper = Probabilities(model).eval()
     ids = torch.full((2, sample_length), int(tokenizer.pad_id), dtype=torch.long)

@@ -81,6 +81,8 @@ class ExportedModel:
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """Predicted class per row: the operating threshold on the positive class if set, else argmax."""
+        if self.manifest.get("task") == "multilabel":  # multi-hot rows at the per-label thresholds
+            return (probs >= np.asarray(self.manifest["label_thresholds"], dtype=float)).astype(int)
         op = self.manifest.get("operating_point")
         pos = self.manifest.get("positive_index")
         if op and pos is not None and len(self.labels) == 2:
@@ -107,7 +109,10 @@ def predict_export(path: Path, data: Path, *, text_col: str = "text", delimiter:
     chosen = model.decide(probs)
     rows = []
     for i, (p, c) in enumerate(zip(probs, chosen)):
-        row = {"row": i, "predicted": model.labels[int(c)]}
+        if model.manifest.get("task") == "multilabel":
+            row = {"row": i, "predicted": model.manifest["label_sep"].join(n for n, on in zip(model.labels, c) if on)}
+        else:
+            row = {"row": i, "predicted": model.labels[int(c)]}
         row.update({f"p_{name}": round(float(v), 6) for name, v in zip(model.labels, p)})
         rows.append(row)
     return model.labels, rows

@@ -116,6 +116,9 @@ def build_report(target: Path, *, data: Path | None = None, text_col: str = "tex
     """Everything ``report.html`` shows, as plain JSON-able data."""
     run, ckpt = resolve(target)
     info = read_checkpoint_info(ckpt)
+    if info.raw.get("task") == "multilabel":
+        raise ConfigError(f"{target}: clinitui report does not cover multi-label runs yet; metrics.json and "
+                          "`clinitui eval RUN --data FILE --json` give their per-label metrics (docs/tasks.md)")
     run_metrics = _read_json(run / "metrics.json") if run else None
     temperature = info.raw.get("temperature")
     op = info.raw.get("operating_point") or {}

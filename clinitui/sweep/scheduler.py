@@ -86,8 +86,14 @@ def compute_baselines(sweep_dir: Path, configs: list) -> dict:
             continue
         seen.add(key)
         d = config.data
+        if d.task == "multilabel":
+            from clinitui.errors import ConfigError
+
+            raise ConfigError("the sweep's baseline row does not cover multi-label configurations (data.task = "
+                              "multilabel) yet; each trial's metrics.json holds its own baseline (docs/tasks.md)")
         ds = make_dataset(load_table(config), val_fraction=d.val_fraction, test_fraction=d.test_fraction,
-                          seed=d.split_seed, positive_label=d.positive_label)
+                          seed=d.split_seed, positive_label=d.positive_label, task=d.task, label_sep=d.label_sep,
+                          label_col=d.label_col)
         test = tfidf_baseline(ds, seed=config.train.seed)
         val = tfidf_baseline(replace(ds, test=ds.val), seed=config.train.seed)
         splits.append({"dataset_digest": ds.digest, "data": config.data.model_dump(), "test": test, "val": val})

@@ -92,8 +92,11 @@ def _stats(texts: list[str], labels: list[str], splits: list[str] | None, source
 
 def table_stats(path: str | Path, text_col: str, label_col: str, split_col: str | None = None) -> PreviewStats:
     """Read the whole table the way training will (same checks, same errors) and count it."""
+    from clinitui.data.guard import guard_warnings  # joined label sets: say so before a run is launched
+
     table = read_table(path, text_col, label_col, split_col)
-    return _stats(table.texts, table.labels, table.splits, str(path), table.warnings)
+    return _stats(table.texts, table.labels, table.splits, str(path), guard_warnings(table, label_col=label_col)
+                  + table.warnings)
 
 
 def unlabeled_stats(path: str | Path, text_col: str, split_col: str | None = None) -> PreviewStats:

@@ -73,13 +73,15 @@ def assessment(metrics: dict, run_metrics: dict | None) -> Text:
 def report(metrics: dict, run_metrics: dict | None = None) -> Group:
     head = Text(f"{Path(metrics.get('data', '?')).name} [{metrics.get('split', 'all')}] · n={metrics.get('n', '?')}"
                 " · 95% intervals\n"
-                f"accuracy {with_ci(metrics, 'accuracy')} · F1 {with_ci(metrics, 'f1_macro')}"
+                + (f"micro-F1 {with_ci(metrics, 'f1_micro')} · samples-F1 {with_ci(metrics, 'f1_samples')} · "
+                   f"subset accuracy {with_ci(metrics, 'subset_accuracy')}\n" if "f1_micro" in metrics else "")
+                + f"accuracy {with_ci(metrics, 'accuracy')} · F1 {with_ci(metrics, 'f1_macro')}"
                 f" · ROC-AUC {with_ci(metrics, 'roc_auc')}\n"
                 f"precision {with_ci(metrics, 'precision_macro')} · recall {with_ci(metrics, 'recall_macro')}\n",
                 style="bold")
     labels = metrics.get("labels") or list(metrics.get("per_class") or [])
     return Group(head, assessment(metrics, run_metrics), confusion_table(metrics.get("confusion_matrix") or [], labels),
-                 Text(""), per_class_table(metrics.get("per_class") or {}))
+                 Text(""), per_class_table(metrics.get("per_class") or metrics.get("per_label") or {}))
 
 
 class EvaluateScreen(ModalScreen[dict | None]):

@@ -37,6 +37,11 @@ class ConfusionView(Static):
     """Shows the evaluation it is given; its title says which split and epoch."""
 
     def show(self, evaluation: dict | None, labels: list[str]) -> None:
+        if evaluation and evaluation.get("per_label"):  # multi-label: no confusion matrix, one row per label
+            self.update(Group(Text(f"{evaluation.get('split', '?')} · epoch {evaluation.get('epoch', '?')} · "
+                                   f"n={evaluation.get('n', '?')} · per label", style="bold"),
+                              per_class_table(evaluation["per_label"])))
+            return
         if not evaluation or not evaluation.get("confusion_matrix"):
             self.update(Text("confusion matrix: after the first evaluation", style="dim"))
             return

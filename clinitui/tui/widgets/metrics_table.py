@@ -7,6 +7,9 @@ from textual.widgets import DataTable
 from clinitui.tui.fmt import fmt_metric
 
 COLUMNS = ("split", "epoch", "accuracy", "precision", "recall", "F1", "F1 w", "ROC-AUC")
+# multi-label runs (engine/multilabel.py): micro/macro-F1 instead of accuracy
+MULTILABEL_COLUMNS = ("split", "epoch", "micro-F1", "macro-F1", "samples-F1", "subset acc", "Hamming", "ROC-AUC")
+MULTILABEL_KEYS = ("f1_micro", "f1_macro", "f1_samples", "subset_accuracy", "hamming_loss", "roc_auc")
 
 
 class MetricsTable(DataTable):
@@ -18,11 +21,20 @@ class MetricsTable(DataTable):
         self.add_columns(*COLUMNS)
 
     def show(self, evals: list[dict], test: dict | None, baseline: dict | None = None) -> None:
-        self.clear()
         rows = [*evals, *([test] if test else [])]
         if baseline:
             rows.append({**baseline, "split": "baseline", "epoch": "-"})  # TF-IDF + LR, same test split
+        multilabel = any("f1_micro" in e for e in rows)
+        columns = MULTILABEL_COLUMNS if multilabel else COLUMNS
+        if tuple(str(c.label) for c in self.columns.values()) != columns:
+            self.clear(columns=True)
+            self.add_columns(*columns)
+        else:
+            self.clear()
         for e in rows:
+            if multilabel:
+                self.add_row(e.get("split", "?"), str(e.get("epoch", "?")), *(fmt_metric(e.get(k)) for k in MULTILABEL_KEYS))
+                continue
             self.add_row(
                 e.get("split", "?"), str(e.get("epoch", "?")), fmt_metric(e.get("accuracy")),
                 fmt_metric(e.get("precision_macro")), fmt_metric(e.get("recall_macro")),

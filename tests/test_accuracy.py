@@ -87,12 +87,12 @@ def test_fast_tfidf_features_equal_scikit_learn():
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from clinitui.data.demo import generate_notes
-    from clinitui.engine.tfidf import CHAR, WORD, char_wb_tfidf, fit_vectorizer, word_tfidf
+    from clinitui.engine.tfidf import CHAR, MIN_NOTES, WORD, char_wb_tfidf, fit_vectorizer, word_tfidf
 
     texts, _ = generate_notes(300, seed=3)
     texts += ["a", "", "  Œdème\tDU  membre  ", "x y", "FC 120/min, SpO2 94 %"]
-    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2).fit(texts[:200])
-    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2).fit(texts[:200])
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=MIN_NOTES).fit(texts[:200])
+    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=MIN_NOTES).fit(texts[:200])
     for params, reference in ((CHAR, vec), (WORD, words)):  # our fit: scikit-learn's vocabulary and idf
         ours = fit_vectorizer(params, texts[:200])
         assert ours.vocabulary == reference.vocabulary_

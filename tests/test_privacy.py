@@ -58,3 +58,33 @@ def test_canary_not_in_failure_messages_or_events(tmp_path):
     assert result.exit_code == 2 and "row 12" in result.stderr
     assert CANARY.lower() not in result.output.lower()
     assert not (Path(os.environ["CLINITUI_RUNS_ROOT"])).exists()
+
+
+def test_tfidf_vocabulary_keeps_no_term_of_one_or_two_notes(tmp_path):
+    """The TF-IDF model (the default ensemble's half, --backbone tfidf) saves its vocabulary: same rule."""
+    data = write_csv(tmp_path / "notes.csv", canary_rows(120))
+    result = CliRunner().invoke(app, ["train", "--data", str(data), "--backbone", "tfidf",
+                                      "--run-dir", str(tmp_path / "run"), "--json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "checkpoint").is_dir()
+    assert files_with_canary(tmp_path / "run") == []
+
+    from clinitui.engine.tfidf import TfidfModel
+
+    rows = canary_rows(120)
+    rows[77]["text"] += f" patient {CANARY} vu ce jour"  # a third note: now the rule lets the name in
+    texts, labels = [r["text"] for r in rows], [int(r["label"]) for r in rows]
+    model = TfidfModel.fit(texts[:100], labels[:100], texts[100:], labels[100:], ["0", "1"])
+    model.save(tmp_path / "three")
+    assert CANARY.lower().encode() in (tmp_path / "three" / "tfidf.json").read_bytes().lower()
+
+
+def test_a_split_too_small_for_the_tfidf_vocabulary_is_one_line_exit_2(tmp_path):
+    rows = [{"text": t, "label": lab} for t, lab in (("alpha", "0"), ("beta", "1"), ("gamma", "0"), ("delta", "1"),
+                                                    ("epsilon", "0"), ("zeta", "1"), ("eta", "0"), ("theta", "1"),
+                                                    ("iota", "0"), ("kappa", "1"))]
+    data = write_csv(tmp_path / "tiny.csv", rows)
+    result = CliRunner().invoke(app, ["train", "--data", str(data), "--backbone", "tfidf",
+                                      "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 2, result.output
+    assert "too small for the TF-IDF model" in result.output and "Traceback" not in result.output

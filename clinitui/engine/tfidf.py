@@ -1,7 +1,7 @@
 """The strong TF-IDF baseline as a model: fit, predict, save and load without pickle.
 
 Recipe (the standard strong one for short clinical texts): word 1–2-grams and character
-2–5-grams within word boundaries (``char_wb``), sublinear tf, min_df 2, each block L2-normalised,
+2–5-grams within word boundaries (``char_wb``), sublinear tf, min_df 3 (MIN_NOTES: the privacy rule), each block L2-normalised,
 then a class-balanced logistic regression whose C is chosen on the validation split (ties go to
 the smaller C, i.e. the stronger regularisation). The same recipe is the baseline printed beside
 every run (engine/baseline.py), the ``tfidf`` backbone (engine/tfidf_run.py) and the TF-IDF half
@@ -37,9 +37,14 @@ FORMAT_VERSION = 1
 ARRAYS = "model.safetensors"
 META = "tfidf.json"
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
-WORD = {"analyzer": "word", "ngram_range": (1, 2), "sublinear_tf": True, "min_df": 2}
-CHAR = {"analyzer": "char_wb", "ngram_range": (2, 5), "sublinear_tf": True, "min_df": 2}
-METHOD = "tfidf(word 1-2 + char_wb 2-5 grams, sublinear, min_df=2) + class-balanced logistic regression, C on val"
+# A term enters the saved vocabulary only when it occurs in at least MIN_NOTES training notes: the rule
+# of the from-scratch tokenizer (docs/privacy.md), so a name or record number found in one or two notes
+# never reaches checkpoint/tfidf/tfidf.json. Never lowered, even for a tiny training split.
+MIN_NOTES = 3
+WORD = {"analyzer": "word", "ngram_range": (1, 2), "sublinear_tf": True, "min_df": MIN_NOTES}
+CHAR = {"analyzer": "char_wb", "ngram_range": (2, 5), "sublinear_tf": True, "min_df": MIN_NOTES}
+METHOD = (f"tfidf(word 1-2 + char_wb 2-5 grams, sublinear, min_df={MIN_NOTES}) + class-balanced logistic "
+          "regression, C on val")
 
 
 def _vectorizer(params: dict, vocabulary: list[str] | None = None, idf: np.ndarray | None = None):
@@ -96,10 +101,7 @@ class TfidfModel:
         from sklearn.metrics import f1_score
 
         texts = list(train_texts)
-        try:
-            word, char = fit_vectorizer(WORD, texts), fit_vectorizer(CHAR, texts)
-        except ValueError:  # min_df=2 left no term (a tiny training split): keep every term
-            word, char = fit_vectorizer({**WORD, "min_df": 1}, texts), fit_vectorizer({**CHAR, "min_df": 1}, texts)
+        word, char = fit_vectorizers(texts)
         x_train = sp.hstack([word_tfidf(word, texts), char_wb_tfidf(char, texts)], format="csr")
         shell = cls(word, char, np.zeros((len(label_names), x_train.shape[1])), np.zeros(len(label_names)),
                     label_names, 1.0)
@@ -190,6 +192,18 @@ class TfidfModel:
         except Exception:
             raise CheckpointError(f"{directory}: the TF-IDF model cannot be read; the checkpoint is damaged") from None
         return model
+
+
+def fit_vectorizers(texts: list[str]):
+    """(word, char) vectorizers of the recipe; DataError when no term reaches MIN_NOTES notes."""
+    from clinitui.errors import DataError
+
+    try:
+        return fit_vectorizer(WORD, texts), fit_vectorizer(CHAR, texts)
+    except ValueError:
+        raise DataError(f"the training split is too small for the TF-IDF model: no word or character n-gram occurs "
+                        f"in {MIN_NOTES} or more of its {len(texts)} notes (the privacy rule of docs/privacy.md); "
+                        "add notes, or train without it (--ensemble none --set train.baseline=false)") from None
 
 
 def fit_vectorizer(params: dict, texts: list[str]):

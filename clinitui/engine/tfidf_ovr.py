@@ -1,6 +1,6 @@
 """The TF-IDF model for multi-label tasks: one-vs-rest logistic regressions on the same features.
 
-Same recipe as engine/tfidf.py (word 1–2-grams + char_wb 2–5-grams, sublinear tf, min_df 2),
+Same recipe as engine/tfidf.py (word 1–2-grams + char_wb 2–5-grams, sublinear tf, min_df 3, engine/tfidf.MIN_NOTES),
 then one class-balanced binary logistic regression per label; ``predict_proba`` gives one sigmoid
 per label (rows do not sum to 1). One C for all labels is chosen on validation by micro-F1, each
 label at its own F1-best threshold there (the thresholding every multi-label checkpoint uses,
@@ -15,9 +15,9 @@ from typing import Sequence
 
 import numpy as np
 
-from clinitui.engine.tfidf import C_GRID, CHAR, WORD, TfidfModel, char_wb_tfidf, fit_vectorizer, word_tfidf
+from clinitui.engine.tfidf import C_GRID, TfidfModel, char_wb_tfidf, fit_vectorizers, word_tfidf
 
-METHOD = ("tfidf(word 1-2 + char_wb 2-5 grams, sublinear, min_df=2) + one-vs-rest class-balanced logistic "
+METHOD = ("tfidf(word 1-2 + char_wb 2-5 grams, sublinear, min_df=3) + one-vs-rest class-balanced logistic "
           "regression, C on val micro-F1, per-label thresholds on val")
 
 
@@ -43,10 +43,7 @@ class OvrTfidfModel(TfidfModel):
         from clinitui.engine.multilabel import choose_thresholds, multilabel_metrics
 
         texts = list(train_texts)
-        try:
-            word, char = fit_vectorizer(WORD, texts), fit_vectorizer(CHAR, texts)
-        except ValueError:  # min_df=2 left no term (a tiny training split): keep every term
-            word, char = fit_vectorizer({**WORD, "min_df": 1}, texts), fit_vectorizer({**CHAR, "min_df": 1}, texts)
+        word, char = fit_vectorizers(texts)
         x_train = sp.hstack([word_tfidf(word, texts), char_wb_tfidf(char, texts)], format="csr")
         y = np.asarray(train_labels, dtype=int).reshape(len(texts), len(label_names))
         k = len(label_names)

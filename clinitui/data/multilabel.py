@@ -10,7 +10,7 @@ iterative stratification (data/stratify.py), which keeps every label in every sp
 from __future__ import annotations
 
 from clinitui.data.readers import Table
-from clinitui.data.splits import Dataset, Split, data_digest, sort_labels
+from clinitui.data.splits import Dataset, Split, data_digest, given_parts, sort_labels
 from clinitui.data.stratify import iterative_split
 from clinitui.errors import DataError
 
@@ -64,13 +64,7 @@ def make_multilabel_dataset(table: Table, *, sep: str = "|", val_fraction: float
     ids = [[index[name] for name in labels] for labels in sets]
     warnings = list(table.warnings)
     if table.splits is not None:
-        parts = {"train": [], "val": [], "test": []}
-        for i, s in enumerate(table.splits):
-            parts[s].append(i)
-        if not parts["train"]:
-            raise DataError(f"{src}: the split column has no 'train' rows; mark some rows as train")
-        if not parts["val"] and not parts["test"]:
-            raise DataError(f"{src}: the split column has no dev/val or test rows; mark some, or drop --split-col")
+        parts = given_parts(table)
         if not parts["val"] or not parts["test"]:
             need = "val" if parts["test"] else "test"
             frac = val_fraction if need == "val" else test_fraction

@@ -98,6 +98,19 @@ def _stratified(indices_by_label: dict[str, list[int]], val_fraction: float, tes
     return parts
 
 
+def given_parts(table: Table) -> dict[str, list[int]]:
+    """Row indices of each split named by the split column; DataError when train or every held-out split is empty."""
+    src = table.source
+    parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    for i, s in enumerate(table.splits):
+        parts[s].append(i)
+    if not parts["train"]:
+        raise DataError(f"{src}: the split column has no 'train' rows; mark some rows as train")
+    if not parts["val"] and not parts["test"]:
+        raise DataError(f"{src}: the split column has no dev/val or test rows; mark some, or drop --split-col")
+    return parts
+
+
 def make_dataset(table: Table, *, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 13,
                  positive_label: str | None = None, task: str = "multiclass", label_sep: str = "|",
                  label_col: str = "label") -> Dataset:
@@ -119,13 +132,7 @@ def make_dataset(table: Table, *, val_fraction: float = 0.1, test_fraction: floa
         raise DataError(f"{src}: only one class ('{only[:30]}') in the labels; a classifier needs two or more")
     warnings = list(table.warnings)
     if table.splits is not None:
-        parts = {"train": [], "val": [], "test": []}
-        for i, s in enumerate(table.splits):
-            parts[s].append(i)
-        if not parts["train"]:
-            raise DataError(f"{src}: the split column has no 'train' rows; mark some rows as train")
-        if not parts["val"] and not parts["test"]:
-            raise DataError(f"{src}: the split column has no dev/val or test rows; mark some, or drop --split-col")
+        parts = given_parts(table)
         if not parts["val"] or not parts["test"]:
             # one held-out split given: carve the missing one out of train, stratified
             have, need = ("test", "val") if parts["test"] else ("val", "test")

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 
 from clinitui.config.schema import TrainConfig
 from clinitui.engine import distributed, feature_cache
-from clinitui.engine.batching import EncodedSplit, batch_order, collate
+from clinitui.engine.batching import EncodedSplit, batch_order, collate_split, group_batches
 from clinitui.engine.metrics import classification_metrics
 from clinitui.engine.oom import EvalBackoff, StepBackoff, optimizer_step
 from clinitui.engine.precision import autocast
@@ -71,15 +71,17 @@ def predict_probs(model, split: EncodedSplit, pad_id: int, batch_size: int, devi
     rows = list(range(len(split.ids))) if rows is None else list(rows)
     out = [None] * len(rows)
     labels = split.labels or [0] * len(split.ids)
-    lengths = split.lengths
-    for positions in batch_order([lengths[i] for i in rows], batch_size, rng=None, bucket=True):
+    lengths, sizes = split.lengths, split.sizes  # sizes: windows per chunked note (a batch holds ≤ batch_size)
+    for positions in batch_order([lengths[i] for i in rows], batch_size, rng=None, bucket=True,
+                                 sizes=[sizes[i] for i in rows] if sizes else None):
         indices = [rows[p] for p in positions]
         if cached is not None:
             batch = cached[0].collate(cached[1], indices).to(device)
         else:
-            batch = collate(split.ids, labels, indices, pad_id).to(device)
+            batch = collate_split(split, indices, pad_id, labels).to(device)
         with autocast(device, precision):
-            logits = cached[0].forward(model, batch) if cached else model(batch.input_ids, batch.attention_mask)
+            logits = cached[0].forward(model, batch) if cached else model(batch.input_ids, batch.attention_mask,
+                                                                          batch.owners)
         probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
         for row, p in enumerate(positions):
             out[p] = probs[row]
@@ -131,6 +133,15 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
     batches_per_epoch = math.ceil(len(train.ids) / (micro_batch * world))
     steps_per_epoch = math.ceil(batches_per_epoch / accum)
     total_steps = steps_per_epoch * cfg.epochs
+
+    def epoch_groups(epoch: int) -> list[list[list[int]]]:
+        """The epoch's optimizer steps: batches of rows (chunked notes: of ≤ micro-batch windows)."""
+        rng = random.Random(f"{cfg.seed}-epoch-{epoch}")  # data order depends on (seed, epoch) only
+        batches = batch_order(train.lengths, micro_batch * world, rng, cfg.bucket_by_length, sizes=train.sizes)
+        return group_batches(batches, accum, cfg.batch_size if train.sizes else None)
+
+    if train.sizes:  # batches cut by windows: their number depends on each epoch's order
+        total_steps = sum(len(epoch_groups(e)) for e in range(1, cfg.epochs + 1))
     if cfg.max_steps:
         total_steps = min(total_steps, cfg.max_steps)
 
@@ -159,7 +170,7 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
             if features is not None:
                 batch = features.collate("train", indices).to(device)
             else:
-                batch = collate(train.ids, train.labels, indices, pad_id).to(device)
+                batch = collate_split(train, indices, pad_id).to(device)
             # DDP all-reduces once per optimizer step: after the last micro-batch's backward
             defer = net.no_sync() if net is not model and k < len(micro_batches) - 1 else contextlib.nullcontext()
             with defer:
@@ -167,7 +178,8 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
                     if net is not model:
                         logits = net(batch.states if features else batch.input_ids, batch.attention_mask)
                     else:
-                        logits = features.forward(model, batch) if features else model(batch.input_ids, batch.attention_mask)
+                        logits = (features.forward(model, batch) if features
+                                  else model(batch.input_ids, batch.attention_mask, batch.owners))
                     # sum-then-divide by the group size: identical to one big batch of group_size
                     loss = F.cross_entropy(logits.float(), batch.labels, weight=weights, reduction="sum") / group_size
                     aux = None if features else model.backbone.auxiliary_loss()
@@ -227,9 +239,7 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
         model.train()
         if frozen_backbone:
             model.backbone.eval()  # a frozen backbone runs without dropout, as the feature cache saw it
-        rng = random.Random(f"{cfg.seed}-epoch-{epoch}")  # data order depends on (seed, epoch) only
-        batches = batch_order(train.lengths, micro_batch * world, rng, cfg.bucket_by_length)
-        groups = [batches[i : i + accum] for i in range(0, len(batches), accum)]
+        groups = epoch_groups(epoch)
         loss_sum = torch.zeros((), device=device)
         aux_sum = torch.zeros((), device=device)
         window_batches, window_tokens, window_samples, window_start = 0, 0, 0, time.perf_counter()

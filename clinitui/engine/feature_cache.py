@@ -71,7 +71,7 @@ class CachedSplit:
 
     def _collate_rows(self, indices: list[int]) -> CachedBatch:
         real = sum(self.lengths[i] for i in indices)
-        labels = self.labels[indices]
+        labels = self.labels[indices] if self.note_windows is None else self.labels[:0]  # windows: set by collate
         if self.offsets is None:
             return CachedBatch(self.data[indices], None, labels, indices, real)
         longest = max(self.lengths[i] for i in indices)

@@ -240,3 +240,21 @@ def test_chunked_run_resumes_to_the_same_metrics(chunk_run, tmp_path):
     assert [e for e in read_events(tmp_path / "again") if e["type"] == "run_started"][-1]["resumed_from_step"] == 3
     assert resumed["truncation"] == payload["truncation"] and resumed["steps"] == payload["steps"]
     assert resumed["metrics"] == payload["metrics"] and resumed["val_metrics"] == payload["val_metrics"]
+
+
+def test_export_keeps_head_tail_and_refuses_chunk_with_one_line(chunk_run, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from tests.test_export_onnx import QUICK, assert_same_probabilities
+
+    data, run, _, _ = chunk_run
+    result = runner.invoke(app, ["export", str(run), "--format", "onnx", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "chunk" in result.output and "Traceback" not in result.output
+    ht = tmp_path / "ht"
+    result = runner.invoke(app, ["train", "--data", str(data), "--split-col", "split", "--long-notes", "head-tail",
+                                 "--run-dir", str(ht), "--json", "--quiet", *QUICK, *TINY, "--set", "train.max_length=16"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["truncation"]["mode"] == "head-tail"
+    result = runner.invoke(app, ["export", str(ht), "--format", "onnx", "--out", str(tmp_path / "export")])
+    assert result.exit_code == 0, result.output
+    texts = read_table(data, "text", "label").texts
+    assert_same_probabilities(ht, tmp_path / "export", texts[:40])  # long notes among them: cut as in training

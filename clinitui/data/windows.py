@@ -150,7 +150,7 @@ def merge(parts: Sequence[TruncationStats]) -> TruncationStats:
 def describe(stats: dict) -> str:
     """One line for run summaries: counts and shares, never text."""
     line = (f"long notes: {stats['notes_over_window']} of {stats['notes']} notes exceed the {stats['window']}-token "
-            f"window; {stats['mode']} drops {100 * stats['tokens_dropped_share']:.1f}% of their tokens")
+            f"window; {stats['mode']} drops {100 * stats['tokens_dropped_share']:.1f}% of the notes' tokens")
     if stats["mode"] == "chunk":
         line += f" ({stats['windows']} windows, at most {stats['max_windows_per_note']} per note"
         line += f", {stats['notes_capped']} notes capped by max_chunks)" if stats.get("notes_capped") else ")"

@@ -70,6 +70,14 @@ def collate_split(split: EncodedSplit, indices: list[int], pad_id: int, labels: 
     return Batch(seqs.input_ids, seqs.attention_mask, notes.labels, indices, seqs.real_tokens, owners)
 
 
+def forward(model, batch: Batch):
+    """``model``'s logits for ``batch``: windows are passed with their ``owners`` only when chunked, so
+    any module taking (input_ids, attention_mask) still fits the plain path."""
+    if batch.owners is None:
+        return model(batch.input_ids, batch.attention_mask)
+    return model(batch.input_ids, batch.attention_mask, batch.owners)
+
+
 def cut_by_size(order: list[int], batch_size: int, sizes: list[int]) -> list[list[int]]:
     """``order`` cut into batches of at most ``batch_size`` sequences (a row of more stands alone)."""
     batches: list[list[int]] = []

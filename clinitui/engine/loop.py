@@ -21,7 +21,7 @@ from torch.nn import functional as F
 
 from clinitui.config.schema import TrainConfig
 from clinitui.engine import distributed, feature_cache
-from clinitui.engine.batching import EncodedSplit, batch_order, collate_split, group_batches
+from clinitui.engine.batching import EncodedSplit, batch_order, collate_split, forward, group_batches
 from clinitui.engine.metrics import classification_metrics
 from clinitui.engine.oom import EvalBackoff, StepBackoff, optimizer_step
 from clinitui.engine.precision import autocast
@@ -80,8 +80,7 @@ def predict_probs(model, split: EncodedSplit, pad_id: int, batch_size: int, devi
         else:
             batch = collate_split(split, indices, pad_id, labels).to(device)
         with autocast(device, precision):
-            logits = cached[0].forward(model, batch) if cached else model(batch.input_ids, batch.attention_mask,
-                                                                          batch.owners)
+            logits = cached[0].forward(model, batch) if cached else forward(model, batch)
         probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
         for row, p in enumerate(positions):
             out[p] = probs[row]
@@ -178,8 +177,7 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
                     if net is not model:
                         logits = net(batch.states if features else batch.input_ids, batch.attention_mask)
                     else:
-                        logits = (features.forward(model, batch) if features
-                                  else model(batch.input_ids, batch.attention_mask, batch.owners))
+                        logits = features.forward(model, batch) if features else forward(model, batch)
                     # sum-then-divide by the group size: identical to one big batch of group_size
                     loss = F.cross_entropy(logits.float(), batch.labels, weight=weights, reduction="sum") / group_size
                     aux = None if features else model.backbone.auxiliary_loss()

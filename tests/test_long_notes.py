@@ -89,9 +89,14 @@ def test_the_planner_refuses_a_max_chunks_that_cannot_fit():
         plan_for_config(RunConfig(**base, data={"long_notes": "chunk", "max_chunks": 256}))
 
 
-def test_a_stride_past_the_window_is_refused():
+def test_bad_long_notes_settings_get_one_line_and_exit_2(tmp_path):
     with pytest.raises(ConfigError, match="chunk_stride"):
         long_notes.check(RunConfig(data={"long_notes": "chunk", "chunk_stride": 40}, train={"max_length": 32}))
+    for args in (["--long-notes", "chunk", "--set", "data.chunk_stride=999"], ["--long-notes", "middle"],
+                 ["--long-notes", "chunk", "--nproc", "2"]):
+        result = runner.invoke(app, ["train", "--run-dir", str(tmp_path / "never"), *args])
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "never").exists()
 
 
 # -- statistics on a hand-made file, with a real tokenizer -----------------------------------------

@@ -78,6 +78,16 @@ def test_batches_are_cut_by_windows_and_max_chunks_bounds_a_forward_pass():
     assert batch_order([5, 5], 4, None, bucket=False, sizes=[9, 1]) == [[0], [1]]  # a note of 9 stands alone
 
 
+def test_an_oom_backoff_halves_the_windows_of_a_micro_batch():
+    from clinitui.engine.oom import StepBackoff
+
+    backoff = StepBackoff(8, 32, device=torch.device("cpu"), emit=lambda *a, **k: {}, reset=lambda: None, max_length=16)
+    backoff.sizes = [3, 3, 2, 4, 4]
+    assert backoff.split([[0, 1, 2], [3, 4]]) == [[0, 1, 2], [3, 4]]  # as planned: ≤ 8 windows each
+    backoff.size = 4  # after one halving
+    assert backoff.split([[0, 1, 2], [3, 4]]) == [[0], [1], [2], [3], [4]]
+
+
 def test_the_planner_refuses_a_max_chunks_that_cannot_fit():
     from clinitui.engine.planner import plan_for_config
 

@@ -195,6 +195,7 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
     # CUDA OOM in a step: same rows, half the micro-batch (engine/oom.py); evaluation backs off alone
     backoff = StepBackoff(micro_batch, micro_batch * accum, device=device, emit=emit,
                           reset=lambda: optimizer.zero_grad(set_to_none=True), max_length=max(train.lengths, default=0))
+    backoff.sizes = train.sizes  # chunked notes: a halved micro-batch holds half the windows
     eval_backoff = EvalBackoff(cfg.eval_batch_size, device=device, emit=emit)
 
     state = Progress()

@@ -94,13 +94,15 @@ def table_lines(rows: list[dict]) -> list[str]:
     import statistics
 
     groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r["model"], r["max_length"], r["pooling"], r["mode"]), []).append(r)
+    for r in rows:  # pooling only matters under chunk
+        groups.setdefault((r["model"], r["max_length"], r["pooling"] if r["mode"] == "chunk" else "-", r["mode"]),
+                          []).append(r)
     lines = ["| model | window | mode | seeds | test macro-F1 | Δ vs truncate | val macro-F1 | Δ val | notes over window "
              "| tokens dropped | windows read | train s | wall s |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for (model, window, pooling, mode), cell in sorted(groups.items(), key=lambda kv: (kv[0][:3], MODES.index(kv[0][3]))):
-        base = {r["seed"]: r for r in groups.get((model, window, pooling, "truncate"), [])}
+    for (model, window, pooling, mode), cell in sorted(groups.items(),
+                                                       key=lambda kv: (kv[0][:2], MODES.index(kv[0][3]), kv[0][2])):
+        base = {r["seed"]: r for r in groups.get((model, window, "-", "truncate"), [])}
         paired = [r for r in cell if r["seed"] in base]
 
         def delta(key: str) -> str:

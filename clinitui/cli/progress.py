@@ -38,6 +38,10 @@ class PlainProgress:
                     f"  model {event['config']['model']['backbone']} + {event['config']['model']['adapter']}, "
                     f"{p['trainable']:,} trainable / {p['total']:,} parameters, freeze={event['freeze']}, "
                     f"device {event['device']}")
+            if event.get("truncation"):  # --long-notes: how many notes exceed the window, what is dropped
+                from clinitui.data.windows import describe
+
+                line += "\n  " + describe(event["truncation"])
         elif kind == "step":
             now = time.monotonic()
             if now - self._last >= self.every or event["step"] == event["total_steps"]:

@@ -21,7 +21,7 @@ def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Op
                  preset: Optional[str] = None, budget: Optional[str] = None, ensemble: Optional[str] = None,
                  threshold_rule: Optional[str] = None, dedupe: bool = False, bootstrap: Optional[int] = None,
                  delimiter: Optional[str] = None, encoding: Optional[str] = None, dist: Optional[dict] = None,
-                 task: Optional[str] = None, label_sep: Optional[str] = None):
+                 task: Optional[str] = None, label_sep: Optional[str] = None, long_notes: Optional[str] = None):
     """Defaults ← experiment preset ← backbone/adapter/budget presets ← explicit options ← ``--set``.
 
     ``backbone`` / ``adapter`` name a preset when one exists (``clinitui presets list``), else a
@@ -38,6 +38,7 @@ def build_config(*, data: Optional[Path], text_col: Optional[str], label_col: Op
         "model.ensemble": ensemble,
         "train.threshold_rule": threshold_rule, "data.dedupe": True if dedupe else None, "train.bootstrap": bootstrap,
         **{f"dist.{k}": v for k, v in (dist or {}).items()},
+        "data.long_notes": long_notes,
     }
     return compose(preset=preset, backbone=backbone, adapter=adapter, budget=budget, flags=flags, sets=sets)
 
@@ -59,6 +60,7 @@ def train(
     epochs: Annotated[Optional[int], Opt(help="Maximum epochs.")] = None,
     max_length: Annotated[Optional[int], Opt(help="Tokens per note (longer notes are truncated).")] = None,
     seed: Annotated[Optional[int], Opt(help="Random seed.")] = None,
+    long_notes: Annotated[Optional[str], Opt("--long-notes", help="Notes longer than --max-length: truncate (default), head-tail (beginning + end) or chunk (overlapping windows pooled per note; see docs/long-notes.md).")] = None,
     ensemble: Annotated[Optional[str], Opt("--ensemble", help="Blend the network with a second model, weight chosen on validation: tfidf (see docs/accuracy.md).")] = None,
     seeds: Annotated[int, Opt("--seeds", min=1, help="Train N runs differing only in seed (seed, seed+1, ...): mean ± sd and one seed-averaged checkpoint.")] = 1,
     allow_download: Annotated[bool, Opt("--allow-download", help="Let a Hugging Face backbone download missing weights (default: offline, local files only).")] = False,
@@ -94,7 +96,8 @@ def train(
                               seed=seed, sets=sets or [], allow_download=allow_download, preset=preset,
                               budget=budget, ensemble=ensemble, threshold_rule=threshold_rule, dedupe=dedupe,
                               bootstrap=bootstrap, delimiter=delimiter, encoding=encoding,
-                              dist={k: v for k, v in dist.items() if v is not None}, task=task, label_sep=label_sep)
+                              dist={k: v for k, v in dist.items() if v is not None}, task=task, label_sep=label_sep,
+                              long_notes=long_notes)
         if dry_run:
             _print_plan(config, json_out)
             return
@@ -202,6 +205,10 @@ def _print_result(payload: dict, *, json_out: bool, quiet: bool) -> None:
             from clinitui.cli.seeds import ensemble_line
 
             sys.stderr.write(ensemble_line(payload) + "\n")
+        if payload.get("truncation"):
+            from clinitui.data.windows import describe
+
+            sys.stderr.write(describe(payload["truncation"]) + "\n")
         sys.stderr.write(f"run: {payload['run_dir']}\ncheckpoint: {payload['checkpoint']}\n")
 
 

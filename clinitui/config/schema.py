@@ -39,6 +39,22 @@ class DataConfig(Section):
         False, description="Drop validation and test notes that duplicate an earlier split exactly or nearly "
         "(TF-IDF cosine >= 0.95) before training (docs/report.md)."
     )
+    long_notes: Literal["truncate", "head-tail", "chunk"] = Field(
+        "truncate", description="Notes longer than train.max_length tokens: truncate (keep the beginning), head-tail "
+        "(a quarter of the window from the beginning, the rest from the end) or chunk (overlapping windows, "
+        "pooled per note; docs/long-notes.md)."
+    )
+    chunk_stride: Optional[int] = Field(
+        None, ge=1, description="chunk: tokens between window starts (default: three quarters of the window, "
+        "a quarter overlap)."
+    )
+    max_chunks: int = Field(
+        8, ge=1, le=256, description="chunk: most windows per note (the first max_chunks-1 and the last; the "
+        "middle beyond them is dropped and counted)."
+    )
+    head_fraction: float = Field(
+        0.25, ge=0.0, le=1.0, description="head-tail: share of the window taken from the note's beginning."
+    )
     delimiter: Optional[str] = Field(
         None, description="CSV separator: comma, semicolon, tab or pipe (default: found from the header row)."
     )
@@ -58,6 +74,10 @@ class ModelConfig(Section):
         "default: backbone for pre-trained encoders, none for from-scratch ones."
     )
     dropout: float = Field(0.1, ge=0.0, lt=1.0, description="Dropout before the linear head.")
+    chunk_pooling: Literal["mean", "max", "attention"] = Field(
+        "mean", description="--long-notes chunk: how a note's windows become one vector: mean, max or attention "
+        "(a learnt score per window)."
+    )
     ensemble: Optional[str] = Field(
         "tfidf", description="Blend the network with a second model, weight chosen on validation: tfidf "
         "(the strong TF-IDF + logistic-regression model, saved in the checkpoint) or none (the network alone)."

@@ -41,24 +41,37 @@ class CachedBatch:
     labels: torch.Tensor  # (B,)
     indices: list[int]
     real_tokens: int
+    owners: torch.Tensor | None = None  # chunked notes: the note (batch row) of each window row of ``states``
 
     def to(self, device: torch.device) -> "CachedBatch":
         nb = device.type == "cuda"
         mask = None if self.attention_mask is None else self.attention_mask.to(device, non_blocking=nb)
+        owners = None if self.owners is None else self.owners.to(device, non_blocking=nb)
         return CachedBatch(self.states.to(device, non_blocking=nb).float(), mask,
-                           self.labels.to(device, non_blocking=nb), self.indices, self.real_tokens)
+                           self.labels.to(device, non_blocking=nb), self.indices, self.real_tokens, owners)
 
 
 class CachedSplit:
     """One split's cached outputs: pooled (N, d) or flat token states with per-row offsets."""
 
-    def __init__(self, data: torch.Tensor, offsets: list[int] | None, lengths: list[int], labels: list[int]) -> None:
+    def __init__(self, data: torch.Tensor, offsets: list[int] | None, lengths: list[int], labels: list[int],
+                 note_windows: list[range] | None = None) -> None:
         self.data, self.offsets, self.lengths = data, offsets, lengths
         self.labels = torch.tensor(labels or [0] * len(lengths), dtype=torch.long)
+        self.note_windows = note_windows  # chunked notes: each note's window rows (rows here are windows)
 
     def collate(self, indices: list[int]) -> CachedBatch:
+        if self.note_windows is None:
+            return self._collate_rows(indices)
+        rows = [w for i in indices for w in self.note_windows[i]]
+        windows = self._collate_rows(rows)
+        owners = torch.tensor([k for k, i in enumerate(indices) for _ in self.note_windows[i]], dtype=torch.long)
+        return CachedBatch(windows.states, windows.attention_mask, self.labels[indices], indices,
+                           windows.real_tokens, owners)
+
+    def _collate_rows(self, indices: list[int]) -> CachedBatch:
         real = sum(self.lengths[i] for i in indices)
-        labels = self.labels[indices]
+        labels = self.labels[indices] if self.note_windows is None else self.labels[:0]  # windows: set by collate
         if self.offsets is None:
             return CachedBatch(self.data[indices], None, labels, indices, real)
         longest = max(self.lengths[i] for i in indices)
@@ -91,6 +104,8 @@ class FeatureCache:
             pooled = model.pool(model.adapter(batch.states, batch.attention_mask), batch.attention_mask)
         else:  # pooled-level adapter: the backbone's pooled vector was cached
             pooled = model.adapter(batch.states)
+        if batch.owners is not None:  # chunked notes: the windows' vectors pooled per note (models/window_pool.py)
+            pooled = model.window_pool(pooled, batch.owners)
         return model.head(model.dropout(pooled))
 
 
@@ -131,6 +146,8 @@ def build(model, splits: Mapping[str, object], *, pad_id: int, batch_size: int, 
     reason = ineligible(model)
     level = getattr(model.adapter, "level", None)
     dim = model.backbone.hidden_size
+    notes = {name: split.lengths for name, split in splits.items()}
+    splits = {name: _flat_windows(split) for name, split in splits.items()}  # chunked notes: a row per window
     lengths = {name: split.lengths for name, split in splits.items()}
     if reason is None:
         need32 = sum(cache_bytes(level, n, dim, 4) for n in lengths.values())
@@ -154,7 +171,7 @@ def build(model, splits: Mapping[str, object], *, pad_id: int, batch_size: int, 
     finally:
         model.train(was_training)
     cache = FeatureCache(level, cached, dtype, time.perf_counter() - start)
-    emit("feature_cache", level=level, rows={k: len(v) for k, v in lengths.items()}, bytes=cache.nbytes,
+    emit("feature_cache", level=level, rows={k: len(v) for k, v in notes.items()}, bytes=cache.nbytes,
          dtype=str(dtype).removeprefix("torch."), seconds=round(cache.seconds, 3))
     return cache
 
@@ -185,4 +202,20 @@ def _encode(model, split, level: str, dim: int, dtype: torch.dtype, pad_id: int,
         states = states.to("cpu", dtype)
         for row, i in enumerate(indices):
             data[offsets[i] : offsets[i] + lengths[i]] = states[row, : lengths[i]]
-    return CachedSplit(data, offsets, lengths, split.labels)
+    note_windows = getattr(split, "note_windows", None)
+    return CachedSplit(data, offsets, lengths, split.note_labels if note_windows else split.labels, note_windows)
+
+
+def _flat_windows(split):
+    """A chunked split as one row per window (``note_windows``: each note's rows); others unchanged."""
+    if getattr(split, "windows", None) is None:
+        return split
+    from clinitui.engine.batching import EncodedSplit
+
+    flat = EncodedSplit([w for ws in split.windows for w in ws], [])  # encoded as unlabelled rows
+    rows, start = [], 0
+    for ws in split.windows:
+        rows.append(range(start, start + len(ws)))
+        start += len(ws)
+    flat.note_windows, flat.note_labels = rows, split.labels
+    return flat

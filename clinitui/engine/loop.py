@@ -20,7 +20,7 @@ import torch
 
 from clinitui.config.schema import TrainConfig
 from clinitui.engine import distributed, feature_cache
-from clinitui.engine.batching import EncodedSplit, batch_order, collate
+from clinitui.engine.batching import EncodedSplit, batch_order, collate_split, forward, group_batches
 from clinitui.engine.metrics import classification_metrics
 from clinitui.engine.oom import EvalBackoff, StepBackoff, optimizer_step
 from clinitui.engine.precision import autocast
@@ -70,15 +70,16 @@ def predict_probs(model, split: EncodedSplit, pad_id: int, batch_size: int, devi
     rows = list(range(len(split.ids))) if rows is None else list(rows)
     out = [None] * len(rows)
     labels = split.labels or [0] * len(split.ids)
-    lengths = split.lengths
-    for positions in batch_order([lengths[i] for i in rows], batch_size, rng=None, bucket=True):
+    lengths, sizes = split.lengths, split.sizes  # sizes: windows per chunked note (a batch holds ≤ batch_size)
+    for positions in batch_order([lengths[i] for i in rows], batch_size, rng=None, bucket=True,
+                                 sizes=[sizes[i] for i in rows] if sizes else None):
         indices = [rows[p] for p in positions]
         if cached is not None:
             batch = cached[0].collate(cached[1], indices).to(device)
         else:
-            batch = collate(split.ids, labels, indices, pad_id).to(device)
+            batch = collate_split(split, indices, pad_id, labels).to(device)
         with autocast(device, precision):
-            logits = cached[0].forward(model, batch) if cached else model(batch.input_ids, batch.attention_mask)
+            logits = cached[0].forward(model, batch) if cached else forward(model, batch)
         # a multi-label classifier (engine/run.py, checkpoint.py set the flag) has one sigmoid per label
         act = torch.sigmoid if getattr(model, "multilabel", False) else functools.partial(torch.softmax, dim=-1)
         probs = act(logits.float()).cpu().numpy()
@@ -132,6 +133,15 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
     batches_per_epoch = math.ceil(len(train.ids) / (micro_batch * world))
     steps_per_epoch = math.ceil(batches_per_epoch / accum)
     total_steps = steps_per_epoch * cfg.epochs
+
+    def epoch_groups(epoch: int) -> list[list[list[int]]]:
+        """The epoch's optimizer steps: batches of rows (chunked notes: of ≤ micro-batch windows)."""
+        rng = random.Random(f"{cfg.seed}-epoch-{epoch}")  # data order depends on (seed, epoch) only
+        batches = batch_order(train.lengths, micro_batch * world, rng, cfg.bucket_by_length, sizes=train.sizes)
+        return group_batches(batches, accum, cfg.batch_size if train.sizes else None)
+
+    if train.sizes:  # batches cut by windows: their number depends on each epoch's order
+        total_steps = sum(len(epoch_groups(e)) for e in range(1, cfg.epochs + 1))
     if cfg.max_steps:
         total_steps = min(total_steps, cfg.max_steps)
 
@@ -162,7 +172,7 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
             if features is not None:
                 batch = features.collate("train", indices).to(device)
             else:
-                batch = collate(train.ids, train.labels, indices, pad_id).to(device)
+                batch = collate_split(train, indices, pad_id).to(device)
             # DDP all-reduces once per optimizer step: after the last micro-batch's backward
             defer = net.no_sync() if net is not model and k < len(micro_batches) - 1 else contextlib.nullcontext()
             with defer:
@@ -170,7 +180,7 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
                     if net is not model:
                         logits = net(batch.states if features else batch.input_ids, batch.attention_mask)
                     else:
-                        logits = features.forward(model, batch) if features else model(batch.input_ids, batch.attention_mask)
+                        logits = features.forward(model, batch) if features else forward(model, batch)
                     # sum-then-divide by the group size: identical to one big batch of group_size
                     loss = loss_of(logits.float(), batch.labels) / group_size
                     aux = None if features else model.backbone.auxiliary_loss()
@@ -188,6 +198,7 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
     # CUDA OOM in a step: same rows, half the micro-batch (engine/oom.py); evaluation backs off alone
     backoff = StepBackoff(micro_batch, micro_batch * accum, device=device, emit=emit,
                           reset=lambda: optimizer.zero_grad(set_to_none=True), max_length=max(train.lengths, default=0))
+    backoff.sizes = train.sizes  # chunked notes: a halved micro-batch holds half the windows
     eval_backoff = EvalBackoff(cfg.eval_batch_size, device=device, emit=emit)
 
     state = Progress()
@@ -230,9 +241,7 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
         model.train()
         if frozen_backbone:
             model.backbone.eval()  # a frozen backbone runs without dropout, as the feature cache saw it
-        rng = random.Random(f"{cfg.seed}-epoch-{epoch}")  # data order depends on (seed, epoch) only
-        batches = batch_order(train.lengths, micro_batch * world, rng, cfg.bucket_by_length)
-        groups = [batches[i : i + accum] for i in range(0, len(batches), accum)]
+        groups = epoch_groups(epoch)
         loss_sum = torch.zeros((), device=device)
         aux_sum = torch.zeros((), device=device)
         window_batches, window_tokens, window_samples, window_start = 0, 0, 0, time.perf_counter()

@@ -38,8 +38,14 @@ class StepBackoff:
         self.step_rows = step_rows  # rows per optimizer step (the effective batch)
         self.device, self.emit, self.reset, self.max_length = device, emit, reset, max_length
 
+    sizes: list[int] | None = None  # chunked notes: windows per row; micro-batches then count windows
+
     def split(self, group: list[list[int]]) -> list[list[int]]:
         """The step's batches cut into micro-batches of at most ``size`` rows (order kept)."""
+        if self.sizes is not None:
+            from clinitui.engine.batching import cut_by_size
+
+            return [piece for b in group for piece in cut_by_size(b, self.size, self.sizes)]
         return [b[i : i + self.size] for b in group for i in range(0, len(b), self.size)]
 
     def run(self, step: Callable[[list[list[int]]], T], group: list[list[int]]) -> T:

@@ -358,4 +358,26 @@ def plan_for_config(config: RunConfig, n_labels: int = 2, device: DeviceInfo | N
     freeze = effective_freeze(config.model, backbone_cls)
     if freeze == "lora" and shape.lora_params == 0:
         shape = model_shape(config.model, n_labels, freeze="lora")
-    return plan_run(config, shape, device or probe_device(config.budget), freeze)
+    return plan_windows(plan_run(config, shape, device or probe_device(config.budget), freeze), config)
+
+
+def plan_windows(plan: Plan, config: RunConfig) -> Plan:
+    """``--long-notes chunk``: micro-batches and eval batches count windows, and one note brings
+    up to ``data.max_chunks`` of them into a forward pass whatever the batch: that worst case must
+    fit too (ConfigError with the numbers otherwise)."""
+    d = config.data
+    if d.long_notes != "chunk":
+        return plan
+    worst = max(plan.micro_batch, d.max_chunks)
+    if worst > plan.micro_batch:
+        need = estimate(plan.model, freeze=plan.freeze, micro=worst, seq=plan.max_length, precision=plan.precision,
+                        device=plan.device, checkpointing=plan.gradient_checkpointing,
+                        overhead=config.budget.overhead_bytes).total
+        if need > plan.available_bytes:
+            fits = max(1, d.max_chunks * plan.micro_batch // worst)
+            raise ConfigError(f"--long-notes chunk: a note of {d.max_chunks} windows of {plan.max_length} tokens needs "
+                              f"≈ {gib(need)} in one step; budget {plan.budget_name} allows {gib(plan.available_bytes)}; "
+                              f"lower --set data.max_chunks (≤ {fits} fits) or train.max_length")
+    plan.notes.append(f"--long-notes chunk: micro-batch and eval batch count windows; a note brings up to "
+                      f"{d.max_chunks} windows (train.max_length {plan.max_length}) into one forward pass")
+    return plan

@@ -44,13 +44,16 @@ def member_paths(info) -> list[Path]:
 def network_probabilities(info, texts: list[str], batch_size: int, device: str | None) -> np.ndarray:
     import torch
 
+    from clinitui.engine import long_notes
     from clinitui.engine.checkpoint import load_checkpoint
-    from clinitui.engine.loop import EncodedSplit, predict_probs
+    from clinitui.engine.loop import predict_probs
 
     dev = _device(device)
     model, tokenizer, info = load_checkpoint(info.path, dev)
-    ids = tokenizer.encode(texts, info.max_length)
-    return predict_probs(model, EncodedSplit(ids, []), tokenizer.pad_id, batch_size, torch.device(dev))
+    # read as trained: truncate, head-tail or chunk (config.json `long_notes`; absent = truncate)
+    split, _ = long_notes.encode(tokenizer, texts, [], info.raw.get("long_notes"), info.max_length,
+                                   with_stats=False)
+    return predict_probs(model, split, tokenizer.pad_id, batch_size, torch.device(dev))
 
 
 def checkpoint_probabilities(checkpoint: Path, texts: list[str], batch_size: int = 64, device: str | None = None,

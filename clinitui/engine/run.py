@@ -76,6 +76,9 @@ def prepare(config: RunConfig) -> Prepared:
                           "from scratch (its frozen weights would stay random); choose another adapter")
     adapter_cls = registry.get("adapter", config.model.adapter).cls
     parse_options(adapter_cls, config.model.adapter_options, f"adapter '{config.model.adapter}'")
+    from clinitui.engine import long_notes
+
+    config = long_notes.check(config)  # --long-notes: stride and process count (engine/long_notes.py)
     plan = plan_memory(config)  # refuses what cannot fit before any data or weights are read
     backbone_cls.check_source(b_opts, source)  # weights on this machine? (a clear error, no run directory)
     if config.model.freeze == "none" and plan.freeze == "backbone":
@@ -159,7 +162,7 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
 
         from clinitui.engine.checkpoint import load_checkpoint, save_checkpoint
         from clinitui.engine.ensemble import wanted as wanted_ensemble
-        from clinitui.engine.loop import EncodedSplit, fit, predict_probs
+        from clinitui.engine.loop import fit, predict_probs
         from clinitui.engine.memory import cap_allocator, enable_gradient_checkpointing
         from clinitui.engine.oom import EvalBackoff, free_cuda
         from clinitui.data.leakage import leakage_summary
@@ -186,8 +189,14 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             distributed.barrier(dist, stage)  # rank 0 trained and saved the tokenizer; the others load it
             if not main:
                 tokenizer = load_tokenizer(m, path / STATE_DIR)
-        encoded = {name: EncodedSplit(tokenizer.encode(getattr(dataset, name).texts, max_length),
-                                      getattr(dataset, name).labels) for name in ("train", "val", "test")}
+        from clinitui.engine import long_notes  # --long-notes: truncate, head-tail or chunk, and what is lost
+
+        notes_spec = long_notes.settings(config, max_length)
+        encoded, cut = {}, {}
+        for name in ("train", "val", "test"):
+            encoded[name], cut[name] = long_notes.encode(tokenizer, getattr(dataset, name).texts,
+                                                         getattr(dataset, name).labels, notes_spec, max_length)
+        truncation = long_notes.summary(cut)
         stage = "model"
         torch.manual_seed(t.seed)
         model, freeze = build_classifier(m, len(dataset.label_names), tokenizer)
@@ -212,6 +221,7 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             params=params, freeze=freeze, device=str(device), precision=precision,
             plan={**plan.as_dict(), "precision": precision, **memory_info},
             vocab_size=tokenizer.vocab_size, truncated_train_notes=truncated, backbone=model.backbone.describe(),
+            truncation=truncation,
             **({"resumed_from_step": snapshot["progress"]["step"]} if snapshot else {}),
             **({"world_size": dist.world_size} if dist else {}),
         )
@@ -235,7 +245,8 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
         def save_best(epoch: int, metrics: dict) -> None:
             save_checkpoint(ckpt_dir, model, tokenizer, model_cfg=m, freeze=freeze, label_names=dataset.label_names,
                             positive_index=dataset.positive_index, max_length=max_length,
-                            extra={"epoch": epoch, "val_f1_macro": metrics["f1_macro"], **checkpoint_keys(dataset)})
+                            extra={"epoch": epoch, "val_f1_macro": metrics["f1_macro"], **checkpoint_keys(dataset),
+                                   "long_notes": notes_spec})
             events.emit("checkpoint", path=str(ckpt_dir), epoch=epoch, metric=select, value=metrics[select])
 
         stage = "training"
@@ -319,6 +330,7 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             "device": str(device),
             **extras,  # calibration, operating_point, vs_baseline (engine/evaluation.py)
             "leakage": prepared.leakage and leakage_summary(prepared.leakage),
+            "truncation": truncation,
         }
         write_private(path / "metrics.json", json.dumps(payload, indent=2))
         events.emit("run_finished", best_epoch=result.best_epoch,

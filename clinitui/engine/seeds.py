@@ -97,6 +97,7 @@ def run_seed_group(prepared, group: Path, n: int, *, listeners: list[Callable[[d
         "labels": dataset.label_names,
         "counts": dataset.counts(),
         "wall_seconds": round(sum(p["wall_seconds"] for p in payloads), 2),
+        "truncation": payloads[0].get("truncation"),  # --long-notes: the same notes and window in every seed
     }
     write_private(group / "seeds.json", json.dumps(payload, indent=2))
     return payload

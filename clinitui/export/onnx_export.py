@@ -74,6 +74,10 @@ def export_onnx(checkpoint: Path, out: Path, *, sample_length: int = 16) -> dict
     if info.raw.get("members") or info.model.backbone == "tfidf":
         raise ConfigError(f"{info.path}: a seed group or a tfidf checkpoint has no single network to export; "
                           "export one of its runs trained with a neural backbone")
+    notes = info.raw.get("long_notes") or {"mode": "truncate"}
+    if notes.get("mode") == "chunk":  # the graph reads one window per note; pooling windows is not in it yet
+        raise ConfigError(f"{info.path}: a --long-notes chunk checkpoint cannot be exported to ONNX yet (the graph "
+                          "takes one window per note); use `clinitui predict`, or train with --long-notes head-tail")
     ensemble = _ensemble(info)  # checked (sha256) before anything is written
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -115,6 +119,10 @@ def export_onnx(checkpoint: Path, out: Path, *, sample_length: int = 16) -> dict
             "inputs": ["input_ids", "attention_mask"], "output": "probabilities",
             **_settings(info.raw),
         }
+        if notes.get("mode") == "head-tail":  # the predict path cuts whole notes as training did
+            from clinitui.engine.long_notes import window_of
+
+            manifest["long_notes"] = {**notes, "window": window_of(tokenizer, info.max_length)}
         if ensemble is not None:  # the TF-IDF half of the blend travels as its own files (no pickle)
             shutil.copytree(info.path / ensemble["path"], tmp / ensemble["path"])
             manifest["ensemble"] = ensemble

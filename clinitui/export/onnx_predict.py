@@ -42,11 +42,21 @@ class ExportedModel:
         self.pad_id = int(self.manifest["pad_id"])
         self.tokenizer = Tokenizer.from_file(str(self.path / TOKENIZER))
         self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(self.max_length)
+        self.long_notes = self.manifest.get("long_notes") or {"mode": "truncate"}
+        if self.long_notes.get("mode") == "head-tail":  # whole notes, cut below as training cut them
+            self.tokenizer.no_truncation()
+        else:
+            self.tokenizer.enable_truncation(self.max_length)
         self.session = _session(self.path, threads)
 
     def encode(self, texts: list[str]) -> list[list[int]]:
-        return [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+        ids = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+        if self.long_notes.get("mode") == "head-tail":
+            from clinitui.data.windows import head_tail
+
+            spec = self.long_notes
+            ids = [head_tail(x, int(spec["window"]), float(spec.get("head_fraction", 0.25))) for x in ids]
+        return ids
 
     def network_probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """The graph's softmax, rows in input order (batches sorted by length to pad less)."""

@@ -13,6 +13,7 @@ from clinitui.config.schema import ModelConfig
 from clinitui.errors import ConfigError
 from clinitui.models import registry
 from clinitui.models.base import Adapter, Backbone, TextEncoder
+from clinitui.models.window_pool import WindowPool
 
 PRETRAINED_ENTRY = "hf"  # the registry entry that loads any Hugging Face encoder by id or folder
 
@@ -54,13 +55,15 @@ def effective_freeze(cfg: ModelConfig, backbone_cls: type[Backbone]) -> str:
 
 
 class Classifier(nn.Module):
-    def __init__(self, backbone: Backbone, adapter: Adapter, n_labels: int, pooling: str, dropout: float) -> None:
+    def __init__(self, backbone: Backbone, adapter: Adapter, n_labels: int, pooling: str, dropout: float,
+                 chunk_pooling: str = "mean") -> None:
         super().__init__()
         self.backbone = backbone
         self.adapter = adapter
         self.pooling = pooling
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(backbone.hidden_size, n_labels)
+        self.window_pool = WindowPool(backbone.hidden_size, chunk_pooling)  # chunked notes' windows → one vector
 
     def pool(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.pooling == "cls":
@@ -76,8 +79,13 @@ class Classifier(nn.Module):
             return self.pool(states, attention_mask)
         return self.adapter(self.pool(states, attention_mask))
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.features(input_ids, attention_mask)))
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                owners: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits per row; with ``owners`` the rows are windows, pooled per note first (one row per note)."""
+        features = self.features(input_ids, attention_mask)
+        if owners is not None:
+            features = self.window_pool(features, owners)
+        return self.head(self.dropout(features))
 
 
 def build_classifier(cfg: ModelConfig, n_labels: int, tokenizer: TextEncoder, *,
@@ -98,7 +106,7 @@ def build_classifier(cfg: ModelConfig, n_labels: int, tokenizer: TextEncoder, *,
     else:
         backbone = backbone_cls.from_checkpoint(b_opts, checkpoint_dir, tokenizer)
     adapter = adapter_cls(backbone.hidden_size, a_opts)
-    model = Classifier(backbone, adapter, n_labels, cfg.pooling, cfg.dropout)
+    model = Classifier(backbone, adapter, n_labels, cfg.pooling, cfg.dropout, cfg.chunk_pooling)
     if hasattr(adapter, "attach"):  # e.g. LoRA wraps the backbone's projections
         adapter.attach(model)
     apply_freeze(model, freeze)

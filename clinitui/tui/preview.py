@@ -35,6 +35,11 @@ class PreviewStats:
     split_counts: dict[str, int] | None = None
     source: str = ""
     warnings: list[str] = field(default_factory=list)
+    over_window: int = 0  # notes likely past the default 256-token window (from words; a run counts tokens)
+
+
+WINDOW_TOKENS = 256  # train.max_length's default
+TOKENS_PER_WORD = 1.3  # French notes under a WordPiece learnt on them (English vocabularies cut finer)
 
 
 def is_data_file(path: Path) -> bool:
@@ -87,6 +92,7 @@ def _stats(texts: list[str], labels: list[str], splits: list[str] | None, source
         n=len(texts), counts=counts, words_min=words[0], words_median=statistics.median(words),
         words_mean=round(statistics.fmean(words), 1), words_p95=p95, words_max=words[-1],
         split_counts=dict(Counter(splits)) if splits else None, source=source, warnings=list(warnings),
+        over_window=sum(1 for w in words if w * TOKENS_PER_WORD > WINDOW_TOKENS - 2),
     )
 
 

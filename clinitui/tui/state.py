@@ -229,6 +229,10 @@ def describe(e: dict, state: RunState) -> LogLine | None:
                 f"{e.get('n_train', '?')}/{e.get('n_val', '?')}/{e.get('n_test', '?')} notes, "
                 f"{p.get('trainable', 0):,} of {p.get('total', 0):,} params trainable, "
                 f"micro-batch {plan.get('micro_batch', '?')} x {plan.get('grad_accumulation', '?')}")
+        if e.get("truncation"):  # --long-notes: notes past the window and the share of tokens dropped
+            from clinitui.data.windows import describe as long_notes_line
+
+            text += "; " + long_notes_line(e["truncation"])
         return LogLine(offset, "info", text)
     if kind == "eval" and e.get("mlm_loss") is not None:  # a pretraining run (engine/pretrain.py)
         return LogLine(offset, "info", f"{e.get('split', '?')} step {e.get('step', '?')}: MLM loss "

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from clinitui.tui.fmt import ellipsize
-from clinitui.tui.preview import PreviewStats
+from clinitui.tui.preview import WINDOW_TOKENS, PreviewStats
 
 MAX_CLASSES_SHOWN = 6
 
@@ -24,6 +24,9 @@ def preview_text(stats: PreviewStats) -> Text:
         text = Text.assemble((f"{stats.n} notes", "bold"), f" in the {source} (labels not read: pretraining)")
     text.append(f"\nwords per note: min {stats.words_min} · median {stats.words_median:g} · "
                 f"mean {stats.words_mean:g} · p95 {stats.words_p95} · max {stats.words_max}")
+    if stats.over_window:  # --long-notes: the run itself reports exact token counts and what is dropped
+        text.append(f"\nlong notes: ≈ {stats.over_window} ({100 * stats.over_window / total:.0f}%) past "
+                    f"{WINDOW_TOKENS} tokens (from words; a run counts exactly)")
     if stats.split_counts:
         text.append("\nsplit column: " + " · ".join(f"{k} {v}" for k, v in sorted(stats.split_counts.items())))
     for warning in stats.warnings[:2]:

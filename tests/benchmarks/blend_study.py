@@ -139,7 +139,7 @@ def study(d: dict, reps: int, seed: int = 0) -> dict:
     return out
 
 
-def pipeline(run: Path) -> dict:
+def pipeline(run: Path, keep: dict | None = None) -> dict:
     """The after-training stage of engine/run.py on a copy of ``run``'s checkpoint (this checkout's code)."""
     import json
     import shutil
@@ -170,10 +170,33 @@ def pipeline(run: Path) -> dict:
                                    positive_index=ds.positive_index, rule=cfg.train.threshold_rule,
                                    n_boot=cfg.train.bootstrap, baseline_probs=ens["tfidf_test_probs"])
     vs = extras.get("vs_baseline") or {}
+    if keep is not None:  # for the seed-averaged checkpoint: what each member's checkpoint predicts
+        keep.update(ds=ds, rule=cfg.train.threshold_rule, n_boot=cfg.train.bootstrap, tfidf=ens["tfidf_test_probs"])
+        keep.setdefault("val", []).append(ens["val_probs"])
+        keep.setdefault("test", []).append(ens["test_probs"])
     return {"run": run.name, "weight": ens["weight"], "network_val": ens["network_val"]["f1_macro"],
             "tfidf_val": ens["tfidf_val"]["f1_macro"], "blend_val": ens["val"]["f1_macro"],
             "network_test": ens["network_test"]["f1_macro"], "tfidf_test": ens["baseline"]["f1_macro"],
             "tfidf_C": ens["baseline"].get("C"), "model_test": metrics["f1_macro"],
+            "delta_f1_macro_ci": vs.get("delta_f1_macro_ci"), "mcnemar_p": vs.get("mcnemar_p")}
+
+
+def group(keep: dict) -> dict:
+    import tempfile
+
+    from clinitui.engine.evaluation import finalize
+
+    ds = keep["ds"]
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "ckpt").mkdir()
+        (Path(tmp) / "ckpt" / "config.json").write_text("{}")
+        metrics, extras = finalize(Path(tmp), Path(tmp) / "ckpt", y_val=ds.val.labels, val_probs=np.mean(keep["val"], 0),
+                                   y_test=ds.test.labels, test_probs=np.mean(keep["test"], 0),
+                                   label_names=ds.label_names, positive_index=ds.positive_index, rule=keep["rule"],
+                                   n_boot=keep["n_boot"], baseline_probs=keep["tfidf"])
+    vs = extras.get("vs_baseline") or {}
+    return {"run": f"seed-averaged ({len(keep['val'])} members)", "val": f1_of(np.asarray(ds.val.labels),
+            np.mean(keep["val"], 0)), "model_test": metrics["f1_macro"],
             "delta_f1_macro_ci": vs.get("delta_f1_macro_ci"), "mcnemar_p": vs.get("mcnemar_p")}
 
 
@@ -186,8 +209,11 @@ def main() -> None:
     if args.pipeline:
         import json
 
+        keep: dict = {}
         for run in args.runs:
-            print(json.dumps(pipeline(run)), flush=True)
+            print(json.dumps(pipeline(run, keep)), flush=True)
+        if len(args.runs) > 1:  # the runs as one seed group: the mean of the members, then val-chosen T + threshold
+            print(json.dumps(group(keep)), flush=True)
         return
     for run in args.runs:
         d = run_probs(run)

@@ -117,6 +117,16 @@ def main() -> None:
     ml.add_argument("--out", type=Path, default=Path("tasks"))
     tb = sub.add_parser("table", help="print the Markdown table of the records in OUT")
     tb.add_argument("out", type=Path)
+    sub.add_parser("long", help="MORFITT single-label: chunk and head-tail against truncate (tests/benchmarks/"
+                   "tasks_long.py; its own options follow, e.g. `long run --seeds 42 43` or `long table FILE`)",
+                   add_help=False)
+    if len(sys.argv) > 1 and sys.argv[1] == "long":  # the long-notes rows live in tasks_long.py
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import tasks_long
+
+        sys.argv = [sys.argv[0], *sys.argv[2:]]
+        tasks_long.main()
+        return
     args = parser.parse_args()
     if args.command == "table":
         print(table(args.out))

@@ -301,8 +301,13 @@ def word_tfidf(vec, texts: list[str]):
     for text in texts:
         tokens = find(text.lower())
         for n in range(lo, hi + 1):
-            grams = tokens if n == 1 else [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
-            indices.extend(i for i in map(get, grams) if i is not None)
+            if n == 1:
+                grams = tokens
+            elif n == 2:  # the recipe's case, without slicing
+                grams = [a + " " + b for a, b in zip(tokens, tokens[1:])]
+            else:
+                grams = [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+            indices += [i for i in map(get, grams) if i is not None]
         indptr.append(len(indices))
     return _tfidf(vec, indices, indptr)
 
@@ -326,18 +331,22 @@ def _tfidf(vec, indices: list[int], indptr: list[int]):
 
 
 def _weigh(vec, x):
-    import scipy.sparse as sp
+    """Sublinear tf × idf, rows L2-normalised, on the CSR data in place (no sorting, no diagonal products).
 
-    x.sum_duplicates()
+    ``x`` holds counts with no duplicate entries (``_counts`` sums them; a sparse product has none);
+    column order within a row does not matter to anything downstream.
+    """
     x.eliminate_zeros()
+    data = x.data
     if vec.sublinear_tf:
-        np.log(x.data, x.data)
-        x.data += 1.0
-    x = x @ sp.diags(np.asarray(vec.idf_, dtype=np.float64))
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+        np.log(data, data)
+        data += 1.0
+    data *= np.asarray(vec.idf_, dtype=np.float64)[x.indices]
+    rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+    norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=x.shape[0]))
     norms[norms == 0.0] = 1.0
-    x = sp.diags(1.0 / norms) @ x
-    return x.astype(np.float32).tocsr()
+    data /= norms[rows]
+    return x.astype(np.float32)
 
 
 def _word_ngram_ids(word: str, vocab: dict, lo: int, hi: int) -> list[int]:

@@ -54,10 +54,11 @@ def choose_weight(network_val, tfidf_val, y_val, label_names: list[str], rule: s
     return w, f1
 
 
-def locked_metrics(y_val, val_probs, y, probs, label_names: list[str], rule: str) -> tuple[dict, list[float]]:
-    """Metrics of ``probs`` against ``y`` at thresholds chosen on the validation pair."""
+def val_and_test(y_val, val_probs, y_test, test_probs, label_names: list[str], rule: str) -> tuple[dict, dict, list]:
+    """(val metrics, test metrics, thresholds): one threshold choice on validation, applied to both."""
     thresholds = choose_thresholds(y_val, val_probs, rule)
-    return multilabel_metrics(y, probs, label_names, thresholds=thresholds), thresholds
+    return (multilabel_metrics(y_val, val_probs, label_names, thresholds=thresholds),
+            multilabel_metrics(y_test, test_probs, label_names, thresholds=thresholds), thresholds)
 
 
 def evaluate_multilabel(path: Path, ckpt_dir: Path, dataset, network_val: np.ndarray, network_test: np.ndarray,
@@ -80,7 +81,7 @@ def evaluate_multilabel(path: Path, ckpt_dir: Path, dataset, network_val: np.nda
     if blending or t.baseline:
         tfidf, seconds = fitted or fit_on_dataset(dataset, seed=t.seed)
         tfidf_val, tfidf_test = tfidf.predict_proba(dataset.val.texts), tfidf.predict_proba(dataset.test.texts)
-        baseline, _ = locked_metrics(y_val, tfidf_val, y_test, tfidf_test, names, rule)
+        tfidf_val_metrics, baseline, _ = val_and_test(y_val, tfidf_val, y_test, tfidf_test, names, rule)
         from clinitui.engine.tfidf_ovr import METHOD
 
         baseline.update(seconds=round(seconds, 2), method=METHOD, C=tfidf.c, val_f1_micro=tfidf.val_f1)
@@ -88,19 +89,14 @@ def evaluate_multilabel(path: Path, ckpt_dir: Path, dataset, network_val: np.nda
         weight, _ = choose_weight(network_val, tfidf_val, y_val, names, rule)
         attach(ckpt_dir, tfidf, weight)
         val_probs, test_probs = blend(network_val, tfidf_val, weight), blend(network_test, tfidf_test, weight)
-        network_test_metrics, _ = locked_metrics(y_val, network_val, y_test, network_test, names, rule)
-        ensemble = {
-            "weight": weight,
-            "val": locked_metrics(y_val, val_probs, y_val, val_probs, names, rule)[0],
-            "network_val": locked_metrics(y_val, network_val, y_val, network_val, names, rule)[0],
-            "network_test": network_test_metrics,
-        }
-    thresholds = choose_thresholds(y_val, val_probs, rule)
+        network_val_metrics, network_test_metrics, _ = val_and_test(y_val, network_val, y_test, network_test,
+                                                                    names, rule)
+        ensemble = {"weight": weight, "network_val": network_val_metrics, "network_test": network_test_metrics}
+    val_metrics, metrics, thresholds = val_and_test(y_val, val_probs, y_test, test_probs, names, rule)
     update_checkpoint_config(ckpt_dir, **{"task": TASK, "label_sep": dataset.label_sep,
                                           "label_thresholds": thresholds_record(thresholds, rule)})
-    metrics = multilabel_metrics(y_test, test_probs, names, thresholds=thresholds)
     if ensemble is not None:
-        tfidf_val_metrics = locked_metrics(y_val, tfidf_val, y_val, tfidf_val, names, rule)[0]
+        ensemble["val"] = val_metrics
         parts = {"": (ensemble["val"], metrics), "network_": (ensemble["network_val"], ensemble["network_test"]),
                  "tfidf_": (tfidf_val_metrics, baseline)}
         emit("ensemble", name="tfidf", weight=ensemble["weight"],

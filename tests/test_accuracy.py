@@ -79,15 +79,20 @@ def test_tfidf_checkpoint_round_trips_exactly(data, tmp_path):
     loaded = TfidfModel.load(tmp_path / "m", sha)
     assert loaded.c == model.c and loaded.label_names == model.label_names
     np.testing.assert_array_equal(loaded.predict_proba(texts[200:]), model.predict_proba(texts[200:]))
-    # and the same as scikit-learn's own pipeline on the fitted vectorizers (no drift in the re-implementation)
     assert np.allclose(model.predict_proba(texts).sum(1), 1.0)
+    # the fused predict path (both blocks from one pass, norms applied to the logits) = the stacked features
+    # the classifier was fitted on, times its coefficients
+    odd = texts[200:] + ["", "  Œdème\tDU  membre  ", "x y", "FC 120/min, SpO2 94 %"]
+    stacked = np.asarray(model.features(odd) @ model.coef.T, dtype=np.float64) + model.intercept
+    np.testing.assert_allclose(model.logits(odd), stacked, rtol=0, atol=1e-5)
 
 
 def test_fast_tfidf_features_equal_scikit_learn():
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from clinitui.data.demo import generate_notes
-    from clinitui.engine.tfidf import CHAR, MIN_NOTES, WORD, char_wb_tfidf, fit_vectorizer, word_tfidf
+    from clinitui.engine.tfidf import CHAR, MIN_NOTES, WORD
+    from clinitui.engine.tfidf_features import char_wb_tfidf, fit_vectorizer, word_tfidf
 
     texts, _ = generate_notes(300, seed=3)
     texts += ["a", "", "  Œdème\tDU  membre  ", "x y", "FC 120/min, SpO2 94 %"]

@@ -30,6 +30,8 @@ from typing import Sequence
 import numpy as np
 
 from clinitui.digest import sha256_file
+from clinitui.engine.tfidf_features import (Pieces, char_wb_counts, fit_vectorizer, make_vectorizer, stack_features,
+                                            tfidf_logits, word_counts)
 from clinitui.errors import CheckpointError
 
 FORMAT = "clinitui-tfidf"
@@ -45,18 +47,6 @@ WORD = {"analyzer": "word", "ngram_range": (1, 2), "sublinear_tf": True, "min_df
 CHAR = {"analyzer": "char_wb", "ngram_range": (2, 5), "sublinear_tf": True, "min_df": MIN_NOTES}
 METHOD = (f"tfidf(word 1-2 + char_wb 2-5 grams, sublinear, min_df={MIN_NOTES}) + class-balanced logistic "
           "regression, C on val")
-
-
-def _vectorizer(params: dict, vocabulary: list[str] | None = None, idf: np.ndarray | None = None):
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    kwargs = dict(params, ngram_range=tuple(params["ngram_range"]), dtype=np.float32)
-    if vocabulary is None:
-        return TfidfVectorizer(**kwargs)
-    kwargs.pop("min_df")  # a fixed vocabulary ignores document frequencies
-    vec = TfidfVectorizer(vocabulary={t: i for i, t in enumerate(vocabulary)}, **kwargs)
-    vec.idf_ = idf.astype(np.float64)
-    return vec
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -76,33 +66,38 @@ class TfidfModel:
         self.label_names = list(label_names)
         self.c = c
         self.val_f1 = val_f1
+        self._blocks: tuple[np.ndarray, np.ndarray] | None = None  # coef.T split into the word and char blocks
 
     # -- features and probabilities ------------------------------------------------------------
     def features(self, texts: Sequence[str]):
-        import scipy.sparse as sp
+        return stack_features(self.word, self.char, texts)
 
-        texts = list(texts)
-        return sp.hstack([word_tfidf(self.word, texts), char_wb_tfidf(self.char, texts)], format="csr",
-                         dtype=np.float32)
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """features(texts) @ coef.T + intercept, one block at a time (no stacking of the two blocks)."""
+        if self._blocks is None:
+            split = len(self.word.idf_)
+            self._blocks = (np.ascontiguousarray(self.coef[:, :split].T), np.ascontiguousarray(self.coef[:, split:].T))
+        pieces = Pieces(texts)  # one pass over the text for both blocks
+        out = tfidf_logits(self.word, word_counts(self.word, pieces), self._blocks[0])
+        out += tfidf_logits(self.char, char_wb_counts(self.char, pieces), self._blocks[1])
+        return out + self.intercept
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         if not len(texts):
             return np.zeros((0, len(self.label_names)))
-        logits = self.features(texts) @ self.coef.T + self.intercept
-        return _softmax(np.asarray(logits, dtype=np.float64))
+        return _softmax(self.logits(texts))
 
     # -- fitting -------------------------------------------------------------------------------
     @classmethod
     def fit(cls, train_texts: Sequence[str], train_labels: Sequence[int], val_texts: Sequence[str],
             val_labels: Sequence[int], label_names: list[str], *, seed: int = 0,
             c_grid: Sequence[float] = C_GRID) -> "TfidfModel":
-        import scipy.sparse as sp
         from sklearn.linear_model import LogisticRegression
         from sklearn.metrics import f1_score
 
         texts = list(train_texts)
         word, char = fit_vectorizers(texts)
-        x_train = sp.hstack([word_tfidf(word, texts), char_wb_tfidf(char, texts)], format="csr")
+        x_train = stack_features(word, char, texts)
         shell = cls(word, char, np.zeros((len(label_names), x_train.shape[1])), np.zeros(len(label_names)),
                     label_names, 1.0)
         x_val = shell.features(val_texts) if len(val_texts) else None
@@ -183,8 +178,8 @@ class TfidfModel:
                 raise ValueError("format")
             if meta.get("task") == "multilabel":
                 from clinitui.engine.tfidf_ovr import OvrTfidfModel as cls
-            word = _vectorizer(_clean(meta["word"]), meta["word"]["vocabulary"], arrays["idf_word"])
-            char = _vectorizer(_clean(meta["char"]), meta["char"]["vocabulary"], arrays["idf_char"])
+            word = make_vectorizer(_clean(meta["word"]), meta["word"]["vocabulary"], arrays["idf_word"])
+            char = make_vectorizer(_clean(meta["char"]), meta["char"]["vocabulary"], arrays["idf_char"])
             model = cls(word, char, arrays["coef"], arrays["intercept"], meta["label_names"], float(meta["C"]),
                         meta.get("val_f1_macro"))
             if model.coef.shape != (len(model.label_names), len(word.idf_) + len(char.idf_)):
@@ -204,163 +199,6 @@ def fit_vectorizers(texts: list[str]):
         raise DataError(f"the training split is too small for the TF-IDF model: no word or character n-gram occurs "
                         f"in {MIN_NOTES} or more of its {len(texts)} notes (the privacy rule of docs/privacy.md); "
                         "add notes, or train without it (--ensemble none --set train.baseline=false)") from None
-
-
-def fit_vectorizer(params: dict, texts: list[str]):
-    """A TfidfVectorizer fitted on ``texts`` as scikit-learn's ``fit`` would (same vocabulary, same idf).
-
-    Document frequencies come from the same per-word shortcut as the transforms below, so the
-    character block is fitted several times faster; the returned vectorizer has a fixed
-    vocabulary and idf, exactly like a loaded one. ValueError when no term reaches min_df.
-    """
-    import re
-    from collections import Counter
-
-    lo, hi = params["ngram_range"]
-    df: Counter = Counter()
-    if params["analyzer"] == "char_wb":
-        cache: dict[str, frozenset] = {}
-        for text in texts:
-            grams: set = set()
-            for word in text.lower().split():
-                got = cache.get(word)
-                if got is None:
-                    got = cache[word] = frozenset(_word_ngrams(word, lo, hi))
-                grams |= got
-            df.update(grams)
-    else:
-        find = re.compile(r"(?u)\b\w\w+\b").findall
-        for text in texts:
-            tokens = find(text.lower())
-            grams = set(tokens) if lo == 1 else set()
-            for n in range(max(lo, 2), hi + 1):
-                grams.update(" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
-            df.update(grams)
-    terms = sorted(t for t, c in df.items() if c >= params["min_df"])
-    if not terms:
-        raise ValueError("After pruning, no terms remain")
-    counts = np.array([df[t] for t in terms], dtype=np.float64)
-    idf = np.log((1.0 + len(texts)) / (1.0 + counts)) + 1.0  # smooth_idf, as scikit-learn
-    return _vectorizer(params, terms, idf)
-
-
-def _word_ngrams(word: str, lo: int, hi: int) -> list[str]:
-    w = " " + word + " "
-    out = []
-    for n in range(lo, hi + 1):
-        out.extend(w[offset:offset + n] for offset in range(max(len(w) - n, 0) + 1))
-        if len(w) <= n:
-            break
-    return out
-
-
-def char_wb_tfidf(vec, texts: list[str]):
-    """``vec.transform(texts)`` for a fitted ``char_wb`` TfidfVectorizer, several times faster.
-
-    scikit-learn builds every character n-gram of every word of every note in Python. A
-    ``char_wb`` n-gram never crosses a word boundary, so a note's counts are the sum of its
-    words' counts: each distinct word is analysed once per call and its vocabulary indices reused.
-    The rest is TfidfTransformer's arithmetic (sublinear tf, idf, L2 norm); the result equals
-    scikit-learn's to float32 rounding (tests/test_accuracy.py), and it is the only path used to
-    predict, so a saved and a loaded model agree exactly. Keeps the ensemble's cost at predict
-    time small next to the network's.
-    """
-    import scipy.sparse as sp
-
-    vocab = _vocab(vec)
-    lo, hi = vec.ngram_range
-    word_ids: dict[str, int] = {}
-    grams: list[list[int]] = []  # per distinct word: vocabulary indices of its n-grams
-    indptr, indices = [0], []
-    for text in texts:
-        for word in text.lower().split():
-            j = word_ids.get(word)
-            if j is None:
-                j = word_ids[word] = len(grams)
-                grams.append(_word_ngram_ids(word, vocab, lo, hi))
-            indices.append(j)
-        indptr.append(len(indices))
-    # notes × distinct words, times distinct words × n-grams: the counts, in compiled code
-    docs = _counts(indices, indptr, len(grams))
-    g_ptr = np.zeros(len(grams) + 1, dtype=np.int64)
-    np.cumsum([len(g) for g in grams], out=g_ptr[1:])
-    g_idx = np.fromiter((i for g in grams for i in g), dtype=np.int64, count=int(g_ptr[-1]))
-    words = sp.csr_matrix((np.ones(len(g_idx)), g_idx, g_ptr), shape=(len(grams), len(vec.idf_)))
-    return _weigh(vec, (docs @ words).tocsr())
-
-
-def word_tfidf(vec, texts: list[str]):
-    """``vec.transform(texts)`` for a fitted word 1–2-gram TfidfVectorizer (same tokens, fewer steps)."""
-    import re
-
-    vocab = _vocab(vec)
-    find = re.compile(vec.token_pattern).findall
-    lo, hi = vec.ngram_range
-    get = vocab.get
-    indptr, indices = [0], []
-    for text in texts:
-        tokens = find(text.lower())
-        for n in range(lo, hi + 1):
-            if n == 1:
-                grams = tokens
-            elif n == 2:  # the recipe's case, without slicing
-                grams = [a + " " + b for a, b in zip(tokens, tokens[1:])]
-            else:
-                grams = [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
-            indices += [i for i in map(get, grams) if i is not None]
-        indptr.append(len(indices))
-    return _tfidf(vec, indices, indptr)
-
-
-def _vocab(vec) -> dict:
-    return vec.vocabulary_ if hasattr(vec, "vocabulary_") else vec.vocabulary
-
-
-def _counts(indices: list[int], indptr: list[int], width: int):
-    import scipy.sparse as sp
-
-    x = sp.csr_matrix((np.ones(len(indices), dtype=np.float64), np.asarray(indices, dtype=np.int64),
-                       np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, width))
-    x.sum_duplicates()
-    return x
-
-
-def _tfidf(vec, indices: list[int], indptr: list[int]):
-    """Counts (CSR from per-note vocabulary indices) → sublinear tf × idf, rows L2-normalised, float32."""
-    return _weigh(vec, _counts(indices, indptr, len(vec.idf_)))
-
-
-def _weigh(vec, x):
-    """Sublinear tf × idf, rows L2-normalised, on the CSR data in place (no sorting, no diagonal products).
-
-    ``x`` holds counts with no duplicate entries (``_counts`` sums them; a sparse product has none);
-    column order within a row does not matter to anything downstream.
-    """
-    x.eliminate_zeros()
-    data = x.data
-    if vec.sublinear_tf:
-        np.log(data, data)
-        data += 1.0
-    data *= np.asarray(vec.idf_, dtype=np.float64)[x.indices]
-    rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
-    norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=x.shape[0]))
-    norms[norms == 0.0] = 1.0
-    data /= norms[rows]
-    return x.astype(np.float32)
-
-
-def _word_ngram_ids(word: str, vocab: dict, lo: int, hi: int) -> list[int]:
-    """Vocabulary indices of a word's char_wb n-grams (scikit-learn's ``_char_wb_ngrams``, per word)."""
-    w = " " + word + " "
-    out = []
-    for n in range(lo, hi + 1):
-        for offset in range(max(len(w) - n, 0) + 1):
-            index = vocab.get(w[offset:offset + n])
-            if index is not None:
-                out.append(index)
-        if len(w) <= n:  # a short word counts once, whatever n
-            break
-    return out
 
 
 def _params(vec) -> dict:

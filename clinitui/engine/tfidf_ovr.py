@@ -15,7 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-from clinitui.engine.tfidf import C_GRID, TfidfModel, char_wb_tfidf, fit_vectorizers, word_tfidf
+from clinitui.engine.tfidf import C_GRID, TfidfModel, fit_vectorizers
+from clinitui.engine.tfidf_features import stack_features
 
 METHOD = ("tfidf(word 1-2 + char_wb 2-5 grams, sublinear, min_df=3) + one-vs-rest class-balanced logistic "
           "regression, C on val micro-F1, per-label thresholds on val")
@@ -31,20 +32,18 @@ class OvrTfidfModel(TfidfModel):
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         if not len(texts):
             return np.zeros((0, len(self.label_names)))
-        logits = self.features(texts) @ self.coef.T + self.intercept
-        return _sigmoid(np.asarray(logits, dtype=np.float64))
+        return _sigmoid(self.logits(texts))
 
     @classmethod
     def fit(cls, train_texts: Sequence[str], train_labels, val_texts: Sequence[str], val_labels,
             label_names: list[str], *, seed: int = 0, c_grid: Sequence[float] = C_GRID) -> "OvrTfidfModel":
-        import scipy.sparse as sp
         from sklearn.linear_model import LogisticRegression
 
         from clinitui.engine.multilabel import choose_thresholds, multilabel_metrics
 
         texts = list(train_texts)
         word, char = fit_vectorizers(texts)
-        x_train = sp.hstack([word_tfidf(word, texts), char_wb_tfidf(char, texts)], format="csr")
+        x_train = stack_features(word, char, texts)
         y = np.asarray(train_labels, dtype=int).reshape(len(texts), len(label_names))
         k = len(label_names)
         shell = cls(word, char, np.zeros((k, x_train.shape[1])), np.zeros(k), label_names, 1.0)

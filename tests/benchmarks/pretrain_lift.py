@@ -44,13 +44,33 @@ def pretrain(out: Path, name: str, files: list[Path], a: argparse.Namespace) -> 
     return run
 
 
+def pretrain_more(out: Path, name: str, files: list[Path], base: Path, a: argparse.Namespace) -> Path:
+    """Continue ``base``'s final backbone for ``--more`` steps (``clinitui pretrain --backbone FOLDER``)."""
+    run = out / f"pt-{name}-more"
+    if not (run / "metrics.json").exists():
+        data = [x for f in files for x in ("--data", str(f))]
+        clinitui("pretrain", *data, "--backbone", str(base / "checkpoint"), "--split-col", "split",
+                 "--window", str(a.window), "--steps", str(a.more), "--set", f"pretrain.eval_every={a.every}",
+                 "--set", "pretrain.keep_checkpoints=true", "--set", f"pretrain.lr={a.more_lr}",
+                 "--set", f"train.threads={a.threads}", "--set", f"train.batch_size={a.batch}", "--run-dir", str(run))
+    (run / "offset.json").write_text(json.dumps({"steps_before": a.steps}))
+    return run
+
+
+def kept(run: Path) -> list[tuple[int, Path]]:
+    """(total MLM steps, backbone folder) of every folder a pretraining run kept; a continued run
+    counts the steps of the run it continued (offset.json)."""
+    offset = json.loads((run / "offset.json").read_text())["steps_before"] if (run / "offset.json").is_file() else 0
+    return [(offset + int(f.name.split("-")[1]), f) for f in sorted((run / "checkpoints").iterdir())]
+
+
 def finetune(out: Path, name: str, seed: int, backbone: Path | None, a: argparse.Namespace) -> dict:
     run = out / f"ft-{name}-s{seed}"
     if not (run / "metrics.json").exists():
         extra = ["--backbone", str(backbone)] if backbone else []
         clinitui("train", "--data", str(SINGLE), "--split-col", "split", "--set", f"model.backbone_options.size={a.size}",
                  "--max-length", str(a.window), "--set", f"train.threads={a.threads}", "--seed", str(seed), *extra,
-                 "--run-dir", str(run))
+                 "--ensemble", "none", *(x for kv in a.ft_set for x in ("--set", kv)), "--run-dir", str(run))
     return json.loads((run / "metrics.json").read_text())
 
 
@@ -61,9 +81,10 @@ def table(out: Path) -> str:
         rows.setdefault(name, []).append(json.loads(m.read_text()))
     losses = {}
     for pt in (p for p in out.glob("pt-*") if (p / "events.jsonl").is_file()):
+        offset = json.loads((pt / "offset.json").read_text())["steps_before"] if (pt / "offset.json").is_file() else 0
         for e in (json.loads(x) for x in (pt / "events.jsonl").read_text().splitlines() if x.strip()):
             if e.get("type") == "eval":
-                losses[f"{pt.name[3:]}{e['step']}"] = e["mlm_loss"]
+                losses[f"{pt.name[3:].removesuffix('-more')}{offset + e['step']}"] = e["mlm_loss"]
     base = rows.get("none")
     mean = lambda xs: statistics.mean(xs)  # noqa: E731
     sd = lambda xs: statistics.stdev(xs) if len(xs) > 1 else float("nan")  # noqa: E731
@@ -95,6 +116,15 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seeds", type=int, nargs="+", default=[42])
+    p.add_argument("--corpora", nargs="+", default=["both", "single"], choices=["both", "single"],
+                   help="unlabeled text: both MORFITT files, or the single-label file alone")
+    p.add_argument("--at", type=int, nargs="*", default=None,
+                   help="fine-tune only from the backbones kept at these steps (default: every kept one)")
+    p.add_argument("--ft-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra --set for every fine-tuning run, with and without pretraining (repeatable)")
+    p.add_argument("--more", type=int, default=0, help="then continue the final backbone for this many steps")
+    p.add_argument("--more-lr", type=float, default=5e-4, help="peak learning rate of the continued pretraining")
+    p.add_argument("--more-for", nargs="*", choices=["both", "single"], help="corpora to continue (default: all)")
     p.add_argument("--table", action="store_true", help="only print the table of finished runs")
     p.add_argument("--morfitt", type=Path, default=DATA, help="folder with morfitt_single_label.csv and morfitt.csv")
     a = p.parse_args()
@@ -102,12 +132,17 @@ def main() -> None:
     SINGLE, MULTI = a.morfitt / "morfitt_single_label.csv", a.morfitt / "morfitt.csv"
     if not a.table:
         a.out.mkdir(parents=True, exist_ok=True)
-        runs = {"both": pretrain(a.out, "both", [SINGLE, MULTI], a), "single": pretrain(a.out, "single", [SINGLE], a)}
+        files = {"both": [SINGLE, MULTI], "single": [SINGLE]}
+        runs = {name: [pretrain(a.out, name, files[name], a)] for name in a.corpora}
+        if a.more:
+            for name in a.more_for or a.corpora:
+                runs[name].append(pretrain_more(a.out, name, files[name], runs[name][0], a))
         for seed in a.seeds:
             finetune(a.out, "none", seed, None, a)
-            for name, run in runs.items():
-                for folder in sorted((run / "checkpoints").iterdir()):
-                    finetune(a.out, f"{name}{int(folder.name.split('-')[1])}", seed, folder, a)
+            for name, pts in runs.items():
+                for step, folder in (x for run in pts for x in kept(run)):
+                    if a.at is None or step in a.at:
+                        finetune(a.out, f"{name}{step}", seed, folder, a)
     print(table(a.out))
 
 

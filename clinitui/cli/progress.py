@@ -42,6 +42,10 @@ class PlainProgress:
                 from clinitui.data.windows import describe
 
                 line += "\n  " + describe(event["truncation"])
+            if event.get("epochs_raised"):  # a small training split got more epochs (engine/auto_epochs.py)
+                from clinitui.engine.auto_epochs import describe as epochs_line
+
+                line += "\n  " + epochs_line(event["epochs_raised"])
         elif kind == "step":
             now = time.monotonic()
             if now - self._last >= self.every or event["step"] == event["total_steps"]:

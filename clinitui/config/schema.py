@@ -92,6 +92,11 @@ class ModelConfig(Section):
 
 class TrainConfig(Section):
     epochs: int = Field(4, ge=1, le=1000, description="Maximum number of passes over the training split.")
+    min_steps: int = Field(
+        300, ge=0, description="When train.epochs is left at its default, a training split of 400+ notes gets more "
+        "epochs so that training takes at least this many optimizer steps (at most 3× the epochs; early stopping "
+        "still applies; docs/accuracy.md). 0: off."
+    )
     lr: float = Field(1e-3, gt=0.0, le=1.0, description="Peak learning rate of AdamW.")
     weight_decay: float = Field(0.01, ge=0.0, description="AdamW weight decay (not applied to biases and norms).")
     warmup_fraction: float = Field(0.06, ge=0.0, lt=1.0, description="Share of steps with linear warm-up.")

@@ -37,6 +37,7 @@ class Prepared:
     dataset: Dataset
     plan: Any = None  # engine.planner.Plan: how the run fits its memory budget
     leakage: dict | None = None  # data/leakage.py: duplicates between splits (counts, and what --dedupe removed)
+    epochs_raised: dict | None = None  # engine/auto_epochs.py: a small training split got more epochs
 
 
 def load_table(config: RunConfig) -> Table:
@@ -56,6 +57,7 @@ def prepare(config: RunConfig) -> Prepared:
     from clinitui.models.classifier import effective_freeze, parse_options, resolve_backbone
     from clinitui.models.pretrained import expand_backbone_folder
 
+    from clinitui.engine.auto_epochs import raise_epochs
     from clinitui.engine.ensemble import check_ensemble
 
     check_ensemble(config.model.ensemble)
@@ -85,7 +87,8 @@ def prepare(config: RunConfig) -> Prepared:
         config = config.model_copy(deep=True)
         config.model.freeze = "backbone"  # the planner's fallback, recorded in run.toml
     dataset, leaks = _dataset(config)
-    return Prepared(config, dataset, plan, leaks)
+    config, raised = raise_epochs(config, len(dataset.train.texts))  # small splits: more epochs, in run.toml
+    return Prepared(config, dataset, plan, leaks, raised)
 
 
 def _dataset(config: RunConfig) -> tuple[Dataset, dict | None]:
@@ -221,7 +224,7 @@ def execute(prepared: Prepared, path: Path, *, listeners: list[Callable[[dict], 
             params=params, freeze=freeze, device=str(device), precision=precision,
             plan={**plan.as_dict(), "precision": precision, **memory_info},
             vocab_size=tokenizer.vocab_size, truncated_train_notes=truncated, backbone=model.backbone.describe(),
-            truncation=truncation,
+            truncation=truncation, **({"epochs_raised": prepared.epochs_raised} if prepared.epochs_raised else {}),
             **({"resumed_from_step": snapshot["progress"]["step"]} if snapshot else {}),
             **({"world_size": dist.world_size} if dist else {}),
         )

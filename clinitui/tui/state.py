@@ -233,6 +233,10 @@ def describe(e: dict, state: RunState) -> LogLine | None:
             from clinitui.data.windows import describe as long_notes_line
 
             text += "; " + long_notes_line(e["truncation"])
+        if e.get("epochs_raised"):  # a small training split got more epochs (engine/auto_epochs.py)
+            from clinitui.engine.auto_epochs import describe as epochs_line
+
+            text += "; " + epochs_line(e["epochs_raised"])
         return LogLine(offset, "info", text)
     if kind == "eval" and e.get("mlm_loss") is not None:  # a pretraining run (engine/pretrain.py)
         return LogLine(offset, "info", f"{e.get('split', '?')} step {e.get('step', '?')}: MLM loss "

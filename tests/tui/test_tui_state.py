@@ -71,3 +71,13 @@ def test_formatting():
     assert fmt_duration(42) == "42s" and fmt_duration(185) == "3m05s" and fmt_duration(7620) == "2h07m"
     assert fmt_offset(65.9) == "+01:05"
     assert short_run_name("20261123-052636-scratch-transformer-grn") == "11-23 05:26"
+
+
+def test_raised_epochs_are_said_in_the_started_line():
+    from clinitui.tui.state import describe
+
+    started = {"type": "run_started", "t": T0, "device": "cpu", "n_train": 1065, "n_val": 708, "n_test": 745,
+               "epochs_raised": {"from": 4, "to": 9, "train_notes": 1065, "min_steps": 300, "steps_per_epoch": 34}}
+    line = describe(started, RunState())
+    assert line is not None and "epochs 4 → 9: 1,065 training notes give 34 optimizer steps an epoch" in line.text
+    assert "epochs 4" not in describe(dict(started, epochs_raised=None), RunState()).text

@@ -53,7 +53,8 @@ def pretrain_more(out: Path, name: str, files: list[Path], base: Path, a: argpar
                  "--window", str(a.window), "--steps", str(a.more), "--set", f"pretrain.eval_every={a.every}",
                  "--set", "pretrain.keep_checkpoints=true", "--set", f"pretrain.lr={a.more_lr}",
                  "--set", f"train.threads={a.threads}", "--set", f"train.batch_size={a.batch}", "--run-dir", str(run))
-    (run / "offset.json").write_text(json.dumps({"steps_before": a.steps}))
+    steps_before = json.loads((base / "metrics.json").read_text())["steps"]  # what the continued run had done
+    (run / "offset.json").write_text(json.dumps({"steps_before": steps_before}))
     return run
 
 

@@ -339,3 +339,21 @@ def test_unigram_loss_is_the_cross_entropy_of_token_frequencies():
     val = [[1, 2, 3, 0]]
     expected = -(math.log(4 / 12) + math.log(2 / 12)) / 2
     assert unigram_loss(train, val, spec) == pytest.approx(expected)
+
+
+def test_default_length_and_lr_from_scratch_are_twelve_passes_at_1e3_and_recorded(tmp_path):
+    import tomllib
+
+    notes = write_csv(tmp_path / "few.csv", make_rows(40, seed=4), ["text", "label"])
+    result = runner.invoke(app, ["pretrain", "--data", str(notes), *TINY_BACKBONE, *FAST, "--window", "64",
+                                 "--runs-root", str(tmp_path / "runs"), "--json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    per_pass = -(-payload["windows"] // 8)  # batch 8 (FAST): optimizer steps over the windows once
+    assert payload["steps"] == 12 * per_pass
+    recorded = tomllib.loads((Path(payload["run_dir"]) / "run.toml").read_text())["pretrain"]
+    assert recorded["steps"] == payload["steps"] and recorded["lr"] == 1e-3  # a resume repeats the same run
+    chosen = runner.invoke(app, ["pretrain", "--data", str(notes), *TINY_BACKBONE, *FAST, "--window", "64",
+                                 "--epochs", "2", "--runs-root", str(tmp_path / "runs"), "--json", "--quiet"])
+    assert chosen.exit_code == 0, chosen.output
+    assert json.loads(chosen.stdout)["steps"] == 2 * per_pass  # --epochs is honoured

@@ -60,7 +60,7 @@ def pretrain(
     split_col: Annotated[Optional[str], Opt(help="Column with train/dev/test per row: test rows are left out.")] = None,
     backbone: Annotated[Optional[str], Opt("--backbone", "-b", help="scratch-transformer, scratch-moe, a Hugging Face encoder folder, or a `clinitui pretrain` folder to continue.")] = None,
     budget: Annotated[Optional[str], Opt("--budget", help="Hardware budget preset (cpu, gpu-8gb ...).")] = None,
-    steps: Annotated[Optional[int], Opt(help="Optimizer steps [default: --epochs passes over the windows].")] = None,
+    steps: Annotated[Optional[int], Opt(help="Optimizer steps [default: 12 passes over the windows from scratch; --epochs passes if given, or for a pre-trained encoder].")] = None,
     epochs: Annotated[Optional[int], Opt(help="Passes over the windows when --steps is not given.")] = None,
     window: Annotated[Optional[int], Opt(help="Tokens per window cut from each whole document [default: 128].")] = None,
     stride: Annotated[Optional[int], Opt(help="Tokens between window starts [default: the window, no overlap].")] = None,

@@ -169,10 +169,12 @@ class PretrainConfig(Section):
         False, description="Also learn from the rows of the test split (off: test text is never seen)."
     )
     steps: Optional[int] = Field(
-        None, ge=1, description="Optimizer steps; default: train.epochs passes over the windows."
+        None, ge=1, description="Optimizer steps; default: 12 passes over the windows from scratch, train.epochs "
+        "passes for a pre-trained encoder or when --epochs is given (recorded in run.toml)."
     )
     lr: Optional[float] = Field(
-        None, gt=0.0, le=1.0, description="Peak learning rate; default 5e-4 from scratch, 5e-5 for a pre-trained encoder."
+        None, gt=0.0, le=1.0, description="Peak learning rate; default 1e-3 from scratch, 5e-5 for a pre-trained "
+        "encoder (recorded in run.toml)."
     )
     mask_prob: float = Field(0.15, gt=0.0, lt=1.0, description="Share of tokens (whole words) chosen for prediction.")
     mask_token_fraction: float = Field(0.8, ge=0.0, le=1.0, description="Of the chosen tokens: share replaced by [MASK].")

@@ -33,7 +33,7 @@ def pretrain_rows() -> ComposeResult:
         yield Input(compact=True, placeholder="more unlabeled files, comma-separated (labels ignored)", id="more-data")
     with Horizontal(classes="row pretrain-only", id="pretrain-row"):
         yield Label("Steps", classes="label")
-        yield Input(compact=True, placeholder="epochs' worth", id="steps", type="integer", classes="short")
+        yield Input(compact=True, placeholder="12 passes", id="steps", type="integer", classes="short")
         yield Label("Window", classes="label-short")
         yield Input(compact=True, placeholder="128", id="window", type="integer", classes="short")
         yield Label("Size", classes="label-short")

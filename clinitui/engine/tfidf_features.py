@@ -87,16 +87,22 @@ class Pieces:
     """The notes cut at whitespace once, lower-cased: what both blocks start from.
 
     ``distinct`` maps each distinct piece to its id (first-seen order), ``ids`` is every piece's
-    id in note order and ``lengths`` how many pieces each note has. A word token (``\\w\\w+``) never
+    id in note order and ``rows`` the note each piece comes from. A word token (``\\w\\w+``) never
     spans whitespace, so a note's tokens are its pieces' tokens in order, and a ``char_wb`` n-gram
     lives inside one piece: both blocks work per distinct piece.
     """
 
     def __init__(self, texts: Sequence[str]) -> None:
-        every, self.lengths = _split_all(texts, str.split)
+        every: list[str] = []
+        lengths = []
+        for text in texts:
+            pieces = text.lower().split()
+            every += pieces
+            lengths.append(len(pieces))
+        self.n = len(lengths)
         self.distinct = {w: i for i, w in enumerate(dict.fromkeys(every))}
         self.ids = np.fromiter(map(self.distinct.__getitem__, every), dtype=np.int64, count=len(every))
-        self.n = len(self.lengths)
+        self.rows = np.repeat(np.arange(self.n, dtype=np.int64), np.asarray(lengths, dtype=np.int64))
 
 
 def char_wb_tfidf(vec, texts: Sequence[str], pieces: Pieces | None = None):
@@ -105,9 +111,7 @@ def char_wb_tfidf(vec, texts: Sequence[str], pieces: Pieces | None = None):
 
 
 def word_tfidf(vec, texts: Sequence[str], pieces: Pieces | None = None):
-    """``vec.transform(texts)`` for a fitted word n-gram TfidfVectorizer (the recipe: 1–2-grams)."""
-    if vec.ngram_range[1] > 2 or not vec.lowercase:
-        return vec.transform(texts)
+    """``vec.transform(texts)`` for a fitted word 1–2-gram TfidfVectorizer (the recipe's; lower-cased)."""
     return _weigh(vec, word_counts(vec, pieces or Pieces(texts)))
 
 
@@ -133,7 +137,7 @@ def char_wb_counts(vec, pieces: Pieces):
     lo, hi = vec.ngram_range
     get = _vocab(vec).get
     grams = [[i for i in map(get, _word_ngrams(w, lo, hi)) if i is not None] for w in pieces.distinct]
-    docs = _counts(_rows(pieces.lengths), pieces.ids, pieces.n, len(grams))
+    docs = _counts(pieces.rows, pieces.ids, pieces.n, len(grams))
     g_ptr, g_idx = _flatten(grams)
     words = sp.csr_matrix((np.ones(len(g_idx)), g_idx, g_ptr), shape=(len(grams), len(vec.idf_)))
     return docs @ words
@@ -149,7 +153,7 @@ def word_counts(vec, pieces: Pieces):
     per = np.diff(p_ptr)[pieces.ids]  # tokens of every piece, in note order
     starts = p_ptr[:-1][pieces.ids]
     ids = p_tok[np.repeat(starts - (np.cumsum(per) - per), per) + np.arange(int(per.sum()))]
-    note = np.repeat(_rows(pieces.lengths), per)
+    note = np.repeat(pieces.rows, per)
     rows, cols = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
     if lo == 1:
         known = ids >= 0
@@ -212,34 +216,19 @@ def _pairs(vec) -> dict:
     return table
 
 
-def _split_all(texts: Sequence[str], split) -> tuple[list[str], list[int]]:
-    """Every lower-cased note's pieces (``split``) in one list, and how many each note gave."""
-    every: list[str] = []
-    lengths = []
-    for text in texts:
-        pieces = split(text.lower())
-        every += pieces
-        lengths.append(len(pieces))
-    return every, lengths
-
-
 def _vocab(vec) -> dict:
     return vec.vocabulary_ if hasattr(vec, "vocabulary_") else vec.vocabulary
-
-
-def _rows(lengths: list[int]) -> np.ndarray:
-    """Row index of every item, for per-row item counts ``lengths``."""
-    return np.repeat(np.arange(len(lengths), dtype=np.int64), np.asarray(lengths, dtype=np.int64))
 
 
 def _counts(rows: np.ndarray, cols: np.ndarray, n_rows: int, width: int):
     """CSR of how often each (row, col) pair occurs; indices sorted, no duplicates."""
     import scipy.sparse as sp
 
-    keys, counts = np.unique(rows * max(width, 1) + cols, return_counts=True)
+    stride = max(width, 1)
+    keys, counts = np.unique(rows * stride + cols, return_counts=True)
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(keys // max(width, 1), minlength=n_rows), out=indptr[1:])
-    return sp.csr_matrix((counts.astype(np.float64), keys % max(width, 1), indptr), shape=(n_rows, width))
+    np.cumsum(np.bincount(keys // stride, minlength=n_rows), out=indptr[1:])
+    return sp.csr_matrix((counts.astype(np.float64), keys % stride, indptr), shape=(n_rows, width))
 
 
 def _tf_idf(vec, x):

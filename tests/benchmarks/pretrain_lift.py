@@ -58,11 +58,14 @@ def pretrain_more(out: Path, name: str, files: list[Path], base: Path, a: argpar
     return run
 
 
+def offset(run: Path) -> int:
+    """MLM steps made before ``run`` started: those of the run it continued (offset.json), else 0."""
+    return json.loads((run / "offset.json").read_text())["steps_before"] if (run / "offset.json").is_file() else 0
+
+
 def kept(run: Path) -> list[tuple[int, Path]]:
-    """(total MLM steps, backbone folder) of every folder a pretraining run kept; a continued run
-    counts the steps of the run it continued (offset.json)."""
-    offset = json.loads((run / "offset.json").read_text())["steps_before"] if (run / "offset.json").is_file() else 0
-    return [(offset + int(f.name.split("-")[1]), f) for f in sorted((run / "checkpoints").iterdir())]
+    """(total MLM steps, backbone folder) of every folder a pretraining run kept."""
+    return [(offset(run) + int(f.name.split("-")[1]), f) for f in sorted((run / "checkpoints").iterdir())]
 
 
 def finetune(out: Path, name: str, seed: int, backbone: Path | None, a: argparse.Namespace) -> dict:
@@ -82,10 +85,10 @@ def table(out: Path) -> str:
         rows.setdefault(name, []).append(json.loads(m.read_text()))
     losses = {}
     for pt in (p for p in out.glob("pt-*") if (p / "events.jsonl").is_file()):
-        offset = json.loads((pt / "offset.json").read_text())["steps_before"] if (pt / "offset.json").is_file() else 0
+        before = offset(pt)
         for e in (json.loads(x) for x in (pt / "events.jsonl").read_text().splitlines() if x.strip()):
             if e.get("type") == "eval":
-                losses[f"{pt.name[3:].removesuffix('-more')}{offset + e['step']}"] = e["mlm_loss"]
+                losses[f"{pt.name[3:].removesuffix('-more')}{before + e['step']}"] = e["mlm_loss"]
     base = rows.get("none")
     mean = lambda xs: statistics.mean(xs)  # noqa: E731
     sd = lambda xs: statistics.stdev(xs) if len(xs) > 1 else float("nan")  # noqa: E731

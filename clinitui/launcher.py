@@ -4,7 +4,7 @@ The worker runs in its own session (``start_new_session=True``) with stdin from 
 stdout/stderr appended to ``<run>/worker.log`` — never a pipe nobody reads — so closing the
 terminal or losing the SSH connection does not stop it. A run with ``dist.nproc`` (or
 ``dist.nnodes``) above 1 starts the same worker under ``python -m torch.distributed.run``
-(torchrun), one process per rank (engine/distributed.py, docs/distributed.md).
+(torchrun), one process per rank (engine/runtime/distributed.py, docs/distributed.md).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pathlib import Path
 from clinitui.config.overrides import to_toml
 from clinitui.config.schema import DistConfig, RunConfig
 from clinitui.errors import ConfigError
-from clinitui.runs import lock_holder, new_run_dir, pid_alive, read_pid, write_private
+from clinitui.rundir import lock_holder, pid_alive, read_pid, write_private
+from clinitui.runs import new_run_dir
 
 
 def start_worker(config: RunConfig, runs_root: Path, run_dir: Path | None = None,

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from clinitui.errors import RunDirectoryError
 from clinitui.events import FINAL_TYPES, read_events
+from clinitui.kinds import SEEDS_FILE, data_label, is_seed_group, kind_of, seed_members
+from clinitui.rundir import lock_holder, pid_alive, read_pid
 
 HEARTBEAT_STALE_S = 30.0
 
@@ -71,27 +73,6 @@ def new_run_dir(runs_root: Path, backbone: str, adapter: str, explicit: Path | N
     raise RunDirectoryError(f"{runs_root}: too many runs started this second; try again")
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` atomically to ``path`` with mode 0600 (temp file + fsync + rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @dataclass
 class RunSummary:
     path: Path
@@ -108,7 +89,7 @@ class RunSummary:
     epoch: int | None = None  # the last epoch reached (1-based)
     epochs: int | None = None  # epochs planned (train.epochs)
     test_f1: float | None = None  # macro-F1 of the best checkpoint on the test split
-    kind: str = "train"  # train | pretrain | tfidf | seeds | trial | seed (clinitui/run_kinds.py)
+    kind: str = "train"  # train | pretrain | tfidf | seeds | trial | seed (clinitui/kinds.py)
     mlm_loss: float | None = None  # pretraining: the latest held-out MLM loss (its figure instead of F1)
     perplexity: float | None = None  # pretraining: exp(mlm_loss)
     members: int | None = None  # a seeds group: how many seed runs
@@ -125,10 +106,8 @@ class RunSummary:
 
 def summarize(run_dir: Path, events: list[dict] | None = None) -> RunSummary:
     run_dir = Path(run_dir)
-    from clinitui.run_kinds import data_label, is_seed_group, kind_of, summarize_seed_group
-
     if events is None and is_seed_group(run_dir):  # `train --seeds N`: one row for the group
-        return summarize_seed_group(run_dir, summarize)
+        return summarize_seed_group(run_dir)
     events = read_events(run_dir) if events is None else events
     started = next((e for e in events if e["type"] == "run_started"), None)
     # a resumed run starts again: only a final event after the latest start counts
@@ -179,14 +158,6 @@ def summarize(run_dir: Path, events: list[dict] | None = None) -> RunSummary:
                       mlm_loss=(mlm or {}).get("mlm_loss"), perplexity=(mlm or {}).get("perplexity"))
 
 
-def read_pid(run_dir: Path) -> int | None:
-    """The pid in ``<run>/worker.pid``, or None."""
-    try:
-        return int((run_dir / "worker.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
 def log_tail(run_dir: Path, lines: int = 5) -> str | None:
     try:
         text = (Path(run_dir) / "worker.log").read_text(encoding="utf-8", errors="replace")
@@ -204,6 +175,45 @@ def list_runs(runs_root: Path) -> list[RunSummary]:
     return sorted(runs, key=lambda r: r.started or 0, reverse=True)
 
 
+def summarize_seed_group(group: Path) -> RunSummary:
+    """One row for a seeds group: its members' status, the seed-averaged checkpoint's scores.
+
+    Running while ``train --seeds`` holds the group's lock or a member runs; finished once
+    ``seeds.json`` is written; otherwise the first
+    member that did not finish says why (a group whose members all finished but has no
+    ``seeds.json`` was interrupted between runs: crashed).
+    """
+    group = Path(group)
+    runs = [summarize(m) for m in seed_members(group)]
+    try:
+        payload = json.loads((group / SEEDS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        payload = None
+    from clinitui.rundir import lock_holder
+
+    if lock_holder(group) is not None or any(r.status == "running" for r in runs):
+        status = "running"  # `train --seeds` holds the group's lock from its first seed to seeds.json
+    elif payload is not None:
+        status = "finished"
+    else:
+        status = next((r.status for r in runs if r.status != "finished"), "crashed")
+    first = runs[0]
+    starts = [r.started for r in runs if r.started]
+    ends = [r.started + r.duration_s for r in runs if r.started and r.duration_s]
+    peaks = [r.peak_memory_bytes for r in runs if r.peak_memory_bytes]
+    vals = [r.best_f1 for r in runs if r.best_f1 is not None]
+
+    def score(key: str) -> float | None:
+        return ((payload or {}).get(key) or {}).get("f1_macro")
+
+    return RunSummary(
+        group, status, first.backbone, first.adapter, first.budget,
+        score("val_metrics") if payload else (sum(vals) / len(vals) if vals else None),
+        min(starts) if starts else None, (max(ends) - min(starts)) if starts and ends else None,
+        max(peaks) if peaks else None, next((r.error for r in runs if r.error), None), data=first.data,
+        test_f1=score("metrics"), kind="seeds", members=len(runs))
+
+
 def read_metrics(run_dir: Path) -> dict | None:
     """``metrics.json`` of a run; for a ``train --seeds`` group, its ``seeds.json`` (same ``metrics`` key)."""
     for name in ("metrics.json", "seeds.json"):
@@ -214,62 +224,9 @@ def read_metrics(run_dir: Path) -> dict | None:
     return None
 
 
-class RunLock:
-    """An exclusive ``flock`` on ``<run>/lock``, held for the life of the process.
-
-    The kernel drops it when the holder dies — even by ``kill -9`` — so a stale lock from a dead
-    process never blocks anyone; the pid written inside only serves the error message.
-    """
-
-    def __init__(self, run_dir: Path) -> None:
-        import fcntl
-
-        from clinitui.errors import RunBusyError
-
-        self.path = Path(run_dir) / "lock"
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(self._fd, 32).decode(errors="replace").strip() or "?"
-            os.close(self._fd)
-            raise RunBusyError(f"{run_dir}: in use by process {holder}; wait for it to end or stop it with "
-                               f"`clinitui runs stop {run_dir}`") from None
-        os.ftruncate(self._fd, 0)
-        os.write(self._fd, f"{os.getpid()}\n".encode())
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor releases the flock
-            self._fd = None
-
-
-def lock_holder(run_dir: Path) -> int | None:
-    """The pid holding ``<run>/lock``, or None if nobody does (a stale lock counts as free)."""
-    import fcntl
-
-    path = Path(run_dir) / "lock"
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        try:
-            return int(os.read(fd, 32).decode().strip() or 0) or -1
-        except ValueError:
-            return -1
-    finally:
-        os.close(fd)
-    return None
-
-
 # ---- runs by name ---------------------------------------------------------------------------------
 def is_run_dir(path: Path) -> bool:
-    """A run directory (``run.toml``) or a ``train --seeds`` group of them (clinitui/run_kinds.py)."""
-    from clinitui.run_kinds import is_seed_group
-
+    """A run directory (``run.toml``) or a ``train --seeds`` group of them (clinitui/kinds.py)."""
     return (Path(path) / "run.toml").is_file() or is_seed_group(path)
 
 

@@ -26,11 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     from clinitui.signals import StopFlag
     from clinitui.config.overrides import from_toml
-    from clinitui.engine import distributed
-    from clinitui.engine.run import STATE_DIR, STATE_FILE, execute, prepare
+    from clinitui.engine.runtime import distributed
+    from clinitui.engine.checkpoint.state import state_file
+    from clinitui.engine.recipes.train import execute, prepare
     from clinitui.events import FILENAME, EventWriter
     from clinitui.errors import StopRequested
-    from clinitui.runs import write_private
+    from clinitui.rundir import write_private
 
     stop = StopFlag()
     stop.install()
@@ -38,12 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     main = dist is None or dist.main
     if main:
         write_private(path / "worker.pid", f"{os.getpid()}\n")
-    if distributed.restart_count() > 0 and (path / STATE_DIR / STATE_FILE).is_file():
+    if distributed.restart_count() > 0 and state_file(path).is_file():
         resume = True  # torchrun --max-restarts started the group again: go on from the last saved state
     try:
         config = from_toml((path / "run.toml").read_text(encoding="utf-8"), str(path / "run.toml"))
         if config.pretrain is not None:  # a `clinitui pretrain` run: same contract, another engine entry
-            from clinitui.engine.pretrain import execute, prepare
+            from clinitui.engine.recipes.pretrain import execute, prepare
         prepared = prepare(config)
     except ClinituiError as exc:
         if not main:

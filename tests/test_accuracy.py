@@ -70,7 +70,7 @@ def test_tfidf_backbone_writes_a_normal_run_that_eval_and_predict_use(tfidf_run,
 
 
 def test_tfidf_checkpoint_round_trips_exactly(data, tmp_path):
-    from clinitui.engine.tfidf import TfidfModel
+    from clinitui.engine.tfidf.model import TfidfModel
 
     rows = make_rows(240, n_classes=3)
     texts, labels = [r["text"] for r in rows], [int(r["label"]) for r in rows]
@@ -91,8 +91,8 @@ def test_fast_tfidf_features_equal_scikit_learn():
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from clinitui.data.demo import generate_notes
-    from clinitui.engine.tfidf import CHAR, MIN_NOTES, WORD
-    from clinitui.engine.tfidf_features import char_wb_tfidf, fit_vectorizer, word_tfidf
+    from clinitui.engine.tfidf.model import CHAR, MIN_NOTES, WORD
+    from clinitui.engine.tfidf.features import char_wb_tfidf, fit_vectorizer, word_tfidf
 
     texts, _ = generate_notes(300, seed=3)
     texts += ["a", "", "  Œdème\tDU  membre  ", "x y", "FC 120/min, SpO2 94 %"]
@@ -123,9 +123,9 @@ def test_tampered_tfidf_checkpoint_is_refused(tfidf_run, data, tmp_path, victim)
 
 
 def test_ensemble_probabilities_are_the_weighted_blend_of_its_parts(seed_group, data):
-    from clinitui.engine.checkpoint import read_checkpoint_info
-    from clinitui.engine.predictor import checkpoint_probabilities, network_probabilities
-    from clinitui.engine.tfidf import TfidfModel
+    from clinitui.engine.checkpoint.folder import read_checkpoint_info
+    from clinitui.engine.inference.predictor import checkpoint_probabilities, network_probabilities
+    from clinitui.engine.tfidf.load import load_tfidf
 
     ckpt = Path(seed_group["runs"][0]) / "checkpoint"
     info = read_checkpoint_info(ckpt)
@@ -133,7 +133,7 @@ def test_ensemble_probabilities_are_the_weighted_blend_of_its_parts(seed_group, 
     assert spec["name"] == "tfidf" and spec["path"] == "tfidf" and 0.0 <= spec["weight"] <= 1.0
     texts = texts_of(data)
     network = network_probabilities(info, texts, 64, "cpu")
-    tfidf = TfidfModel.load(ckpt / "tfidf", spec["sha256"]).predict_proba(texts)
+    tfidf = load_tfidf(ckpt / "tfidf", spec["sha256"]).predict_proba(texts)
     blended, _ = checkpoint_probabilities(ckpt, texts, device="cpu")
     np.testing.assert_allclose(blended, spec["weight"] * network + (1 - spec["weight"]) * tfidf, rtol=0, atol=1e-6)
 
@@ -149,7 +149,7 @@ def test_ensemble_run_reports_all_three_and_is_best_on_val(seed_group):
 
 
 def test_seeds_make_two_runs_and_one_averaged_checkpoint(seed_group, data):
-    from clinitui.engine.predictor import checkpoint_probabilities
+    from clinitui.engine.inference.predictor import checkpoint_probabilities
 
     group = Path(seed_group["run_dir"])
     assert seed_group["seeds"] == [42, 43] and len(seed_group["runs"]) == 2
@@ -178,7 +178,7 @@ def test_unknown_ensemble_is_one_line_and_exit_2(data, tmp_path):
 def test_choose_weight_is_never_worse_than_either_part_on_val():
     from sklearn.metrics import f1_score
 
-    from clinitui.engine.ensemble import choose_weight
+    from clinitui.engine.tfidf.blend import choose_weight
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 200)

@@ -1,4 +1,4 @@
-"""A small training split gets more epochs when they were left at their default (engine/auto_epochs.py)."""
+"""A small training split gets more epochs when they were left at their default (engine/train/auto_epochs.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from clinitui.cli.app import app
-from clinitui.engine.auto_epochs import epochs_for
+from clinitui.engine.train.auto_epochs import epochs_for
 from clinitui.events import read_events
 from tests.conftest import TINY, make_rows, write_csv
 

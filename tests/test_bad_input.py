@@ -170,7 +170,7 @@ def test_run_dir_that_is_not_empty(tmp_path, small_csv):
 
 def test_a_100k_character_note_is_accepted_and_truncated(tmp_path):
     from clinitui.config.overrides import validate
-    from clinitui.engine.run import prepare
+    from clinitui.engine.recipes.train import prepare
 
     long_row = {"text": "dyspnée " * 12_500, "label": "1"}  # 100,000 characters on one line
     data = write_csv(tmp_path / "long.csv", rows() + [long_row])

@@ -13,7 +13,7 @@ import torch
 from typer.testing import CliRunner
 
 from clinitui.cli.app import app
-from clinitui.engine.flops import matmul_params, peak_tflops, training_flops
+from clinitui.bench.flops import matmul_params, peak_tflops, training_flops
 
 runner = CliRunner()
 

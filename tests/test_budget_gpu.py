@@ -133,7 +133,7 @@ def test_full_fine_tuning_is_refused_on_the_p620_and_fits_8gb(base_folder, notes
 
 def _fit_under_cap(folder: Path, cap_bytes: int, micro_batch: int):
     from clinitui.config.schema import ModelConfig, TrainConfig
-    from clinitui.engine.loop import EncodedSplit, fit
+    from clinitui.engine.train.loop import EncodedSplit, fit
     from clinitui.models.classifier import build_classifier, make_tokenizer
 
     device = torch.device("cuda")

@@ -1,11 +1,11 @@
-"""Calibration measures and temperature scaling (engine/calibration.py)."""
+"""Calibration measures and temperature scaling (engine/evaluate/calibration.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from clinitui.engine import calibration as cal
+from clinitui.engine.evaluate import calibration as cal
 
 
 def _overconfident(n: int, seed: int = 0):

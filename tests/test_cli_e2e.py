@@ -78,7 +78,7 @@ def test_eval_matches_training_metrics_and_predict_matches_in_process(trained, t
     assert len(rows) == 240 and set(rows[0]) == {"row", "predicted", "p_0", "p_1"}
     assert "text" not in rows[0]
 
-    from clinitui.engine.inference import probabilities
+    from clinitui.engine.inference.apply import probabilities
 
     texts = [r["text"] for r in make_rows(240)]
     probs, info = probabilities(Path(ckpt), texts)

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from clinitui.cli.app import app
 from clinitui.config.schema import DistConfig
-from clinitui.engine import distributed
+from clinitui.engine.runtime import distributed
 from clinitui.errors import ConfigError
 from clinitui.events import read_events
 from clinitui.launcher import stop_worker, torchrun_argv
@@ -48,7 +48,7 @@ def weights(run: Path) -> dict[str, torch.Tensor]:
 
 
 def initial_weights(run: Path) -> dict[str, torch.Tensor]:
-    """The weights the run started from: its model rebuilt from the same seed, as engine/run.py does."""
+    """The weights the run started from: its model rebuilt from the same seed, as engine/recipes/train.py does."""
     from clinitui.config.overrides import from_toml
     from clinitui.models.classifier import build_classifier, load_tokenizer
 

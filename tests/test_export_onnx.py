@@ -49,8 +49,8 @@ def export(run: Path, out: Path) -> Path:
 
 
 def assert_same_probabilities(run: Path, out: Path, notes: list[str]) -> None:
-    from clinitui.engine.evaluation import postprocess
-    from clinitui.engine.inference import probabilities
+    from clinitui.engine.evaluate.assess import postprocess
+    from clinitui.engine.inference.apply import probabilities
     from clinitui.export.onnx_predict import ExportedModel
 
     raw, info = probabilities(run / "checkpoint", notes, device="cpu")
@@ -100,7 +100,7 @@ def test_predict_from_the_export_never_imports_torch(exported, data):
 
 
 def test_temperature_and_threshold_travel_with_the_export(exported, tmp_path, notes):
-    from clinitui.engine.inference import probabilities
+    from clinitui.engine.inference.apply import probabilities
     from clinitui.export.onnx_predict import ExportedModel
 
     run, _ = exported

@@ -1,4 +1,4 @@
-"""engine/failure.py: the one way every kind of run records how it ended badly."""
+"""engine/recipes/failure.py: the one way every kind of run records how it ended badly."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from clinitui.config.schema import RunConfig
-from clinitui.engine.failure import record_failure
+from clinitui.engine.recipes.failure import record_failure
 from clinitui.errors import ConfigError, OutOfMemoryError, StopRequested
 from clinitui.events import EventWriter, read_events
 
@@ -50,8 +50,8 @@ def test_a_bug_names_its_type_never_its_message(tmp_path):
 
 
 def test_tfidf_run_failure_goes_through_the_helper(tmp_path, monkeypatch):
-    from clinitui.engine import tfidf
-    from clinitui.engine.run import execute, prepare
+    from clinitui.engine.tfidf import load as tfidf
+    from clinitui.engine.recipes.train import execute, prepare
 
     def broken(*a, **k):
         raise RuntimeError("quoting a note")

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from clinitui.cli.app import app
 from clinitui.events import read_events
-from clinitui.runs import RunLock, summarize
+from clinitui.rundir import RunLock
+from clinitui.runs import summarize
 from tests.conftest import TINY, make_rows, write_csv
 
 runner = CliRunner()

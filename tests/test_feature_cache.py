@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from clinitui.config.schema import ModelConfig, RunConfig, TrainConfig
-from clinitui.engine import feature_cache
-from clinitui.engine.loop import EncodedSplit, fit, predict_probs
+from clinitui.engine.train import feature_cache
+from clinitui.engine.train.loop import EncodedSplit, fit, predict_probs
 from clinitui.events import read_events
 from clinitui.models.classifier import build_classifier, make_tokenizer
 from tests.conftest import make_rows
@@ -124,7 +124,7 @@ def test_a_training_backbone_is_never_cached():
 
 @pytest.mark.parametrize("use_cache", [True, False])
 def test_engine_run_uses_the_cache_for_a_frozen_backbone(tmp_path, small_csv, use_cache):
-    from clinitui.engine.run import execute, prepare
+    from clinitui.engine.recipes.train import execute, prepare
 
     config = RunConfig.model_validate({
         "data": {"path": str(small_csv)},

@@ -26,7 +26,7 @@ def test_help_runs_without_torch():
 
 
 def test_engine_never_imports_front_ends():
-    mods = imported_after("import clinitui.engine.run, clinitui.engine.loop, clinitui.engine.inference, "
+    mods = imported_after("import clinitui.engine.recipes.train, clinitui.engine.train.loop, clinitui.engine.inference.apply, "
                           "clinitui.models.classifier, clinitui.worker")
     assert not {"textual", "typer", "rich"} & mods
 

@@ -17,9 +17,9 @@ from clinitui.config.schema import ModelConfig, RunConfig
 from clinitui.data import windows as win
 from clinitui.data.readers import read_table
 from clinitui.data.tokenizers import train_tokenizer
-from clinitui.engine import long_notes
-from clinitui.engine.batching import batch_order, collate_split
-from clinitui.engine.loop import predict_probs
+from clinitui.engine.encode import long_notes
+from clinitui.engine.encode.batching import batch_order, collate_split
+from clinitui.engine.train.loop import predict_probs
 from clinitui.errors import ConfigError
 from clinitui.models.classifier import build_classifier
 from tests.conftest import TINY, make_rows, write_csv
@@ -79,7 +79,7 @@ def test_batches_are_cut_by_windows_and_max_chunks_bounds_a_forward_pass():
 
 
 def test_an_oom_backoff_halves_the_windows_of_a_micro_batch():
-    from clinitui.engine.oom import StepBackoff
+    from clinitui.engine.memory.oom import StepBackoff
 
     backoff = StepBackoff(8, 32, device=torch.device("cpu"), emit=lambda *a, **k: {}, reset=lambda: None, max_length=16)
     backoff.sizes = [3, 3, 2, 4, 4]
@@ -89,7 +89,7 @@ def test_an_oom_backoff_halves_the_windows_of_a_micro_batch():
 
 
 def test_the_planner_refuses_a_max_chunks_that_cannot_fit():
-    from clinitui.engine.planner import plan_for_config
+    from clinitui.engine.memory.planner import plan_for_config
 
     base = {"budget": {"device": "cpu", "memory_bytes": 2 << 30, "max_micro_batch": 8},
             "model": {"backbone_options": {"size": "tiny"}}, "train": {"batch_size": 8, "max_length": 512}}
@@ -117,7 +117,7 @@ def test_truncation_stats_are_right_on_a_hand_made_file(tmp_path):
             for n, count in lengths.items() for i in range(count)]
     table = read_table(write_csv(tmp_path / "hand.csv", rows), "text", "label")
     tokenizer = train_tokenizer(table.texts, vocab_size=200, min_frequency=1)
-    from clinitui.engine.pretrain import encode_documents
+    from clinitui.engine.encode.documents import encode_documents
 
     # one token per word, plus [CLS] and [SEP]: the counts below follow from the file by hand
     assert [len(x) for x in encode_documents(tokenizer, table.texts)] == [7] * 3 + [12] * 3 + [32] * 2
@@ -163,7 +163,7 @@ def test_a_note_shorter_than_the_window_is_predicted_as_under_truncate(pooling):
 
 @pytest.mark.parametrize("adapter, pooling", [("grn", "max"), ("tinyattention", "attention")])
 def test_chunked_notes_through_the_feature_cache_match_the_full_model(adapter, pooling):
-    from clinitui.engine import feature_cache
+    from clinitui.engine.train import feature_cache
 
     model, tokenizer, texts = _model(pooling, adapter)
     for p in model.backbone.parameters():
@@ -235,7 +235,7 @@ def test_chunked_checkpoint_evals_and_predicts_as_trained(chunk_run, tmp_path):
 
 def test_chunked_run_resumes_to_the_same_metrics(chunk_run, tmp_path):
     from clinitui.cli.train import build_config
-    from clinitui.engine.run import execute, prepare
+    from clinitui.engine.recipes.train import execute, prepare
     from clinitui.errors import StopRequested
     from clinitui.events import read_events
 

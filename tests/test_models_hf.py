@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from clinitui.cli.app import app
 from clinitui.cli.train import build_config
 from clinitui.config.schema import ModelConfig
-from clinitui.engine.checkpoint import load_checkpoint
+from clinitui.engine.checkpoint.folder import load_checkpoint
 from clinitui.errors import ModelNotFoundError
 from clinitui.models.backbones.hf import HF_CONFIG_FILE, HFBackbone, HFOptions, NamedHFOptions
 from clinitui.models.classifier import build_classifier, make_tokenizer, resolve_backbone

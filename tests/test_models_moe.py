@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from clinitui.config.schema import RunConfig
-from clinitui.engine.run import execute, prepare
+from clinitui.engine.recipes.train import execute, prepare
 from clinitui.models.backbones.scratch_moe import MoEOptions, ScratchMoE, SwitchFeedForward
 from clinitui.runs import new_run_dir
 
@@ -101,7 +101,7 @@ def test_backbone_auxiliary_loss_sums_layers_times_coefficient():
 
 
 def test_activation_checkpointing_gives_the_same_gradients():
-    from clinitui.engine.memory import enable_gradient_checkpointing
+    from clinitui.engine.memory.apply import enable_gradient_checkpointing
 
     def grads(checkpointing: bool):
         torch.manual_seed(0)

@@ -15,7 +15,7 @@ from clinitui.cli.app import app
 from clinitui.data.multilabel_demo import write_multilabel_file
 from clinitui.data.readers import Table
 from clinitui.data.stratify import iterative_split
-from clinitui.engine.multilabel import apply_thresholds, choose_thresholds, multilabel_metrics
+from clinitui.engine.evaluate.multilabel import apply_thresholds, choose_thresholds, multilabel_metrics
 from clinitui.events import read_events
 from clinitui.runs import summarize
 from tests.conftest import TINY
@@ -135,7 +135,7 @@ def test_positive_weights_favour_rare_labels():
     import torch
 
     from clinitui.config.schema import TrainConfig
-    from clinitui.engine.losses import make_loss
+    from clinitui.engine.train.losses import make_loss
 
     labels = [[1, 0]] * 2 + [[1, 1]] * 2 + [[0, 0]] * 4  # label 0: 4 of 8 positive; label 1: 2 of 8
     logits, target = torch.zeros(1, 2), torch.tensor([[1, 1]])

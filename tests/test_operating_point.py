@@ -1,11 +1,11 @@
-"""The locked operating point (engine/operating_point.py)."""
+"""The locked operating point (engine/evaluate/operating_point.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from clinitui.engine import operating_point as op
+from clinitui.engine.evaluate import operating_point as op
 from clinitui.errors import ConfigError
 
 

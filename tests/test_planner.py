@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from clinitui.cli.app import app
 from clinitui.config.schema import ModelConfig, RunConfig
-from clinitui.engine.planner import (DEFAULT_OVERHEAD, DeviceInfo, activation_bytes, estimate, plan_for_config,
+from clinitui.engine.memory.planner import (DEFAULT_OVERHEAD, DeviceInfo, activation_bytes, estimate, plan_for_config,
                                      plan_run)
-from clinitui.engine.shapes import ModelShape, _VocabOnly, bert_family_params, model_shape
+from clinitui.engine.memory.shapes import ModelShape, _VocabOnly, bert_family_params, model_shape
 from clinitui.errors import ConfigError
 from clinitui.models.classifier import build_classifier, count_parameters
 from tests.conftest import TINY
@@ -119,7 +119,7 @@ def test_activation_estimate_matches_saved_tensors(adapter, size, tolerance):
 
 
 def test_checkpointing_keeps_only_layer_inputs_and_same_gradients():
-    from clinitui.engine.memory import enable_gradient_checkpointing
+    from clinitui.engine.memory.apply import enable_gradient_checkpointing
 
     cfg = ModelConfig(backbone="scratch-transformer", adapter="grn", dropout=0.0,
                       backbone_options={"size": "tiny", "vocab_size": 500, "dropout": 0.0})
@@ -283,7 +283,7 @@ class SmallCard(torch.nn.Module):
 
 def fit_on_small_card(limit: int, eval_limit: int = 10_000):
     from clinitui.config.schema import TrainConfig
-    from clinitui.engine.loop import EncodedSplit, fit
+    from clinitui.engine.train.loop import EncodedSplit, fit
 
     rng = torch.Generator().manual_seed(1)
     split = lambda n: EncodedSplit([torch.randint(5, 299, (int(torch.randint(6, 20, (1,), generator=rng)),),  # noqa: E731
@@ -372,8 +372,8 @@ def test_cuda_oom_outside_the_backed_off_paths_is_exit_3_and_keeps_the_checkpoin
     import json
 
     from clinitui.config.schema import RunConfig
-    from clinitui.engine import checkpoint
-    from clinitui.engine.run import execute, prepare
+    from clinitui.engine.checkpoint import folder as checkpoint
+    from clinitui.engine.recipes.train import execute, prepare
     from clinitui.errors import EXIT_OUT_OF_MEMORY, OutOfMemoryError
 
     def full_card(*args, **kwargs):  # reloading the best checkpoint for the test split

@@ -57,7 +57,7 @@ def test_every_shipped_preset_loads_validates_and_resolves(path):
     if kind == "experiment":
         assert config.name == path.stem
     # option tables name real options of the registered backbone / adapter
-    from clinitui.engine.run import prepare  # noqa: F401  (the same checks a run makes)
+    from clinitui.engine.recipes.train import prepare  # noqa: F401  (the same checks a run makes)
     from clinitui.models import registry
     from clinitui.models.classifier import parse_options, resolve_backbone
 
@@ -68,7 +68,7 @@ def test_every_shipped_preset_loads_validates_and_resolves(path):
 
 def test_the_whole_study_grid_fits_the_p620():
     """The study ran every combination on its 2 GB card: the planner must agree."""
-    from clinitui.engine.planner import plan_for_config
+    from clinitui.engine.memory.planner import plan_for_config
 
     for path in sorted((SHIPPED / "paper").glob("*.toml")):
         config = presets.resolve(presets.load_file(path, "experiment"))

@@ -19,8 +19,8 @@ from clinitui.data.readers import read_table
 from clinitui.data.splits import make_dataset
 from clinitui.data.tokenizers import train_tokenizer
 from clinitui.data.unlabeled import load_corpus
-from clinitui.engine.mlm import IGNORE, mask_tokens, step_generator, windows
-from clinitui.engine.mlm_models import ScratchMLM
+from clinitui.engine.pretrain.masking import IGNORE, mask_tokens, step_generator, windows
+from clinitui.engine.pretrain.models import ScratchMLM
 from clinitui.errors import StopRequested
 from clinitui.models.backbones.scratch_transformer import ScratchOptions, ScratchTransformer
 from tests.conftest import make_rows
@@ -156,7 +156,7 @@ def test_pretrained_backbone_loads_into_train_with_its_weights_and_tokenizer(tmp
     assert 0 < payload["unigram_loss"] < 10 and events[0]["unigram_loss"] == payload["unigram_loss"]
     assert Path(payload["run_dir"]).name.split("-", 2)[2].startswith("pretrain")
 
-    from clinitui.engine.run import prepare
+    from clinitui.engine.recipes.train import prepare
     from clinitui.models.classifier import build_classifier, make_tokenizer
 
     config = RunConfig(data={"path": str(notes)}, model={"backbone": str(folder)}, train={"max_length": 32})
@@ -177,7 +177,7 @@ def test_pretrained_backbone_loads_into_train_with_its_weights_and_tokenizer(tmp
     assert result.exit_code == 0, result.output
     trained = json.loads(result.stdout)
     shutil.rmtree(folder)  # a trained checkpoint no longer needs the pretrain folder
-    from clinitui.engine.checkpoint import load_checkpoint
+    from clinitui.engine.checkpoint.folder import load_checkpoint
 
     loaded, _, info = load_checkpoint(Path(trained["checkpoint"]))
     assert info.model.backbone == "scratch-transformer" and loaded.backbone.options.size == "tiny"
@@ -192,7 +192,7 @@ def test_conflicting_architecture_option_is_refused(tmp_path, notes):
 
 
 def test_stop_and_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path, notes):
-    from clinitui.engine.pretrain import execute, prepare
+    from clinitui.engine.recipes.pretrain import execute, prepare
 
     config = RunConfig(data={"path": str(notes)},
                        model={"backbone_options": {"size": "tiny", "vocab_size": 300, "min_frequency": 2}},
@@ -313,7 +313,7 @@ def test_the_console_follows_a_pretraining_run(tmp_path, notes):
 
 def test_a_pretrained_moe_backbone_round_trips_through_run_toml(tmp_path, notes):
     from clinitui.config.overrides import from_toml, to_toml
-    from clinitui.engine.run import prepare
+    from clinitui.engine.recipes.train import prepare
     from clinitui.models.classifier import build_classifier, make_tokenizer
 
     payload = _pretrain(notes, tmp_path, "--backbone", "scratch-moe", "--steps", "2")
@@ -330,7 +330,7 @@ def test_a_pretrained_moe_backbone_round_trips_through_run_toml(tmp_path, notes)
 def test_unigram_loss_is_the_cross_entropy_of_token_frequencies():
     import math
 
-    from clinitui.engine.mlm import MaskingSpec, unigram_loss
+    from clinitui.engine.pretrain.masking import MaskingSpec, unigram_loss
 
     special = torch.zeros(6, dtype=torch.bool)
     special[[0, 1]] = True  # pad and a special token are not counted

@@ -69,7 +69,7 @@ def test_tfidf_vocabulary_keeps_no_term_of_one_or_two_notes(tmp_path):
     assert (tmp_path / "run" / "checkpoint").is_dir()
     assert files_with_canary(tmp_path / "run") == []
 
-    from clinitui.engine.tfidf import TfidfModel
+    from clinitui.engine.tfidf.model import TfidfModel
 
     rows = canary_rows(120)
     rows[77]["text"] += f" patient {CANARY} vu ce jour"  # a third note: now the rule lets the name in

@@ -125,8 +125,8 @@ def test_report_json_equals_metrics_json_and_eval_json(trained, tmp_path):
 
 
 def test_predict_applies_the_stored_temperature_and_threshold(trained, tmp_path):
-    from clinitui.engine.calibration import apply_temperature
-    from clinitui.engine.inference import probabilities
+    from clinitui.engine.evaluate.calibration import apply_temperature
+    from clinitui.engine.inference.apply import probabilities
 
     run, data, _ = trained
     ckpt = tmp_path / "ckpt"

@@ -225,7 +225,7 @@ def test_runs_list_shows_each_kind_and_pretraining_by_its_mlm_loss(tmp_path):
     assert shown.exit_code == 0 and json.loads(shown.stdout)["metrics"] == {"f1_macro": 0.77}  # from seeds.json
 
     (group / "seeds.json").unlink()
-    from clinitui.runs import RunLock
+    from clinitui.rundir import RunLock
 
     lock = RunLock(group)  # what `train --seeds` holds between its seed runs
     assert summarize(group).status == "running"

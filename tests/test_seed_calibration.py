@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from clinitui.cli.app import app
-from clinitui.engine.calibration import apply_temperature, fit_temperature
-from clinitui.engine.operating_point import choose_threshold
+from clinitui.engine.evaluate.calibration import apply_temperature, fit_temperature
+from clinitui.engine.evaluate.operating_point import choose_threshold
 from tests.conftest import TINY, make_rows, write_csv
 
 runner = CliRunner()
@@ -57,8 +57,8 @@ def test_binary_seed_group_gets_its_own_temperature_and_threshold_and_eval_appli
     # and its decisions are the threshold's on the group's tempered probabilities, not argmax's
     import csv
 
-    from clinitui.engine.operating_point import predict_with_threshold
-    from clinitui.engine.predictor import checkpoint_probabilities
+    from clinitui.engine.evaluate.operating_point import predict_with_threshold
+    from clinitui.engine.inference.predictor import checkpoint_probabilities
 
     rows = list(csv.DictReader(open(data, encoding="utf-8")))
     y = np.array([cfg["label_names"].index(r["label"]) for r in rows])

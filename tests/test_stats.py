@@ -1,4 +1,4 @@
-"""Statistics (engine/stats.py) against hand-computed values and reference implementations."""
+"""Statistics (engine/evaluate/stats.py) against hand-computed values and reference implementations."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from clinitui.engine import stats
+from clinitui.engine.evaluate import stats
 
 
 def test_wilson_matches_hand_computed_and_statsmodels():
@@ -48,7 +48,7 @@ def _noisy(n: int, seed: int = 1):
 
 
 def test_bootstrap_intervals_cover_the_point_estimate_and_shrink_with_n():
-    from clinitui.engine.metrics import classification_metrics
+    from clinitui.engine.evaluate.metrics import classification_metrics
 
     widths = []
     for n in (100, 1600):

@@ -129,7 +129,7 @@ def _kill_mid_sweep(out: Path, pid: int) -> set[str]:
         if finished and mid:
             os.kill(pid, signal.SIGKILL)
             for d in (out / "trials").iterdir():
-                from clinitui.runs import lock_holder, read_pid
+                from clinitui.rundir import lock_holder, read_pid
 
                 for p in {lock_holder(d), read_pid(d)} - {None, -1}:
                     try:

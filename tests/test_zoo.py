@@ -19,7 +19,7 @@ import torch
 from typer.testing import CliRunner
 
 from clinitui.cli.app import app
-from clinitui.engine.checkpoint import load_checkpoint
+from clinitui.engine.checkpoint.folder import load_checkpoint
 from clinitui.models import registry
 from clinitui.models.backbones.hf import HFBackbone
 from clinitui.models.classifier import build_classifier

@@ -1,4 +1,4 @@
-"""``clinitui bench``: clinitui against Hugging Face Trainer on this machine (engine/bench.py)."""
+"""``clinitui bench``: clinitui against Hugging Face Trainer on this machine (bench/classify.py)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def bench(
 ) -> None:
     """Benchmark clinitui against Hugging Face Trainer: same data, batches, steps and machine; prints a table."""
     with boundary():
-        from clinitui.engine import bench as engine_bench
+        from clinitui.bench import classify as engine_bench
         from clinitui.errors import ConfigError
 
         if task == "mlm":
@@ -93,8 +93,8 @@ def bench(
 def _bench_mlm(*, model: str, data: str, rows: int, max_length: int, batch_size: int, micro_batch: int, threads: int,
                device: str, precision: str, variants: str, repeats: int, out: Optional[Path], json_out: bool) -> None:
     """``--task mlm``: clinitui's pretraining loop against Trainer + DataCollatorForLanguageModeling."""
-    from clinitui.engine import bench_mlm
-    from clinitui.engine.bench_common import BenchSpec
+    from clinitui.bench import mlm as bench_mlm
+    from clinitui.bench.common import BenchSpec
     from clinitui.errors import ConfigError
 
     if model not in bench_mlm.MLM_MODELS:
@@ -118,6 +118,6 @@ def _bench_mlm(*, model: str, data: str, rows: int, max_length: int, batch_size:
     if json_out:
         print_json(payload)
         return
-    from clinitui.engine.bench import markdown_table
+    from clinitui.bench.classify import markdown_table
 
     typer.echo(markdown_table(payload["rows"]))

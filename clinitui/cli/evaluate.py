@@ -35,7 +35,7 @@ def eval_command(
 ) -> None:
     """Score a saved checkpoint on a labelled file: metrics with 95% intervals, calibration, operating point."""
     with boundary():
-        from clinitui.engine.inference import evaluate
+        from clinitui.engine.inference.apply import evaluate
         from clinitui.runs import resolve_checkpoint
 
         metrics = evaluate(resolve_checkpoint(checkpoint), data, text_col=text_col, label_col=label_col,
@@ -88,6 +88,6 @@ def _predict_rows(checkpoint: str, data: Path, text_col: str, **read) -> tuple[l
         from clinitui.export.onnx_predict import predict_export
 
         return predict_export(Path(checkpoint), data, text_col=text_col, **read)
-    from clinitui.engine.inference import predict
+    from clinitui.engine.inference.apply import predict
 
     return predict(resolve_checkpoint(checkpoint), data, text_col=text_col, **read)

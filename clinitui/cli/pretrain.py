@@ -77,7 +77,7 @@ def pretrain(
 ) -> None:
     """Pretrain a backbone on unlabeled notes (masked language model); `train --backbone DIR` fine-tunes it."""
     with boundary():
-        from clinitui.engine.pretrain import prepare
+        from clinitui.engine.recipes.pretrain import prepare
         from clinitui.runs import default_runs_root, new_run_dir
 
         if resume is not None:
@@ -112,9 +112,9 @@ def _slug(backbone: str) -> str:
 
 def _resume(path: Path, *, detach: bool, json_out: bool, quiet: bool) -> None:
     from clinitui.config.overrides import from_toml
-    from clinitui.engine.pretrain import prepare
+    from clinitui.engine.recipes.pretrain import prepare
     from clinitui.errors import ConfigError, RunBusyError
-    from clinitui.runs import lock_holder
+    from clinitui.rundir import lock_holder
 
     toml = path / "run.toml"
     if not toml.is_file():
@@ -136,7 +136,7 @@ def _resume(path: Path, *, detach: bool, json_out: bool, quiet: bool) -> None:
 
 
 def _run_here(prepared, path: Path, *, resume: bool, json_out: bool, quiet: bool) -> None:
-    from clinitui.engine.pretrain import execute
+    from clinitui.engine.recipes.pretrain import execute
 
     stop = StopFlag()
     stop.install()

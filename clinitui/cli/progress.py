@@ -42,8 +42,8 @@ class PlainProgress:
                 from clinitui.data.windows import describe
 
                 line += "\n  " + describe(event["truncation"])
-            if event.get("epochs_raised"):  # a small training split got more epochs (engine/auto_epochs.py)
-                from clinitui.engine.auto_epochs import describe as epochs_line
+            if event.get("epochs_raised"):  # a small training split got more epochs (engine/train/auto_epochs.py)
+                from clinitui.engine.train.auto_epochs import describe as epochs_line
 
                 line += "\n  " + epochs_line(event["epochs_raised"])
         elif kind == "step":
@@ -58,7 +58,7 @@ class PlainProgress:
             line = (f"ensemble with TF-IDF: network weight {event['weight']} chosen on val (val macro-F1 "
                     f"{event['val_f1_macro']:.4f}; network {event['network_val_f1_macro']:.4f}, "
                     f"TF-IDF {event['tfidf_val_f1_macro']:.4f})")
-        elif kind == "eval" and "f1_micro" in event:  # multi-label (engine/multilabel.py)
+        elif kind == "eval" and "f1_micro" in event:  # multi-label (engine/evaluate/multilabel.py)
             line = (f"{event['split']} epoch {event['epoch']}: micro-F1 {event['f1_micro']:.4f} "
                     f"macro-F1 {event['f1_macro']:.4f} subset accuracy {event['subset_accuracy']:.4f}")
         elif kind == "eval":

@@ -6,7 +6,7 @@ METRIC_ROWS = [
     ("accuracy", "Accuracy"), ("precision_macro", "Precision (macro)"), ("recall_macro", "Recall (macro)"),
     ("f1_macro", "F1 (macro)"), ("f1_weighted", "F1 (weighted)"), ("f1_positive", "F1 (positive class)"),
     ("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC (average precision)"),
-    # multi-label (engine/multilabel.py)
+    # multi-label (engine/evaluate/multilabel.py)
     ("f1_micro", "F1 (micro)"), ("f1_samples", "F1 (samples)"), ("precision_micro", "Precision (micro)"),
     ("recall_micro", "Recall (micro)"), ("subset_accuracy", "Subset accuracy"), ("hamming_loss", "Hamming loss"),
 ]

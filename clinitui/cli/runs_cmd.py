@@ -189,7 +189,8 @@ def runs_resume(
 def _delete(paths: list[Path], yes: bool, what: str) -> None:
     """Confirm (unless ``yes``), then delete each run under its own lock: a live run is refused."""
     from clinitui.errors import ConfigError, RunBusyError
-    from clinitui.runs import RunLock, summarize
+    from clinitui.rundir import RunLock
+    from clinitui.runs import summarize
 
     live = [p for p in paths if summarize(p).status == "running"]
     if live:

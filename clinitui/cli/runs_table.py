@@ -10,9 +10,9 @@ import re
 import time
 from datetime import datetime
 
-from clinitui.run_kinds import label as kind_label
+from clinitui.kinds import label as kind_label
 from clinitui.runs import RunSummary
-from clinitui.tui.fmt import fmt_bytes, fmt_duration, fmt_metric
+from clinitui.fmt import fmt_bytes, fmt_duration, fmt_metric
 
 # `runs list --json` keys (documented in docs/runs.md; add keys, never rename them)
 JSON_KEYS = ("name", "status", "run_dir", "backbone", "adapter", "budget", "data", "epoch", "epochs",

@@ -1,4 +1,4 @@
-"""``clinitui train --seeds N`` and the ensemble summary line (the CLI side of engine/seeds.py)."""
+"""``clinitui train --seeds N`` and the ensemble summary line (the CLI side of engine/recipes/seeds.py)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ def ensemble_line(payload: dict) -> str:
 
 def run_seeds(prepared, root: Path, run_dir: Path | None, n: int, *, detach: bool, json_out: bool, quiet: bool) -> None:
     from clinitui.cli.progress import make_progress
-    from clinitui.engine.seeds import run_seed_group
+    from clinitui.engine.recipes.seeds import run_seed_group
     from clinitui.errors import ConfigError
-    from clinitui.runs import RunLock, new_run_dir
+    from clinitui.rundir import RunLock
+    from clinitui.runs import new_run_dir
     from clinitui.signals import StopFlag
 
     if detach:

@@ -165,7 +165,7 @@ def _check_backend(resources: dict, search: bool = False) -> None:
 
 def _check_not_running(path: Path) -> None:
     from clinitui.errors import RunBusyError
-    from clinitui.runs import lock_holder
+    from clinitui.rundir import lock_holder
 
     holder = lock_holder(path)
     if holder is not None:
@@ -200,7 +200,7 @@ def stop_command(path: Annotated[Path, Arg(help="The sweep directory.")]) -> Non
         import os
         import signal
 
-        from clinitui.runs import lock_holder
+        from clinitui.rundir import lock_holder
         from clinitui.sweep.journal import read_spec
 
         read_spec(path)

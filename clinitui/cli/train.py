@@ -81,7 +81,7 @@ def train(
 ) -> None:
     """Train a classifier and report its test metrics."""
     with boundary():
-        from clinitui.engine.run import prepare
+        from clinitui.engine.recipes.train import prepare
         from clinitui.runs import default_runs_root, new_run_dir
 
         dist = {"nproc": nproc, "nnodes": nnodes, "node_rank": node_rank, "rdzv_endpoint": rdzv_endpoint}
@@ -137,8 +137,8 @@ def _resume(path: Path, *, detach: bool, json_out: bool, quiet: bool, nproc: Opt
     multi-node run now (they belong to the allocation, not to the run, so they may change)."""
     from clinitui.config.overrides import from_toml
     from clinitui.errors import ConfigError
-    from clinitui.engine.run import prepare
-    from clinitui.runs import lock_holder
+    from clinitui.engine.recipes.train import prepare
+    from clinitui.rundir import lock_holder
 
     toml = path / "run.toml"
     if not toml.is_file():
@@ -174,7 +174,7 @@ def _resume(path: Path, *, detach: bool, json_out: bool, quiet: bool, nproc: Opt
 def _run_here(prepared, path: Path, *, resume: bool, json_out: bool, quiet: bool) -> None:
     """Train in this process, with progress on stderr and the result on stdout."""
     from clinitui.cli.progress import make_progress
-    from clinitui.engine.run import execute
+    from clinitui.engine.recipes.train import execute
 
     progress = make_progress(quiet)
     stop = StopFlag()
@@ -214,9 +214,9 @@ def _print_result(payload: dict, *, json_out: bool, quiet: bool) -> None:
 
 def _print_plan(config, json_out: bool) -> None:
     """``--dry-run``: the memory plan, computed from architecture numbers alone (nothing is loaded)."""
-    from clinitui.engine.planner import describe_plan, plan_for_config
+    from clinitui.engine.memory.planner import describe_plan, plan_for_config
 
-    if config.model.backbone == "tfidf":  # no network: nothing to plan (engine/tfidf_run.py)
+    if config.model.backbone == "tfidf":  # no network: nothing to plan (engine/recipes/tfidf.py)
         note = "the tfidf model has no network: it fits in host memory, in seconds to minutes on CPU"
         if json_out:
             print_json({"fits": True, "plan": {"device": "cpu", "notes": [note]}, "config": config.model_dump()})

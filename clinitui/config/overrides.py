@@ -85,3 +85,12 @@ def from_toml(text: str, source: str) -> RunConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML ({exc})") from None
     return validate(data, source)
+
+
+def config_digest(config: RunConfig) -> str:
+    """A short digest of the resolved config (``run_started.config_digest``)."""
+    import hashlib
+    import json
+
+    blob = json.dumps(config.model_dump(), sort_keys=True).encode()
+    return "sha256:" + hashlib.sha256(blob).hexdigest()[:16]

@@ -10,7 +10,7 @@ iterative stratification (data/stratify.py), which keeps every label in every sp
 from __future__ import annotations
 
 from clinitui.data.readers import Table
-from clinitui.data.splits import Dataset, Split, data_digest, given_parts, sort_labels
+from clinitui.data.dataset import Dataset, Split, data_digest, given_parts, sort_labels
 from clinitui.data.stratify import iterative_split
 from clinitui.errors import DataError
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Sequence
 
 from clinitui.errors import CheckpointError
-from clinitui.models.base import TextEncoder
+from clinitui.data.text_encoder import TextEncoder
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 FILENAME = "tokenizer.json"

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clinitui.data.readers import read_table
-from clinitui.data.splits import data_digest, make_dataset
+from clinitui.data.dataset import data_digest
+from clinitui.data.splits import make_dataset
 from clinitui.errors import DataError
 
 

@@ -34,7 +34,7 @@ def _settings(raw: dict) -> dict:
     if isinstance(op, dict) and op.get("threshold") is not None:
         out["operating_point"] = {"rule": str(op.get("rule", "")), "threshold": float(op["threshold"])}
     if raw.get("task") == "multilabel":  # sigmoid outputs; a label set at the per-label thresholds
-        from clinitui.engine.multilabel import thresholds_of
+        from clinitui.engine.evaluate.multilabel import thresholds_of
 
         out.update(task="multilabel", label_sep=str(raw.get("label_sep") or "|"),
                    label_thresholds=thresholds_of(raw, len(raw["label_names"])))
@@ -43,7 +43,7 @@ def _settings(raw: dict) -> dict:
 
 def _ensemble(info) -> dict | None:
     """The checkpoint's ``ensemble`` entry after its TF-IDF files pass their checksums, else None."""
-    from clinitui.engine.ensemble import load_part
+    from clinitui.engine.tfidf.blend import load_part
 
     if load_part(info) is None:
         return None
@@ -68,7 +68,7 @@ def export_onnx(checkpoint: Path, out: Path, *, sample_length: int = 16) -> dict
     """Write the bundle into ``out`` (created; must be new or empty) and return its manifest."""
     import torch
 
-    from clinitui.engine.checkpoint import load_checkpoint, read_checkpoint_info
+    from clinitui.engine.checkpoint.folder import load_checkpoint, read_checkpoint_info
 
     info = read_checkpoint_info(checkpoint)
     if info.raw.get("members") or info.model.backbone == "tfidf":
@@ -120,7 +120,7 @@ def export_onnx(checkpoint: Path, out: Path, *, sample_length: int = 16) -> dict
             **_settings(info.raw),
         }
         if notes.get("mode") == "head-tail":  # the predict path cuts whole notes as training did
-            from clinitui.engine.long_notes import window_of
+            from clinitui.engine.encode.long_notes import window_of
 
             manifest["long_notes"] = {**notes, "window": window_of(tokenizer, info.max_length)}
         if ensemble is not None:  # the TF-IDF half of the blend travels as its own files (no pickle)

@@ -79,13 +79,13 @@ class ExportedModel:
         """What the checkpoint predicts: the network (blended with its TF-IDF model), then temperature."""
         probs = self.network_probabilities(texts, batch_size)
         spec = self.manifest.get("ensemble")
-        if spec:  # engine/ensemble.py's blend; the TF-IDF model needs numpy and scikit-learn, never torch
-            from clinitui.engine.ensemble import blend
-            from clinitui.engine.tfidf import TfidfModel
+        if spec:  # engine/tfidf/blend.py's blend; the TF-IDF model needs numpy and scikit-learn, never torch
+            from clinitui.engine.tfidf.blend import blend
+            from clinitui.engine.tfidf.load import load_tfidf
 
             if "/" in str(spec["path"]) or str(spec["path"]).startswith("."):
                 raise CheckpointError(f"{self.path}: export.json names an invalid TF-IDF folder; the export was altered")
-            tfidf = TfidfModel.load(self.path / str(spec["path"]), spec.get("sha256"))
+            tfidf = load_tfidf(self.path / str(spec["path"]), spec.get("sha256"))
             probs = blend(probs, tfidf.predict_proba(list(texts)), float(spec["weight"])).astype(np.float32)
         return apply_temperature(probs, self.manifest.get("temperature"))
 

@@ -18,6 +18,8 @@ import torch
 from pydantic import BaseModel, ConfigDict
 from torch import nn
 
+from clinitui.data.text_encoder import TextEncoder
+
 
 class Options(BaseModel):
     """Base for per-entry options: unknown keys are rejected, every field has a description."""
@@ -38,19 +40,6 @@ class Adapter(nn.Module):
         self.options = options
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        raise NotImplementedError
-
-
-class TextEncoder:
-    """A tokenizer as the engine sees it: texts → lists of token ids, saved with checkpoints."""
-
-    pad_id: int
-    vocab_size: int
-
-    def encode(self, texts: Sequence[str], max_length: int) -> list[list[int]]:
-        raise NotImplementedError
-
-    def save(self, directory: Path) -> None:
         raise NotImplementedError
 
 

@@ -12,7 +12,8 @@ from torch import nn
 from clinitui.config.schema import ModelConfig
 from clinitui.errors import ConfigError
 from clinitui.models import registry
-from clinitui.models.base import Adapter, Backbone, TextEncoder
+from clinitui.data.text_encoder import TextEncoder
+from clinitui.models.base import Adapter, Backbone
 from clinitui.models.window_pool import WindowPool
 
 PRETRAINED_ENTRY = "hf"  # the registry entry that loads any Hugging Face encoder by id or folder

@@ -2,7 +2,7 @@
 
 Sources: a run directory (``metrics.json``, ``predictions.json``, ``events.jsonl``, the
 checkpoint's ``config.json``), or a checkpoint plus ``--data`` (scored afresh). Either way the
-figures come from :func:`clinitui.engine.evaluation.assess`, so they equal ``eval --json`` and
+figures come from :func:`clinitui.engine.evaluate.assess.assess`, so they equal ``eval --json`` and
 ``metrics.json`` for the same rows and bootstrap settings. No note text is read into the result.
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from clinitui import __version__
-from clinitui.engine import stats
-from clinitui.engine.checkpoint import read_checkpoint_info, sha256_file
-from clinitui.engine.evaluation import PREDICTIONS_FILE, assess, curves
+from clinitui.engine.evaluate import stats
+from clinitui.engine.checkpoint.folder import read_checkpoint_info, sha256_file
+from clinitui.engine.evaluate.assess import PREDICTIONS_FILE, assess, curves
 from clinitui.errors import ConfigError
 
 TODO = "[to be completed]"
@@ -125,7 +125,7 @@ def build_report(target: Path, *, data: Path | None = None, text_col: str = "tex
     threshold = op.get("threshold") if info.positive_index is not None else None
     baseline_probs = groups = ids = None
     if data is not None:
-        from clinitui.engine.inference import score
+        from clinitui.engine.inference.apply import score
 
         extra = tuple(c for c in (group_col, id_col) if c)
         s = score(ckpt, data, text_col=text_col, label_col=label_col, split_col=split_col, split=split,

@@ -62,7 +62,7 @@ def render(report: dict, figures: dict[str, str]) -> str:
 def write_report(report: dict, out: Path) -> tuple[Path, Path]:
     """(html path, json path): report.html at ``out``, report.json beside it (same stem)."""
     from clinitui.report import plots
-    from clinitui.runs import write_private
+    from clinitui.rundir import write_private
 
     out = Path(out)
     figures = plots.all_figures(report)

@@ -64,7 +64,7 @@ def new_sweep_dir(root: Path, explicit: Path | None = None) -> Path:
 def write_spec(path: Path, doc: dict) -> None:
     import tomli_w
 
-    from clinitui.runs import write_private
+    from clinitui.rundir import write_private
 
     header = "# The resolved sweep spec (written before the first trial; `clinitui sweep --resume` reads it).\n"
     write_private(path / SPEC_FILE, header + tomli_w.dumps(doc))
@@ -119,7 +119,7 @@ def trial_records(events: list[dict]) -> dict[str, dict]:
 
 def sweep_status(path: Path, events: list[dict] | None = None) -> str:
     """running (its scheduler holds the lock), finished, stopped, or interrupted (resume it)."""
-    from clinitui.runs import lock_holder
+    from clinitui.rundir import lock_holder
 
     events = read_journal(path) if events is None else events
     if lock_holder(Path(path)) is not None:

@@ -114,7 +114,7 @@ def run_ray(sweep_dir: Path, spec: SweepSpec, *, on_event: Callable[[dict], None
             todo.append(trial)
 
     if not (sweep_dir / J.BASELINE_FILE).is_file():
-        from clinitui.sweep.scheduler import compute_baselines
+        from clinitui.sweep.baselines import compute_baselines
 
         sample = trials(spec)[:1] if spec.mode == "grid" else [Trial("baseline", {}, spec.seeds[0])]
         doc = compute_baselines(sweep_dir, [trial_config(spec, t, threads) for t in sample])

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from clinitui.sweep import journal as J
+from clinitui.sweep.baselines import compute_baselines
 from clinitui.sweep.spec import SweepSpec, Trial, threads_per_trial, trial_config
 from clinitui.sweep.trial import exited, launch, outcome, refusal, trial_dir, val_curve
 
@@ -68,38 +69,6 @@ def make_slots(resources: dict) -> list[dict[str, str]]:
         per = resources.get("per_gpu") or 1
         return [{"CUDA_VISIBLE_DEVICES": str(g)} for g in gpus for _ in range(per)]
     return [{} for _ in range(resources.get("slots") or 1)]
-
-
-def compute_baselines(sweep_dir: Path, configs: list) -> dict:
-    """The TF-IDF baseline once per distinct data split, on validation and test; written to baseline.json."""
-    from dataclasses import replace
-
-    from clinitui.data.splits import make_dataset
-    from clinitui.engine.baseline import tfidf_baseline
-    from clinitui.engine.run import load_table
-    from clinitui.runs import write_private
-
-    splits, seen = [], set()
-    for config in configs:
-        key = json.dumps(config.data.model_dump(), sort_keys=True)
-        if key in seen:
-            continue
-        seen.add(key)
-        d = config.data
-        if d.task == "multilabel":
-            from clinitui.errors import ConfigError
-
-            raise ConfigError("the sweep's baseline row does not cover multi-label configurations (data.task = "
-                              "multilabel) yet; each trial's metrics.json holds its own baseline (docs/tasks.md)")
-        ds = make_dataset(load_table(config), val_fraction=d.val_fraction, test_fraction=d.test_fraction,
-                          seed=d.split_seed, positive_label=d.positive_label, task=d.task, label_sep=d.label_sep,
-                          label_col=d.label_col)
-        test = tfidf_baseline(ds, seed=config.train.seed)
-        val = tfidf_baseline(replace(ds, test=ds.val), seed=config.train.seed)
-        splits.append({"dataset_digest": ds.digest, "data": config.data.model_dump(), "test": test, "val": val})
-    doc = {"splits": splits}
-    write_private(Path(sweep_dir) / J.BASELINE_FILE, json.dumps(doc, indent=2))
-    return doc
 
 
 class LocalScheduler:
@@ -277,7 +246,7 @@ class LocalScheduler:
 
 
 def _read_pid(path: Path) -> int | None:
-    from clinitui.runs import lock_holder, read_pid
+    from clinitui.rundir import lock_holder, read_pid
 
     holder = lock_holder(path)
     return holder if holder and holder > 0 else read_pid(path)
@@ -293,7 +262,7 @@ def _read_json(path: Path) -> dict | None:
 def run_sweep(sweep_dir: Path, *, should_stop: Callable[[], bool] = lambda: False,
               on_event: Callable[[dict], None] | None = None) -> str:
     """Run (or resume) the sweep in ``sweep_dir`` in this process, holding its lock; returns its status."""
-    from clinitui.runs import RunLock, write_private
+    from clinitui.rundir import RunLock, write_private
 
     sweep_dir = Path(sweep_dir)
     spec = J.read_spec(sweep_dir)

@@ -17,7 +17,6 @@ from typing import Callable
 from clinitui.errors import ConfigError
 from clinitui.sweep.journal import TRIALS_DIR
 
-STATE_FILE = Path("state") / "trainer.pt"
 
 
 def trial_dir(sweep_dir: Path, name: str) -> Path:
@@ -26,7 +25,7 @@ def trial_dir(sweep_dir: Path, name: str) -> Path:
 
 def refusal(config) -> str | None:
     """The memory planner's refusal of ``config`` (with its numbers), or None when it fits."""
-    from clinitui.engine.planner import plan_for_config
+    from clinitui.engine.memory.planner import plan_for_config
 
     try:
         plan_for_config(config)
@@ -44,7 +43,9 @@ def launch(sweep_dir: Path, name: str, config, env: dict[str, str] | None = None
     from clinitui.launcher import resume_worker, start_worker
 
     path = trial_dir(sweep_dir, name)
-    if (path / STATE_FILE).is_file():
+    from clinitui.engine.checkpoint.state import state_file
+
+    if state_file(path).is_file():
         return path, resume_worker(path, env=env), True
     if path.exists():
         shutil.rmtree(path)
@@ -54,7 +55,7 @@ def launch(sweep_dir: Path, name: str, config, env: dict[str, str] | None = None
 
 def exited(pid: int | None, path: Path) -> bool:
     """True once the trial's worker is gone (our child reaped, or a stranger's pid and lock free)."""
-    from clinitui.runs import lock_holder, pid_alive
+    from clinitui.rundir import lock_holder, pid_alive
 
     if pid is not None:
         try:

@@ -71,6 +71,18 @@ class ClinituiApp(App):
 
             self.push_screen(RunScreen(self.open_run))
 
+    def show_launch_form(self) -> None:
+        """Bring the launch form forward: pop back to it when it lies under the current screen, else switch to it."""
+        from clinitui.tui.screens.launch import LaunchScreen
+
+        stack = self.screen_stack
+        under = [i for i, screen in enumerate(stack) if isinstance(screen, LaunchScreen)]
+        if self.current_mode == "launch" and under:  # launched from the form: it is under this screen
+            for _ in range(len(stack) - 1 - under[-1]):
+                self.pop_screen()
+        else:
+            self.switch_mode("launch")
+
     def action_open_sweep(self) -> None:
         from clinitui.tui.screens.sweep import SweepScreen  # imported on first use
 

@@ -146,6 +146,6 @@ def planner_available() -> bool:
     """True when the planner (``clinitui train --dry-run``) is installed."""
     try:
         # find_spec does not execute the module (the planner may import torch at the top)
-        return importlib.util.find_spec("clinitui.engine.planner") is not None
+        return importlib.util.find_spec("clinitui.engine.memory.planner") is not None
     except (ImportError, ValueError):
         return False

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from clinitui.events import FILENAME, FINAL_TYPES, EventTail
-from clinitui.runs import lock_holder, summarize
+from clinitui.rundir import lock_holder
+from clinitui.runs import summarize
 from clinitui.tui.processes import reap
 
 POLL_S = 0.25

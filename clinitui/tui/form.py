@@ -8,110 +8,52 @@ the form starts, ``cli_command`` prints the ``clinitui train`` line that starts 
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from clinitui.errors import ClinituiError, ConfigError
+from clinitui.tui.launch_values import LaunchValues, check_numbers, quoted
+from clinitui.tui.pretrain_form import pretrain_assignments, pretrain_command, pretrain_problem
 
 if TYPE_CHECKING:
     from clinitui.config.schema import RunConfig
 
 
-@dataclass
-class LaunchValues:
-    """Raw strings from the widgets; empty means "the default"."""
-
-    data_path: str = ""
-    text_col: str = "text"
-    label_col: str = "label"
-    split_col: str = ""
-    demo_size: str = ""
-    preset: str = ""
-    backbone: str = "scratch-transformer"
-    adapter: str = "grn"
-    budget: str = "auto"
-    epochs: str = ""
-    lr: str = ""
-    seed: str = ""
-    nproc: str = ""  # data-parallel processes (offered when several GPUs are visible)
-    extra: str = ""
-    kind: str = "train"  # or "pretrain": a `clinitui pretrain` run (clinitui/tui/pretrain_form.py)
-    more_data: str = ""  # pretraining: more text files, comma-separated
-    steps: str = ""  # pretraining: optimizer steps
-    window: str = ""  # pretraining: tokens per window
-    size: str = ""  # pretraining: model.backbone_options.size
-    # backbone/adapter/budget as the chosen experiment preset set them: only changes are passed on,
-    # so that the preset's own settings are not overridden by its own parts
-    preset_parts: dict[str, str] = field(default_factory=dict)
-
-    def parts(self) -> dict[str, str | None]:
-        """``--backbone/--adapter/--budget`` values (None: leave it to the experiment preset)."""
-        out: dict[str, str | None] = {}
-        for key in ("backbone", "adapter", "budget"):
-            value = getattr(self, key)
-            preset = self.preset if self.kind == "train" else ""  # pretraining takes no experiment preset
-            out[key] = None if preset and self.preset_parts.get(key) == value else value
-        if self.kind == "pretrain":  # no experiment preset or adapter: masked-LM trains the encoder alone
-            out["adapter"] = None
-        if out["budget"] == "auto":
-            out["budget"] = None
-        return out
-
-    def assignments(self) -> list[str]:
-        """``--set`` assignments in order; ``extra`` comes last so it wins, as on the CLI."""
-        out: list[str] = []
-        if self.data_path.strip():
-            out.append(f"data.path={_quoted(self.data_path.strip())}")
-            if self.text_col != "text":
-                out.append(f"data.text_col={_quoted(self.text_col)}")
-            if self.label_col != "label":
-                out.append(f"data.label_col={_quoted(self.label_col)}")
-            if self.split_col:
-                out.append(f"data.split_col={_quoted(self.split_col)}")
-        elif self.demo_size.strip():
-            out.append(f"data.demo_size={self.demo_size.strip()}")
-        for key, raw in (("train.epochs", self.epochs), ("train.lr", self.lr), ("train.seed", self.seed),
-                         ("dist.nproc", self.nproc)):
-            if raw.strip() and not (key in ("train.lr", "dist.nproc") and self.kind == "pretrain"):
-                out.append(f"{key}={raw.strip()}")
-        if self.kind == "pretrain":
-            from clinitui.tui.pretrain_form import pretrain_assignments
-
-            out.extend(pretrain_assignments(self))
-        try:
-            out.extend(shlex.split(self.extra))
-        except ValueError:
-            raise ConfigError("extra settings: unbalanced quotes; write key=value pairs separated by spaces") from None
-        return out
-
-
-def _quoted(text: str) -> str:
-    # a TOML basic string, so that paths and names with spaces or digits stay strings
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+def assignments(values: LaunchValues) -> list[str]:
+    """``--set`` assignments in order; ``extra`` comes last so it wins, as on the CLI."""
+    out: list[str] = []
+    if values.data_path.strip():
+        out.append(f"data.path={quoted(values.data_path.strip())}")
+        if values.text_col != "text":
+            out.append(f"data.text_col={quoted(values.text_col)}")
+        if values.label_col != "label":
+            out.append(f"data.label_col={quoted(values.label_col)}")
+        if values.split_col:
+            out.append(f"data.split_col={quoted(values.split_col)}")
+    elif values.demo_size.strip():
+        out.append(f"data.demo_size={values.demo_size.strip()}")
+    for key, raw in (("train.epochs", values.epochs), ("train.lr", values.lr), ("train.seed", values.seed),
+                     ("dist.nproc", values.nproc)):
+        if raw.strip() and not (key in ("train.lr", "dist.nproc") and values.kind == "pretrain"):
+            out.append(f"{key}={raw.strip()}")
+    if values.kind == "pretrain":
+        out.extend(pretrain_assignments(values))
+    try:
+        out.extend(shlex.split(values.extra))
+    except ValueError:
+        raise ConfigError("extra settings: unbalanced quotes; write key=value pairs separated by spaces") from None
+    return out
 
 
 def build_config(values: LaunchValues) -> RunConfig:
     """The validated config the worker will run; raises ``ClinituiError`` naming the bad field."""
     from clinitui.tui import catalog
 
-    _check_numbers(values)
+    check_numbers(values)
     parts = values.parts()
     preset = values.preset if values.kind == "train" else ""  # pretraining takes no experiment preset
     return catalog.compose(preset=preset or None, backbone=parts["backbone"] or "",
                            adapter=parts["adapter"] or "", budget=parts["budget"] or "",
-                           sets=values.assignments())
-
-
-def _check_numbers(values: LaunchValues) -> None:
-    for label, raw, kind in (("epochs", values.epochs, int), ("learning rate", values.lr, float),
-                             ("seed", values.seed, int), ("demo size", values.demo_size, int),
-                             ("GPUs", values.nproc, int), ("steps", values.steps, int), ("window", values.window, int)):
-        if raw.strip():
-            try:
-                kind(raw.strip())
-            except ValueError:
-                raise ConfigError(f"{label}: '{raw.strip()}' is not a number") from None
+                           sets=assignments(values))
 
 
 def problem(values: LaunchValues) -> str | None:
@@ -119,8 +61,6 @@ def problem(values: LaunchValues) -> str | None:
     if not values.backbone.strip():
         return "choose a backbone"
     if values.kind == "pretrain":
-        from clinitui.tui.pretrain_form import pretrain_problem
-
         reason = pretrain_problem(values)
         if reason:
             return reason
@@ -138,8 +78,6 @@ def cli_command(values: LaunchValues) -> str:
     from clinitui.tui.catalog import presets_available
 
     if values.kind == "pretrain":
-        from clinitui.tui.pretrain_form import pretrain_command
-
         return pretrain_command(values)
     words = ["clinitui", "train"]
     if values.preset:
@@ -154,7 +92,7 @@ def cli_command(values: LaunchValues) -> str:
         if parts["budget"] == "cpu":
             words += ["--set", "budget.name=cpu", "--set", "budget.device=cpu"]
     try:
-        sets = values.assignments()
+        sets = assignments(values)
     except ClinituiError:
         sets = []
     for item in sets:

@@ -10,7 +10,8 @@ import asyncio
 import json
 import sys
 
-from clinitui.tui.form import LaunchValues, cli_args
+from clinitui.tui.form import cli_args
+from clinitui.tui.launch_values import LaunchValues
 
 TIMEOUT_S = 60.0
 

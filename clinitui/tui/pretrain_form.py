@@ -10,10 +10,7 @@ and ``clinitui pretrain --resume`` treat it alike. No Textual here (tests/tui/te
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from clinitui.tui.form import LaunchValues
+from clinitui.tui.launch_values import LaunchValues, check_numbers, quoted
 
 KINDS = (("train a classifier", "train"), ("pretrain a backbone (masked LM on unlabeled text)", "pretrain"))
 
@@ -25,16 +22,14 @@ def more_files(values: LaunchValues) -> list[str]:
 
 def pretrain_assignments(values: LaunchValues) -> list[str]:
     """``--set`` items for a pretraining run (before the extra settings, which win)."""
-    from clinitui.tui.form import _quoted
-
-    files = ", ".join(_quoted(p) for p in more_files(values))
+    files = ", ".join(quoted(p) for p in more_files(values))
     out = [f"pretrain.extra_data=[{files}]"]  # always: it makes the [pretrain] table that marks the run
     for key, raw in (("pretrain.steps", values.steps), ("pretrain.window", values.window),
                      ("pretrain.lr", values.lr)):
         if raw.strip():
             out.append(f"{key}={raw.strip()}")
     if values.size.strip():
-        out.append(f"model.backbone_options.size={_quoted(values.size.strip())}")
+        out.append(f"model.backbone_options.size={quoted(values.size.strip())}")
     return out
 
 
@@ -52,8 +47,6 @@ def pretrain_problem(values: LaunchValues) -> str | None:
 
 def pretrain_command(values: LaunchValues) -> str:
     """The equivalent ``clinitui pretrain`` line (shown under the form, copyable to a script)."""
-    from clinitui.tui.form import _check_numbers
-
     words = ["clinitui", "pretrain"]
     for path in [values.data_path.strip(), *more_files(values)]:
         if path:
@@ -74,7 +67,7 @@ def pretrain_command(values: LaunchValues) -> str:
         if raw.strip():
             words += [flag, raw.strip()]
     try:
-        _check_numbers(values)
+        check_numbers(values)
         extra = shlex.split(values.extra)
     except Exception:  # the form shows the problem; the line shows what it can
         extra = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from clinitui.events import FINAL_TYPES
-from clinitui.tui.fmt import fmt_bytes, fmt_metric, fmt_offset
+from clinitui.fmt import fmt_bytes, fmt_metric, fmt_offset
 
 LOG_TYPES = ("run_started", "eval", "baseline", "checkpoint", "oom_backoff", "warning", "run_finished", "run_failed",
              "stopped")
@@ -233,12 +233,12 @@ def describe(e: dict, state: RunState) -> LogLine | None:
             from clinitui.data.windows import describe as long_notes_line
 
             text += "; " + long_notes_line(e["truncation"])
-        if e.get("epochs_raised"):  # a small training split got more epochs (engine/auto_epochs.py)
-            from clinitui.engine.auto_epochs import describe as epochs_line
+        if e.get("epochs_raised"):  # a small training split got more epochs (engine/train/auto_epochs.py)
+            from clinitui.engine.train.auto_epochs import describe as epochs_line
 
             text += "; " + epochs_line(e["epochs_raised"])
         return LogLine(offset, "info", text)
-    if kind == "eval" and e.get("mlm_loss") is not None:  # a pretraining run (engine/pretrain.py)
+    if kind == "eval" and e.get("mlm_loss") is not None:  # a pretraining run (engine/recipes/pretrain.py)
         return LogLine(offset, "info", f"{e.get('split', '?')} step {e.get('step', '?')}: MLM loss "
                                        f"{fmt_metric(e.get('mlm_loss'))} perplexity {fmt_metric(e.get('perplexity'))}")
     if kind == "run_finished" and e.get("kind") == "pretrain":

@@ -2,7 +2,7 @@
 
 Each configuration is ONE ``clinitui train ... --ensemble tfidf --seeds N --json`` command, run as
 a subprocess exactly as a user would type it. That one seed group yields every row of the table on
-the same split: the strong TF-IDF baseline (engine/tfidf.py; C chosen on val), the network alone
+the same split: the strong TF-IDF baseline (engine/tfidf/model.py; C chosen on val), the network alone
 (mean ± sd over seeds), the network + TF-IDF ensemble (weight chosen on val; mean ± sd), and the
 seed-averaged checkpoint. Results land in ``OUT/<name>.json`` as each configuration finishes;
 ``table`` prints the Markdown table of docs/accuracy.md.
@@ -121,7 +121,7 @@ def predict_time(checkpoint: Path, repeats: int = 3) -> dict:
     import tempfile
 
     from clinitui.data.demo import generate_notes
-    from clinitui.engine.predictor import checkpoint_probabilities
+    from clinitui.engine.inference.predictor import checkpoint_probabilities
 
     texts, _ = generate_notes(5400, seed=0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,9 +152,9 @@ def baselines(names: list[str]) -> None:
     from sklearn.metrics import f1_score
 
     from clinitui.config.schema import RunConfig
-    from clinitui.engine.baseline import baseline_metrics
-    from clinitui.engine.run import _dataset
-    from clinitui.engine.tfidf import fit_on_dataset
+    from clinitui.engine.tfidf.baseline import baseline_metrics
+    from clinitui.engine.recipes.train import _dataset
+    from clinitui.engine.tfidf.load import fit_on_dataset
 
     for name in names:
         data = dict(SETS[name])

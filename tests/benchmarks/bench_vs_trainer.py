@@ -66,7 +66,7 @@ def done_suites(out: Path) -> set[str]:
 
 
 def run(args) -> None:
-    from clinitui.engine.bench import BenchSpec, run_bench, summarize
+    from clinitui.bench.classify import BenchSpec, run_bench, summarize
 
     done = done_suites(args.out)
     for name, fields in SUITES.items():
@@ -93,7 +93,7 @@ def memory(args) -> None:
     """Each variant in a fresh process: its peak RSS is not inflated by the variants before it."""
     import subprocess
 
-    from clinitui.engine.bench import VARIANTS, BenchSpec
+    from clinitui.bench.classify import VARIANTS, BenchSpec
 
     for name, fields in MEMORY_SUITES.items():
         spec = BenchSpec(**{**fields, "threads": args.threads})
@@ -109,7 +109,7 @@ def memory(args) -> None:
 
 
 def child(args) -> None:
-    from clinitui.engine.bench import BenchSpec, run_bench
+    from clinitui.bench.classify import BenchSpec, run_bench
 
     fields = json.loads(args.spec)
     (result,) = run_bench(BenchSpec(**{**fields, "variants": tuple(fields["variants"])}))
@@ -117,7 +117,7 @@ def child(args) -> None:
 
 
 def extras(args) -> None:
-    from clinitui.engine.bench import BenchSpec, help_time, monitoring_overhead
+    from clinitui.bench.classify import BenchSpec, help_time, monitoring_overhead
 
     spec = BenchSpec(model="tiny", rows=512, val_rows=64, threads=args.threads)
     record = {"suite": "extras", "date": time.strftime("%Y-%m-%d %H:%M"),
@@ -129,7 +129,7 @@ def extras(args) -> None:
 
 
 def table(args) -> None:
-    from clinitui.engine.bench import markdown_table
+    from clinitui.bench.classify import markdown_table
 
     records = [json.loads(line) for line in Path(args.file).read_text().splitlines() if line.strip()]
     # the data column also says the token budget: the same corpus pads differently at 128 and 512

@@ -38,10 +38,10 @@ TEMPS = np.exp(np.linspace(np.log(0.25), np.log(8.0), 41))
 def run_probs(run: Path) -> dict:
     """Labels and each part's probabilities on the run's val and test split (no text leaves here)."""
     from clinitui.config.schema import RunConfig
-    from clinitui.engine.checkpoint import read_checkpoint_info
-    from clinitui.engine.ensemble import load_part
-    from clinitui.engine.predictor import network_probabilities
-    from clinitui.engine.run import _dataset
+    from clinitui.engine.checkpoint.folder import read_checkpoint_info
+    from clinitui.engine.tfidf.blend import load_part
+    from clinitui.engine.inference.predictor import network_probabilities
+    from clinitui.engine.recipes.train import _dataset
 
     cfg = RunConfig.model_validate(tomllib.loads((run / "run.toml").read_text(encoding="utf-8")))
     ds, _ = _dataset(cfg)
@@ -86,7 +86,7 @@ def geometric(n, t, w):
 
 
 def pick(y, n, t, mix, by: str) -> float:
-    if by == "f1":  # ties: the weight nearest 0.5, as engine/ensemble.py
+    if by == "f1":  # ties: the weight nearest 0.5, as engine/tfidf/blend.py
         return max((round(f1_of(y, mix(n, t, w)), 12), -abs(w - 0.5), w) for w in GRID)[2]
     return min((nll(y, mix(n, t, w)), w) for w in GRID)[1]
 
@@ -140,17 +140,17 @@ def study(d: dict, reps: int, seed: int = 0) -> dict:
 
 
 def pipeline(run: Path, keep: dict | None = None) -> dict:
-    """The after-training stage of engine/run.py on a copy of ``run``'s checkpoint (this checkout's code)."""
+    """The after-training stage of engine/recipes/train.py on a copy of ``run``'s checkpoint (this checkout's code)."""
     import json
     import shutil
     import tempfile
 
     from clinitui.config.schema import RunConfig
-    from clinitui.engine.checkpoint import read_checkpoint_info
-    from clinitui.engine.ensemble import ensemble_with_tfidf
-    from clinitui.engine.evaluation import finalize
-    from clinitui.engine.predictor import network_probabilities
-    from clinitui.engine.run import _dataset
+    from clinitui.engine.checkpoint.folder import read_checkpoint_info
+    from clinitui.engine.tfidf.blend import ensemble_with_tfidf
+    from clinitui.engine.evaluate.assess import finalize
+    from clinitui.engine.inference.predictor import network_probabilities
+    from clinitui.engine.recipes.train import _dataset
 
     cfg = RunConfig.model_validate(tomllib.loads((run / "run.toml").read_text(encoding="utf-8")))
     ds, _ = _dataset(cfg)
@@ -184,7 +184,7 @@ def pipeline(run: Path, keep: dict | None = None) -> dict:
 def group(keep: dict) -> dict:
     import tempfile
 
-    from clinitui.engine.evaluation import finalize
+    from clinitui.engine.evaluate.assess import finalize
 
     ds = keep["ds"]
     with tempfile.TemporaryDirectory() as tmp:

@@ -55,8 +55,8 @@ def measure(label: str, backbone_args: list[str], n: int, threads: int, repeats:
     import torch
 
     from clinitui.data.demo import generate_notes
-    from clinitui.engine.checkpoint import load_checkpoint
-    from clinitui.engine.loop import EncodedSplit, predict_probs
+    from clinitui.engine.checkpoint.folder import load_checkpoint
+    from clinitui.engine.train.loop import EncodedSplit, predict_probs
     from clinitui.export.onnx_predict import ExportedModel
 
     torch.set_num_threads(threads)

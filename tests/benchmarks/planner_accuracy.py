@@ -2,8 +2,8 @@
 
     python tests/benchmarks/planner_accuracy.py
 
-For each model: parameter counts (total, trainable) from ``engine/shapes.py`` against the built
-model, and the activation bytes of ``engine/planner.py`` against the distinct tensors autograd
+For each model: parameter counts (total, trainable) from ``engine/memory/shapes.py`` against the built
+model, and the activation bytes of ``engine/memory/planner.py`` against the distinct tensors autograd
 saves for backward in one training-mode forward pass (``saved_tensors_hooks``), or — with
 gradient checkpointing, where the saved tensors are held by the checkpoint — the tensors still
 alive after the forward pass (a ``TorchDispatchMode`` that tracks every output). Prints a
@@ -20,9 +20,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from clinitui.config.schema import ModelConfig
-from clinitui.engine.memory import enable_gradient_checkpointing
-from clinitui.engine.planner import activation_bytes, activation_bytes_per_token
-from clinitui.engine.shapes import _VocabOnly, model_shape
+from clinitui.engine.memory.apply import enable_gradient_checkpointing
+from clinitui.engine.memory.planner import activation_bytes, activation_bytes_per_token
+from clinitui.engine.memory.shapes import _VocabOnly, model_shape
 from clinitui.models.classifier import build_classifier, count_parameters, make_tokenizer
 
 MiB = 1 << 20

@@ -51,7 +51,7 @@ def model_args(args) -> tuple[str, str, list[str]]:
 
 def run_cell(mode: str, seed: int, args) -> dict:
     from clinitui.cli.train import build_config
-    from clinitui.engine.run import execute, prepare
+    from clinitui.engine.recipes.train import execute, prepare
     from clinitui.runs import new_run_dir
 
     backbone, adapter, sets = model_args(args)

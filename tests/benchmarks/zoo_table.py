@@ -78,7 +78,7 @@ def cell_sets(suite: str, backbone: str, adapter: str, args) -> list[str]:
 
 def run_cell(suite: str, backbone: str, adapter: str, args) -> dict:
     from clinitui.cli.train import build_config
-    from clinitui.engine.run import execute, prepare
+    from clinitui.engine.recipes.train import execute, prepare
     from clinitui.runs import new_run_dir
 
     spec = SUITES[suite]

@@ -42,7 +42,7 @@ async def type_into(pilot, widget_id: str, text: str) -> None:
 
 
 def _alive(pid: int) -> bool:
-    from clinitui.runs import pid_alive
+    from clinitui.rundir import pid_alive
     from clinitui.tui.processes import reap
 
     reap()  # the worker is this test's child: an exited one stays a zombie until reaped

@@ -120,7 +120,7 @@ def test_pretrain_from_the_form_shows_mlm_curves_then_trains_on_the_backbone(tmp
 
 
 def _pretrain_events() -> list[dict]:
-    """A finished pretraining run's events, as engine/pretrain.py writes them (numbers only)."""
+    """A finished pretraining run's events, as engine/recipes/pretrain.py writes them (numbers only)."""
     t0 = 1_700_000_000.0
     config = {"model": {"backbone": "scratch-transformer", "adapter": "grn", "backbone_options": {"size": "tiny"}},
               "train": {"epochs": 4}, "budget": {"name": "cpu"}, "pretrain": {"window": 64, "steps": 40}}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clinitui.events import parse_lines
-from clinitui.tui.fmt import fmt_bytes, fmt_duration, fmt_offset, short_run_name
+from clinitui.fmt import fmt_bytes, fmt_duration, fmt_offset, short_run_name
 from clinitui.tui.state import RunState
 from tui_canned import T0, build_events
 

@@ -23,7 +23,8 @@ import torch
 from pydantic import Field
 
 from clinitui.errors import CheckpointError, ConfigError, ModelNotFoundError
-from clinitui.models.base import Backbone, Options, TextEncoder
+from clinitui.data.text_encoder import TextEncoder
+from clinitui.models.base import Backbone, Options
 from clinitui.models.registry import register_backbone
 
 HF_CONFIG_FILE = "backbone_config.json"

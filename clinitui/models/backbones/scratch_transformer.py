@@ -12,7 +12,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from clinitui.data.tokenizers import SubwordEncoder, train_tokenizer
-from clinitui.models.base import Backbone, Options, TextEncoder
+from clinitui.data.text_encoder import TextEncoder
+from clinitui.models.base import Backbone, Options
 from clinitui.models.registry import register_backbone
 
 # name: (hidden, layers, heads, feed-forward)

@@ -16,7 +16,7 @@ from textual_plotext import PlotextPlot
 
 from clinitui.events import read_events
 from clinitui.runs import summarize
-from clinitui.tui.fmt import ellipsize, fmt_bytes, fmt_count, fmt_duration, fmt_metric, short_run_name
+from clinitui.fmt import ellipsize, fmt_bytes, fmt_count, fmt_duration, fmt_metric, short_run_name
 from clinitui.tui.state import RunState
 
 COLORS = ("cyan", "yellow", "green", "magenta", "red", "blue", "white")

@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from clinitui.tui.fmt import fmt_metric
+from clinitui.fmt import fmt_metric
 from clinitui.tui.widgets.confusion import confusion_table, per_class_table
 
 

@@ -13,7 +13,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from clinitui.errors import ClinituiError
 from clinitui.tui import catalog
-from clinitui.tui.form import LaunchValues
+from clinitui.tui.launch_values import LaunchValues
 from clinitui.tui.messages import CatalogReady
 from clinitui.tui.screens.launch_pretrain import kind_row, pretrain_rows
 from clinitui.tui.widgets.dataset_preview import DatasetPreview

@@ -10,7 +10,8 @@ from rich.text import Text
 from textual.widgets import Button, Static
 
 from clinitui.tui import catalog
-from clinitui.tui.form import LaunchValues, cli_command, problem
+from clinitui.tui.form import cli_command, problem
+from clinitui.tui.launch_values import LaunchValues
 from clinitui.tui.messages import PlanReady
 from clinitui.tui.widgets.plan_panel import PlanPanel
 

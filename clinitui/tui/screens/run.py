@@ -220,12 +220,4 @@ class RunScreen(Screen):
         if self.state.status == "running":
             self.notify("still pretraining: the folder holds the latest evaluation's weights", severity="warning")
         self.app.pending_backbone = (folder, f"pretrained by {self.run_dir.name}")
-        from clinitui.tui.screens.launch import LaunchScreen
-
-        stack = self.app.screen_stack
-        under = [i for i, screen in enumerate(stack) if isinstance(screen, LaunchScreen)]
-        if self.app.current_mode == "launch" and under:  # launched from the form: it is under this screen
-            for _ in range(len(stack) - 1 - under[-1]):
-                self.app.pop_screen()
-        else:
-            self.app.switch_mode("launch")
+        self.app.show_launch_form()  # the app knows its screens; a screen does not import another's parent

@@ -11,10 +11,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from clinitui.run_kinds import label as kind_label
-from clinitui.run_kinds import seed_members
+from clinitui.kinds import label as kind_label
+from clinitui.kinds import seed_members
 from clinitui.runs import RunSummary
-from clinitui.tui.fmt import fmt_bytes, fmt_duration, fmt_metric
+from clinitui.fmt import fmt_bytes, fmt_duration, fmt_metric
 from clinitui.tui.listing import RunLister
 from clinitui.tui.messages import RunsListed
 from clinitui.tui.screens.polling import PollsWhileShown

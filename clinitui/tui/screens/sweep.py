@@ -169,7 +169,7 @@ class SweepScreen(PollsWhileShown, Screen):
         import os
         import signal
 
-        from clinitui.runs import lock_holder
+        from clinitui.rundir import lock_holder
 
         pid = lock_holder(self.sweep_dir) if self.sweep_dir else None
         if pid is None or pid < 0:

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from clinitui.tui.fmt import ellipsize, fmt_metric
+from clinitui.fmt import ellipsize, fmt_metric
 
 
 def confusion_table(matrix: list[list[int]], labels: list[str]) -> Table:

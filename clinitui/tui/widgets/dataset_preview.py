@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from clinitui.tui.fmt import ellipsize
+from clinitui.fmt import ellipsize
 from clinitui.tui.preview import WINDOW_TOKENS, PreviewStats
 
 MAX_CLASSES_SHOWN = 6

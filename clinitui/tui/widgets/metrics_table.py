@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
-from clinitui.tui.fmt import fmt_metric
+from clinitui.fmt import fmt_metric
 
 COLUMNS = ("split", "epoch", "accuracy", "precision", "recall", "F1", "F1 w", "ROC-AUC")
-# multi-label runs (engine/multilabel.py): micro/macro-F1 instead of accuracy
+# multi-label runs (engine/evaluate/multilabel.py): micro/macro-F1 instead of accuracy
 MULTILABEL_COLUMNS = ("split", "epoch", "micro-F1", "macro-F1", "samples-F1", "subset acc", "Hamming", "ROC-AUC")
 MULTILABEL_KEYS = ("f1_micro", "f1_macro", "f1_samples", "subset_accuracy", "hamming_loss", "roc_auc")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
-from clinitui.tui.fmt import fmt_metric
+from clinitui.fmt import fmt_metric
 
 COLUMNS = ("step", "held-out MLM loss", "perplexity", "vs token frequencies")
 

@@ -6,8 +6,9 @@ from rich.text import Text
 from textual import work
 from textual.widgets import Static
 
-from clinitui.tui.fmt import fmt_bytes, fmt_count
-from clinitui.tui.form import LaunchValues, cli_command
+from clinitui.fmt import fmt_bytes, fmt_count
+from clinitui.tui.form import cli_command
+from clinitui.tui.launch_values import LaunchValues
 from clinitui.tui.messages import PlanReady
 
 DEBOUNCE_S = 1.0  # the planner is a subprocess that imports torch: ask once the operator pauses

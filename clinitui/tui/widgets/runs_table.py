@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from clinitui.run_kinds import label as kind_label
+from clinitui.kinds import label as kind_label
 from clinitui.runs import RunSummary
-from clinitui.tui.fmt import ellipsize, fmt_bytes, fmt_duration, fmt_metric, short_run_name
+from clinitui.fmt import ellipsize, fmt_bytes, fmt_duration, fmt_metric, short_run_name
 from clinitui.tui.widgets.stats_bar import STATUS_STYLE
 
 # Sized to fit 80 columns with the table's cell padding; the full names are in the detail pane.

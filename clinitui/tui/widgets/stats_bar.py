@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from clinitui.tui.fmt import fmt_count, fmt_duration, fmt_metric
+from clinitui.fmt import fmt_count, fmt_duration, fmt_metric
 from clinitui.tui.state import RunState
 
 STATUS_STYLE = {

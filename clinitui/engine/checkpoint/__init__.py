@@ -1,0 +1,1 @@
+"""The checkpoint folder format: config.json keys, weights, atomic swap."""

@@ -1,0 +1,1 @@
+"""From probabilities to numbers: metrics, multi-label metrics, statistics, calibration, operating point (numpy only)."""

@@ -1,0 +1,219 @@
+"""From probabilities to a clinical evaluation: intervals, calibration, operating point, comparisons.
+
+One function, :func:`assess`, serves training (test split), ``clinitui eval`` and ``clinitui
+report``, so the three always agree. :func:`finalize` is what a training run does after its best
+checkpoint is loaded: fit the temperature and choose the threshold on *validation*, store both in
+the checkpoint's ``config.json``, then assess the test split with them locked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from clinitui.engine.evaluate import calibration
+from clinitui.engine.evaluate import stats
+from clinitui.engine.evaluate.operating_point import (at_threshold, choose_threshold, decision_curve,
+                                             predict_with_threshold, threshold_curve)
+
+PREDICTIONS_FILE = "predictions.json"  # labels and probabilities of val/test (numbers only, no text)
+MIN_GROUP_N, MIN_GROUP_EVENTS = 30, 5
+N_ERROR_IDS = 10
+CI_KEYS = ("accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_weighted", "f1_positive",
+           "precision_positive", "recall_positive", "roc_auc", "pr_auc")
+
+
+def postprocess_raw(probs: np.ndarray, raw: dict, positive_index: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Apply a checkpoint's stored temperature, then its threshold (binary) or argmax.
+
+    Multi-label (``task`` = multilabel): the multi-hot prediction at the stored per-label thresholds."""
+    if raw.get("task") == "multilabel":
+        from clinitui.engine.evaluate.multilabel import apply_thresholds, thresholds_of
+
+        return probs, apply_thresholds(probs, thresholds_of(raw, probs.shape[1]))
+    probs = calibration.apply_temperature(probs, raw.get("temperature"))
+    op = raw.get("operating_point") or {}
+    if positive_index is not None and op.get("threshold") is not None:
+        return probs, predict_with_threshold(probs, positive_index, float(op["threshold"]))
+    return probs, probs.argmax(axis=1)
+
+
+def postprocess(probs: np.ndarray, info) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, predicted index) as the checkpoint ``info`` (CheckpointInfo) predicts them."""
+    return postprocess_raw(probs, info.raw, info.positive_index)
+
+
+def pr_auc(y: np.ndarray, probs: np.ndarray, positive_index: int | None) -> float | None:
+    from sklearn.metrics import average_precision_score
+
+    y = np.asarray(y)
+    classes = [positive_index] if positive_index is not None else range(probs.shape[1])
+    values = [average_precision_score(y == k, probs[:, k]) for k in classes if (y == k).any()]
+    return float(np.mean(values)) if values else None
+
+
+def assess(y, raw_probs, label_names: list[str], positive_index: int | None, *, temperature: float | None = None,
+           threshold: float | None = None, rule: str | None = None, n_boot: int = stats.DEFAULT_RESAMPLES,
+           seed: int = stats.DEFAULT_SEED, baseline_probs=None, groups: list[str] | None = None,
+           ids: list[str] | None = None) -> tuple[dict, dict]:
+    """(metrics with ``m_ci`` intervals, extras) for labels ``y`` and un-scaled probabilities.
+
+    extras: ``calibration``, ``operating_point`` (binary), ``vs_baseline`` (with
+    ``baseline_probs``), ``subgroups`` (with ``groups``), ``errors`` (with ``ids``).
+    """
+    from clinitui.engine.evaluate.metrics import classification_metrics
+
+    y = np.asarray(y)
+    raw_probs = np.asarray(raw_probs, dtype=float)
+    probs, pred = postprocess_raw(raw_probs, {"temperature": temperature, "operating_point": {"threshold": threshold}},
+                                  positive_index)
+    metrics = classification_metrics(y, probs, label_names, positive_index, y_pred=pred)
+    metrics["pr_auc"] = pr_auc(y, probs, positive_index)
+    cis = stats.bootstrap_intervals(y, pred, probs, positive_index, n_boot, seed)
+    for key in CI_KEYS:
+        if key in metrics:
+            metrics[f"{key}_ci"] = None if metrics[key] is None else cis.get(key)
+    for k, name in enumerate(label_names):
+        for m in ("precision", "recall", "f1"):
+            metrics["per_class"][name][f"{m}_ci"] = cis.get(f"class{k}_{m}")
+    metrics["bootstrap"] = {"resamples": n_boot, "seed": seed, "method": "stratified percentile"}
+    extras: dict = {"calibration": calibration.calibration_report(y, raw_probs, temperature, positive_index)}
+    if positive_index is not None:
+        extras["operating_point"] = at_threshold(y, probs[:, positive_index], positive_index,
+                                                 0.5 if threshold is None else threshold,
+                                                 rule or ("argmax" if threshold is None else "fixed"))
+    if baseline_probs is not None:
+        base = np.asarray(baseline_probs, dtype=float)
+        extras["vs_baseline"] = stats.paired_deltas(y, pred, probs, base.argmax(axis=1), base, positive_index,
+                                                    n_boot, seed)
+    if groups is not None:
+        extras["subgroups"] = subgroups(y, pred, probs, groups, positive_index, n_boot, seed)
+    if ids is not None:
+        extras["errors"] = error_ids(y, pred, probs, ids, label_names, positive_index)
+    return metrics, extras
+
+
+def compare(y, pred_a, probs_a, pred_b, probs_b, positive_index, n_boot: int, seed: int, names=("A", "B")) -> dict:
+    """The paired comparison of two checkpoints on the same notes (``eval A --compare B``)."""
+    out = stats.paired_deltas(y, pred_a, probs_a, pred_b, probs_b, positive_index, n_boot, seed)
+    out["verdict"] = stats.verdict(out, names[0], names[1])
+    return out
+
+
+def subgroups(y, pred, probs, groups: list[str], positive_index: int | None, n_boot: int, seed: int) -> list[dict]:
+    """Per-group n, events and metrics with intervals; small groups flagged (n < 30 or < 5 events)."""
+    y, pred, groups_arr = np.asarray(y), np.asarray(pred), np.asarray([str(g) for g in groups])
+    out = []
+    for value in sorted(set(groups_arr.tolist())):
+        mask = groups_arr == value
+        yg, pg, probs_g = y[mask], pred[mask], probs[mask]
+        events = int((yg == positive_index).sum()) if positive_index is not None else int(
+            min(np.bincount(yg, minlength=probs.shape[1])))
+        cis = stats.bootstrap_intervals(yg, pg, probs_g, positive_index, n_boot, seed)
+        row = {"group": value, "n": int(mask.sum()), "events": events,
+               "accuracy": float((yg == pg).mean()), "accuracy_ci": cis.get("accuracy"),
+               "f1_macro": float(stats.metric_rows(yg[None], pg[None], probs_g[None], positive_index)["f1_macro"][0]),
+               "f1_macro_ci": cis.get("f1_macro"),
+               "too_small": bool(mask.sum() < MIN_GROUP_N or events < MIN_GROUP_EVENTS)}
+        auc = stats.metric_rows(yg[None], pg[None], probs_g[None], positive_index)["roc_auc"][0]
+        row["roc_auc"], row["roc_auc_ci"] = (float(auc), cis.get("roc_auc")) if np.isfinite(auc) else (None, None)
+        if positive_index is not None:
+            pos, flag = yg == positive_index, pg == positive_index
+            tp, fn, tn, fp = [int(x) for x in ((pos & flag).sum(), (pos & ~flag).sum(), (~pos & ~flag).sum(),
+                                               (~pos & flag).sum())]
+            row.update({"sensitivity": tp / (tp + fn) if tp + fn else None, "sensitivity_ci": stats.wilson(tp, tp + fn),
+                        "specificity": tn / (tn + fp) if tn + fp else None, "specificity_ci": stats.wilson(tn, tn + fp)})
+        out.append(row)
+    return out
+
+
+def error_ids(y, pred, probs, ids: list[str], label_names: list[str], positive_index: int | None) -> dict:
+    """Ids (never text) of the most confident errors: false positives and negatives (binary) or any."""
+    y, pred = np.asarray(y), np.asarray(pred)
+    ids = [str(i) for i in ids]
+
+    def top(mask: np.ndarray, score: np.ndarray) -> list[dict]:
+        rows = np.flatnonzero(mask)
+        rows = rows[np.argsort(-score[rows], kind="stable")][:N_ERROR_IDS]
+        return [{"id": ids[r], "true": label_names[y[r]], "predicted": label_names[pred[r]],
+                 "confidence": round(float(score[r]), 4)} for r in rows]
+
+    if positive_index is not None:
+        p = probs[:, positive_index]
+        return {"false_positives": top((pred == positive_index) & (y != positive_index), p),
+                "false_negatives": top((pred != positive_index) & (y == positive_index), 1 - p)}
+    return {"most_confident_errors": top(pred != y, probs.max(axis=1))}
+
+
+def curves(y, raw_probs, label_names: list[str], positive_index: int | None, temperature: float | None) -> dict:
+    """ROC and PR curves (positive class, or one-vs-rest per class), threshold and decision curves."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    y = np.asarray(y)
+    probs = calibration.apply_temperature(np.asarray(raw_probs, dtype=float), temperature)
+    classes = [positive_index] if positive_index is not None else list(range(len(label_names)))
+    out: dict = {"roc": {}, "pr": {}}
+    for k in classes:
+        if not (y == k).any() or (y == k).all():
+            continue
+        fpr, tpr, _ = roc_curve(y == k, probs[:, k])
+        prec, rec, _ = precision_recall_curve(y == k, probs[:, k])
+        out["roc"][label_names[k]] = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
+        out["pr"][label_names[k]] = {"precision": prec.tolist(), "recall": rec.tolist()}
+    if positive_index is not None:
+        out["threshold"] = threshold_curve(y, probs[:, positive_index], positive_index)
+        out["decision"] = decision_curve(y, probs[:, positive_index], positive_index)
+    return out
+
+
+def update_checkpoint_config(directory: Path, **keys) -> None:
+    """Add keys to a checkpoint's config.json atomically; the weights (and their sha256) are untouched."""
+    from clinitui.errors import RunDirectoryError
+
+    path = Path(directory) / "config.json"
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+        config.update(keys)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(config, indent=2))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RunDirectoryError(f"could not update {path} ({exc.strerror or exc}); free disk space") from None
+
+
+def finalize(run_dir: Path, ckpt_dir: Path, *, y_val, val_probs, y_test, test_probs, label_names: list[str],
+             positive_index: int | None, rule: str, n_boot: int, seed: int = stats.DEFAULT_SEED,
+             baseline_probs=None) -> tuple[dict, dict]:
+    """Fit the temperature and threshold on validation, lock them in the checkpoint, assess test.
+
+    Also writes ``predictions.json`` (labels and probabilities only) so ``clinitui report`` can
+    draw curves without loading the model again.
+    """
+    from clinitui.rundir import write_private
+
+    temperature = calibration.fit_temperature(y_val, val_probs)
+    keys: dict = {"temperature": temperature}
+    threshold = None
+    if positive_index is not None:
+        scaled = calibration.apply_temperature(val_probs, temperature)
+        threshold = choose_threshold(y_val, scaled[:, positive_index], positive_index, rule)
+        keys["operating_point"] = {"rule": rule, "threshold": threshold, "chosen_on": "validation"}
+    update_checkpoint_config(ckpt_dir, **keys)
+    metrics, extras = assess(y_test, test_probs, label_names, positive_index, temperature=temperature,
+                             threshold=threshold, rule=rule if threshold is not None else None, n_boot=n_boot,
+                             seed=seed, baseline_probs=baseline_probs)
+    record = {"labels": label_names, "positive_index": positive_index,
+              "val": {"y": [int(v) for v in y_val], "probs": np.asarray(val_probs).tolist()},
+              "test": {"y": [int(v) for v in y_test], "probs": np.asarray(test_probs).tolist()},
+              "baseline_test_probs": None if baseline_probs is None else np.asarray(baseline_probs).tolist(),
+              "bootstrap": {"resamples": n_boot, "seed": seed}}
+    write_private(Path(run_dir) / PREDICTIONS_FILE, json.dumps(record))
+    return metrics, extras

@@ -1,0 +1,117 @@
+"""Multi-label predictions and metrics: per-label thresholds, micro/macro/samples-F1 and the rest.
+
+A multi-label network ends in one sigmoid per label, so "what the checkpoint predicts" is the set
+of labels whose probability reaches that label's threshold. The thresholds are chosen on the
+validation split, one per label, by the rule of engine/evaluate/operating_point.py (default ``f1``: the
+threshold that maximises that label's F1; ``youden``, ``sensitivity:0.95``, ``specificity:0.90`` or
+a number work too), stored in the checkpoint's config.json as ``label_thresholds`` and applied
+unchanged to test, ``eval`` and ``predict``. A label absent from validation keeps 0.5.
+
+Metrics (keys as scikit-learn names them): ``f1_micro``, ``f1_macro``, ``f1_samples``,
+``f1_weighted``, ``precision_micro`` / ``recall_micro``, ``precision_macro`` / ``recall_macro``,
+``subset_accuracy`` (the whole set right), ``hamming_loss`` (share of wrong label decisions),
+``roc_auc`` (macro over labels with both outcomes present), and ``per_label``
+{precision, recall, f1, roc_auc, support}. ``f1_samples`` counts an empty set predicted for a
+note with no label as right (F1 = 1), as ``zero_division=1`` does in scikit-learn.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+TASK = "multilabel"
+
+
+def is_multilabel_labels(labels) -> bool:
+    """True for a split's multi-hot rows (data/multilabel.py), False for class indices."""
+    return len(labels) > 0 and isinstance(labels[0], (list, tuple, np.ndarray))
+
+
+def choose_thresholds(y: np.ndarray, probs: np.ndarray, rule: str = "f1") -> list[float]:
+    """One threshold per label, chosen on these (validation) rows by ``rule``."""
+    from clinitui.engine.evaluate.operating_point import choose_threshold
+
+    y = np.asarray(y, dtype=int).reshape(len(probs), -1)
+    probs = np.asarray(probs, dtype=float)
+    return [round(choose_threshold(y[:, k], probs[:, k], 1, rule), 6) for k in range(probs.shape[1])]
+
+
+def apply_thresholds(probs: np.ndarray, thresholds) -> np.ndarray:
+    """Multi-hot predictions (int 0/1): label k when p_k >= threshold_k."""
+    t = np.asarray(thresholds if thresholds is not None else 0.5, dtype=float)
+    return (np.asarray(probs, dtype=float) >= t).astype(int)
+
+
+def thresholds_of(raw: dict, n_labels: int) -> list[float]:
+    """The ``label_thresholds`` stored in a checkpoint's config.json (0.5 each when absent)."""
+    spec = raw.get("label_thresholds") or {}
+    values = spec.get("thresholds") if isinstance(spec, dict) else None
+    if not isinstance(values, list) or len(values) != n_labels:
+        return [0.5] * n_labels
+    return [float(v) for v in values]
+
+
+def multilabel_metrics(y, probs, label_names: list[str], y_pred=None, thresholds=None) -> dict:
+    """The multi-label metrics of predictions ``y_pred`` (default: ``probs`` at ``thresholds``)."""
+    from sklearn.metrics import f1_score, hamming_loss, precision_recall_fscore_support, roc_auc_score
+
+    y = np.asarray(y, dtype=int).reshape(len(probs), len(label_names))
+    probs = np.asarray(probs, dtype=float)
+    pred = apply_thresholds(probs, thresholds) if y_pred is None else np.asarray(y_pred, dtype=int)
+    kw = {"zero_division": 0}
+    p, r, f, support = precision_recall_fscore_support(y, pred, average=None, **kw)
+    out: dict = {"task": TASK, "n": int(len(y))}
+    for avg in ("micro", "macro"):
+        pa, ra, fa, _ = precision_recall_fscore_support(y, pred, average=avg, **kw)
+        out[f"f1_{avg}"], out[f"precision_{avg}"], out[f"recall_{avg}"] = float(fa), float(pa), float(ra)
+    out["f1_samples"] = samples_f1(y, pred)
+    out["f1_weighted"] = float(f1_score(y, pred, average="weighted", **kw))
+    out["subset_accuracy"] = float((pred == y).all(axis=1).mean()) if len(y) else 0.0
+    out["hamming_loss"] = float(hamming_loss(y, pred)) if len(y) else 0.0
+    out["label_cardinality"] = {"true": float(y.sum(1).mean()) if len(y) else 0.0,
+                                "predicted": float(pred.sum(1).mean()) if len(y) else 0.0}
+    aucs = []
+    per_label = {}
+    for k, name in enumerate(label_names):
+        auc = None
+        if 0 < y[:, k].sum() < len(y):
+            auc = float(roc_auc_score(y[:, k], probs[:, k]))
+            aucs.append(auc)
+        per_label[name] = {"precision": float(p[k]), "recall": float(r[k]), "f1": float(f[k]), "roc_auc": auc,
+                           "support": int(support[k])}
+    out["roc_auc"] = float(np.mean(aucs)) if aucs else None
+    out["per_label"] = per_label
+    return out
+
+
+def samples_f1(y: np.ndarray, pred: np.ndarray) -> float:
+    """Mean per-note F1 of the predicted set; a note with no label, predicted with none, scores 1
+    (scikit-learn's ``average="samples", zero_division=1``): empty sets are valid answers here."""
+    if not len(y):
+        return 0.0
+    both = (y & pred).sum(axis=1)
+    size = y.sum(axis=1) + pred.sum(axis=1)
+    return float(np.mean(np.where(size > 0, 2 * both / np.maximum(size, 1), 1.0)))
+
+
+def bce_loss(y, probs) -> float:
+    """Mean binary cross-entropy per label decision (the validation loss)."""
+    y = np.asarray(y, dtype=float)
+    p = np.clip(np.asarray(probs, dtype=float), 1e-7, 1 - 1e-7)
+    value = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))) if y.size else 0.0
+    return round(value, 6) if math.isfinite(value) else value
+
+
+def validation_metrics(y, probs, label_names: list[str], rule: str = "f1") -> dict:
+    """Metrics at thresholds chosen on these same rows: what the checkpoint would reach (optimistic,
+    used to pick the epoch; the test split is scored with thresholds locked on validation)."""
+    thresholds = choose_thresholds(y, probs, rule)
+    out = multilabel_metrics(y, probs, label_names, thresholds=thresholds)
+    out["loss"] = bce_loss(y, probs)
+    return out
+
+
+def parse_label_set(value: str, sep: str) -> list[str]:
+    return [] if not value else [p.strip() for p in value.split(sep) if p.strip()]

@@ -1,0 +1,1 @@
+"""Masked-language-model pretraining parts: windows and masking, MLM models, the loop."""

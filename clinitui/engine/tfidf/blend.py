@@ -1,0 +1,132 @@
+"""``--ensemble tfidf``: blend the network's class probabilities with the strong TF-IDF model's.
+
+Both parts are trained on the same training split. The blend is ``w · p_network + (1 − w) · p_tfidf``
+with the network's weight ``w`` chosen on the validation split over the grid 0, 0.05, …, 1 by
+macro-F1. The grid holds both ends (w = 1: the network alone; w = 0: TF-IDF alone), so on
+validation the blend is at least as good as the better of its parts by construction. Ties go to
+the weight closest to 0.5 — an even blend averages out the two parts' independent errors, which is
+what makes an ensemble generalise — and then to the larger network weight.
+
+The checkpoint keeps both: the network as usual, the TF-IDF model in ``checkpoint/tfidf/``
+(engine/tfidf/model.py, no pickle), and in config.json the key
+``ensemble = {"name": "tfidf", "weight": w, "path": "tfidf", "sha256": {file: digest}}``.
+What a checkpoint predicts is the blend (engine/inference/predictor.py); temperature and threshold, when a
+checkpoint has them, apply after it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from clinitui.errors import CheckpointError, ConfigError, did_you_mean
+
+KNOWN = ("tfidf",)
+SUBDIR = "tfidf"
+GRID = tuple(round(0.05 * i, 2) for i in range(21))
+
+
+OFF = (None, "", "none")  # the network alone ("none" survives run.toml, which omits None values)
+
+
+def wanted(name: str | None) -> bool:
+    return name not in OFF
+
+
+def check_ensemble(name: str | None) -> None:
+    """ConfigError (exit 2) for an ensemble name clinitui does not know."""
+    if wanted(name) and name not in KNOWN:
+        raise ConfigError(f"unknown ensemble '{name}'{did_you_mean(name, list(KNOWN))}; "
+                          f"known: {', '.join(KNOWN)}, or none for the network alone")
+
+
+def blend(network: np.ndarray, tfidf: np.ndarray, weight: float) -> np.ndarray:
+    return weight * np.asarray(network, dtype=np.float64) + (1.0 - weight) * np.asarray(tfidf, dtype=np.float64)
+
+
+def choose_weight(network_val: np.ndarray, tfidf_val: np.ndarray, val_labels) -> tuple[float, float]:
+    """(network weight, val macro-F1 of the blend) — best on the grid; ties as the module says."""
+    from sklearn.metrics import f1_score
+
+    y = np.asarray(val_labels)
+    labels = list(range(network_val.shape[1]))
+    scored = []
+    for w in GRID:
+        pred = blend(network_val, tfidf_val, w).argmax(1)
+        f1 = float(f1_score(y, pred, average="macro", labels=labels, zero_division=0))
+        scored.append((round(f1, 12), -abs(w - 0.5), w))
+    f1, _, w = max(scored)
+    return w, f1
+
+
+def attach(ckpt_dir: Path, model, weight: float) -> dict:
+    """Save the TF-IDF model into ``ckpt_dir/tfidf`` and record the blend in config.json (atomically)."""
+    from clinitui.rundir import write_private
+
+    ckpt_dir = Path(ckpt_dir)
+    sha = model.save(ckpt_dir / SUBDIR)
+    cfg_path = ckpt_dir / "config.json"
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    cfg["ensemble"] = {"name": "tfidf", "weight": weight, "path": SUBDIR, "sha256": sha}
+    write_private(cfg_path, json.dumps(cfg, indent=2))
+    return cfg["ensemble"]
+
+
+def load_part(info) -> tuple[object, float] | None:
+    """(TF-IDF model, network weight) of a checkpoint with an ``ensemble`` key, else None."""
+    from clinitui.engine.tfidf.load import load_tfidf
+
+    spec = info.raw.get("ensemble")
+    if not spec:
+        return None
+    try:
+        name, weight, sub = spec["name"], float(spec["weight"]), str(spec["path"])
+        if name not in KNOWN or not 0.0 <= weight <= 1.0 or "/" in sub or sub.startswith("."):
+            raise ValueError(name)
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(f"{info.path}: config.json has an invalid 'ensemble' entry; the checkpoint was "
+                              "altered or damaged") from None
+    model = load_tfidf(info.path / sub, spec.get("sha256"))
+    if model.label_names != info.label_names:
+        raise CheckpointError(f"{info.path / sub}: the TF-IDF model's labels differ from the network's; "
+                              "the checkpoint was altered")
+    return model, weight
+
+
+def ensemble_with_tfidf(ckpt_dir: Path, dataset, network_val: np.ndarray, network_test: np.ndarray, *,
+                        seed: int, emit: Callable[..., None]) -> dict:
+    """Fit the TF-IDF part, choose the weight on val, attach both to the checkpoint; metrics of all three."""
+    from clinitui.engine.tfidf.baseline import baseline_metrics
+    from clinitui.engine.evaluate.metrics import classification_metrics
+    from clinitui.engine.tfidf.model import fit_on_dataset
+
+    model, seconds = fit_on_dataset(dataset, seed=seed)
+    tfidf_val = model.predict_proba(dataset.val.texts)
+    weight, _ = choose_weight(network_val, tfidf_val, dataset.val.labels)
+    spec = attach(ckpt_dir, model, weight)
+
+    def metrics(labels, probs):
+        return classification_metrics(labels, probs, dataset.label_names, dataset.positive_index)
+
+    tfidf_test = model.predict_proba(dataset.test.texts)
+    out = {
+        "weight": weight,
+        # probabilities for engine/evaluation.finalize (temperature, threshold, paired comparison); popped by the caller
+        "val_probs": blend(network_val, tfidf_val, weight),
+        "test_probs": blend(network_test, tfidf_test, weight),
+        "tfidf_test_probs": tfidf_test,
+        "val": metrics(dataset.val.labels, blend(network_val, tfidf_val, weight)),
+        "network_val": metrics(dataset.val.labels, network_val),
+        "tfidf_val": metrics(dataset.val.labels, tfidf_val),
+        "test": metrics(dataset.test.labels, blend(network_test, tfidf_test, weight)),
+        "network_test": metrics(dataset.test.labels, network_test),
+        "baseline": baseline_metrics(model, dataset, seconds),
+    }
+    emit("ensemble", name=spec["name"], weight=weight, val_f1_macro=out["val"]["f1_macro"],
+         network_val_f1_macro=out["network_val"]["f1_macro"], tfidf_val_f1_macro=out["tfidf_val"]["f1_macro"],
+         test_f1_macro=out["test"]["f1_macro"], network_test_f1_macro=out["network_test"]["f1_macro"],
+         tfidf_test_f1_macro=out["baseline"]["f1_macro"])
+    return out

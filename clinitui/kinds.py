@@ -1,4 +1,4 @@
-"""What kind of run a run directory holds, and the summary of a ``--seeds`` group (torch-free).
+"""Kinds and tasks, declared once: what a run is, what a checkpoint predicts, single- or multi-label (torch-free).
 
 Everything is a run, but not every run is a classifier: a pretraining run's product is a backbone
 (its figure is the held-out MLM loss, not an F1), the TF-IDF model has no adapter, a sweep trial
@@ -11,15 +11,74 @@ what was not trained with an adapter.
 from __future__ import annotations
 
 import tomllib
+from enum import StrEnum
 from pathlib import Path
+from typing import Any, Mapping
+
+
+class RunKind(StrEnum):
+    """What a run directory holds. ``TRAIN``, ``PRETRAIN`` and ``TFIDF`` come from the config
+    (:func:`config_kind`); ``TRIAL``, ``SEED`` and ``SEEDS`` from where the directory lies (:func:`kind_of`)."""
+
+    TRAIN = "train"  # a classifier network (perhaps blended with the TF-IDF model)
+    PRETRAIN = "pretrain"  # masked-LM pretraining: its product is a backbone folder
+    TFIDF = "tfidf"  # the TF-IDF model alone, as a run
+    SEEDS = "seeds"  # a `train --seeds N` group folder (no run.toml of its own)
+    TRIAL = "trial"  # a sweep trial (trials/<name>/ of a sweep directory)
+    SEED = "seed"  # one member run of a seeds group
+
+
+class Task(StrEnum):
+    """What a classifier predicts for a note: one label (binary or multi-class), or a set of labels."""
+
+    MULTICLASS = "multiclass"
+    MULTILABEL = "multilabel"
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any] | None) -> "Task":
+        """The task a saved description states in its ``task`` key (checkpoint config.json, ``tfidf.json``,
+        an ONNX manifest, a dataset summary); single-label when absent, as every file written before multi-label."""
+        return cls.MULTILABEL if (raw or {}).get("task") == cls.MULTILABEL else cls.MULTICLASS
+
+
+class Predicts(StrEnum):
+    """What a checkpoint folder computes for a note (engine/inference/predictor.py acts on it)."""
+
+    NETWORK = "network"  # the classifier network alone
+    BLEND = "blend"  # the network blended with its TF-IDF model (config.json `ensemble`)
+    TFIDF = "tfidf"  # the TF-IDF model alone (backbone `tfidf`)
+    SEED_AVERAGE = "seed-average"  # the mean of a seeds group's member checkpoints (config.json `members`)
+
+
+def checkpoint_predicts(raw: Mapping[str, Any]) -> Predicts:
+    """What the checkpoint whose ``config.json`` is ``raw`` predicts; the one place that reads it from the keys."""
+    if raw.get("members"):
+        return Predicts.SEED_AVERAGE
+    if (raw.get("model") or {}).get("backbone") == RunKind.TFIDF:
+        return Predicts.TFIDF
+    if raw.get("ensemble"):
+        return Predicts.BLEND
+    return Predicts.NETWORK
+
+
+def config_kind(cfg: Any) -> RunKind:
+    """``PRETRAIN``, ``TFIDF`` or ``TRAIN`` for a resolved config (a ``RunConfig`` or its dict, as in run.toml)."""
+    if not isinstance(cfg, Mapping):
+        cfg = {"pretrain": cfg.pretrain, "model": {"backbone": cfg.model.backbone}}
+    if cfg.get("pretrain"):
+        return RunKind.PRETRAIN
+    if (cfg.get("model") or {}).get("backbone") == RunKind.TFIDF:
+        return RunKind.TFIDF
+    return RunKind.TRAIN
+
 
 # kind -> the short label the tables print ("seeds" is completed with the group's size)
-LABELS = {"train": "train", "pretrain": "pretrain", "tfidf": "tfidf", "seeds": "seeds", "trial": "trial",
-          "seed": "seed run"}
+LABELS = {RunKind.TRAIN: "train", RunKind.PRETRAIN: "pretrain", RunKind.TFIDF: "tfidf", RunKind.SEEDS: "seeds",
+          RunKind.TRIAL: "trial", RunKind.SEED: "seed run"}
 SEEDS_FILE = "seeds.json"
 
 
-def kind_of(run_dir: Path, cfg: dict) -> str:
+def kind_of(run_dir: Path, cfg: dict) -> RunKind:
     """``pretrain`` / ``tfidf`` / ``trial`` (inside a sweep) / ``seed`` (inside a seeds group) / ``train``.
 
     ``cfg`` is the resolved config of the ``run_started`` event; a run that failed before starting
@@ -31,15 +90,14 @@ def kind_of(run_dir: Path, cfg: dict) -> str:
             cfg = tomllib.loads((run_dir / "run.toml").read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
             cfg = {}
-    if cfg.get("pretrain"):
-        return "pretrain"
+    kind = config_kind(cfg)
+    if kind == RunKind.PRETRAIN:
+        return kind
     if run_dir.parent.name == "trials" and (run_dir.parent.parent / "sweep.toml").is_file():
-        return "trial"
+        return RunKind.TRIAL
     if run_dir.name.startswith("seed-") and is_seed_group(run_dir.parent):
-        return "seed"
-    if (cfg.get("model") or {}).get("backbone") == "tfidf":
-        return "tfidf"
-    return "train"
+        return RunKind.SEED
+    return kind
 
 
 def data_label(started: dict) -> str | None:

@@ -1,0 +1,63 @@
+"""Run directories and checkpoints written before the engine was reshaped still load, and predict the same.
+
+``tests/fixtures/pre_reshape/`` was written by the code of commit dd857b1 (the last commit before the
+reshape, issue 22): three tiny runs on generated notes (``runs/blend``: a network blended with its
+TF-IDF model; ``runs/tfidf``: the TF-IDF model alone; ``runs/multi``: a multi-label network with
+per-label thresholds), and what that code printed for them (``expected/``: ``eval --json``,
+``predict`` and ``runs list --json``). The resumable optimizer state (``state/trainer.pt``) was left
+out to keep the fixture small. ``@ROOT@`` stands for the folder the fixture was written in.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from clinitui.cli.app import app
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "pre_reshape"
+runner = CliRunner()
+
+
+@pytest.fixture
+def root(tmp_path) -> Path:
+    """A writable copy of the fixture (commands may write reports or locks next to a run)."""
+    shutil.copytree(FIXTURE, tmp_path / "fx")
+    return tmp_path / "fx"
+
+
+def expected(name: str, root: Path) -> str:
+    return (FIXTURE / "expected" / name).read_text(encoding="utf-8").replace("@ROOT@", str(root))
+
+
+def run(args: list[str]) -> str:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.mark.parametrize("name, data", [("blend", "notes.csv"), ("tfidf", "notes.csv"), ("multi", "multi.csv")])
+def test_eval_of_an_old_checkpoint_gives_the_old_numbers(root, name, data):
+    out = json.loads(run(["eval", str(root / "runs" / name / "checkpoint"), "--data", str(root / data), "--json"]))
+    assert out == json.loads(expected(f"{name}.eval.json", root))
+
+
+@pytest.mark.parametrize("name", ["blend", "tfidf"])
+def test_predict_of_an_old_checkpoint_writes_the_old_file(root, tmp_path, name):
+    out = tmp_path / f"{name}.csv"
+    run(["predict", str(root / "runs" / name / "checkpoint"), "--data", str(root / "notes.csv"), "--out", str(out)])
+    assert out.read_text(encoding="utf-8") == expected(f"{name}.pred.csv", root)
+
+
+def test_old_run_directories_are_listed_as_before(root, monkeypatch):
+    monkeypatch.setenv("CLINITUI_RUNS_ROOT", str(root / "runs"))
+    rows = json.loads(run(["runs", "list", "--json"]))
+    old = json.loads(expected("runs.json", root))
+    assert [r["name"] for r in rows] == [r["name"] for r in old]
+    for row, before in zip(rows, old):
+        assert row == {**before, "run_dir": row["run_dir"]}, row["name"]
+        assert Path(row["run_dir"]).name == Path(before["run_dir"]).name

@@ -27,6 +27,22 @@ class RunKind(StrEnum):
     TRIAL = "trial"  # a sweep trial (trials/<name>/ of a sweep directory)
     SEED = "seed"  # one member run of a seeds group
 
+    @property
+    def classifier(self) -> bool:
+        """False for a pretraining run: its product is a backbone, its figure the held-out MLM loss, not an F1."""
+        return self is not RunKind.PRETRAIN
+
+    @property
+    def has_adapter(self) -> bool:
+        """Whether the run trained a backbone *with an adapter* (not a pretraining run, not the TF-IDF model)."""
+        return self not in (RunKind.PRETRAIN, RunKind.TFIDF)
+
+    @property
+    def has_epochs(self) -> bool:
+        """Whether "epoch n of N" means something for the run: pretraining counts steps, TF-IDF fits once,
+        a group's seed runs have their own epochs."""
+        return self not in (RunKind.PRETRAIN, RunKind.SEEDS, RunKind.TFIDF)
+
 
 class Task(StrEnum):
     """What a classifier predicts for a note: one label (binary or multi-class), or a set of labels."""
@@ -39,6 +55,14 @@ class Task(StrEnum):
         """The task a saved description states in its ``task`` key (checkpoint config.json, ``tfidf.json``,
         an ONNX manifest, a dataset summary); single-label when absent, as every file written before multi-label."""
         return cls.MULTILABEL if (raw or {}).get("task") == cls.MULTILABEL else cls.MULTICLASS
+
+    @classmethod
+    def of_labels(cls, labels) -> "Task":
+        """The task of a split's labels: multi-hot rows (lists, tuples or 1-D arrays; data/multilabel.py)
+        are multi-label, class indices single-label. Read without numpy (the TUI starts without it)."""
+        first = labels[0] if len(labels) else None
+        rows = isinstance(first, (list, tuple)) or getattr(first, "ndim", 0) >= 1
+        return cls.MULTILABEL if rows else cls.MULTICLASS
 
 
 class Predicts(StrEnum):
@@ -111,7 +135,8 @@ def data_label(started: dict) -> str | None:
 
 
 def label(kind: str, members: int | None = None) -> str:
-    if kind == "seeds" and members:
+    """The short label the runs tables print for ``kind`` (a seeds group with its size: ``3 seeds``)."""
+    if kind == RunKind.SEEDS and members:
         return f"{members} seeds"
     return LABELS.get(kind, kind)
 

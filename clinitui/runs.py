@@ -15,7 +15,7 @@ from pathlib import Path
 
 from clinitui.errors import RunDirectoryError
 from clinitui.events import FINAL_TYPES, read_events
-from clinitui.kinds import SEEDS_FILE, data_label, is_seed_group, kind_of, seed_members
+from clinitui.kinds import SEEDS_FILE, RunKind, data_label, is_seed_group, kind_of, seed_members
 from clinitui.rundir import lock_holder, pid_alive, read_pid
 
 HEARTBEAT_STALE_S = 30.0
@@ -89,10 +89,13 @@ class RunSummary:
     epoch: int | None = None  # the last epoch reached (1-based)
     epochs: int | None = None  # epochs planned (train.epochs)
     test_f1: float | None = None  # macro-F1 of the best checkpoint on the test split
-    kind: str = "train"  # train | pretrain | tfidf | seeds | trial | seed (clinitui/kinds.py)
+    kind: RunKind = RunKind.TRAIN  # train | pretrain | tfidf | seeds | trial | seed (clinitui/kinds.py)
     mlm_loss: float | None = None  # pretraining: the latest held-out MLM loss (its figure instead of F1)
     perplexity: float | None = None  # pretraining: exp(mlm_loss)
     members: int | None = None  # a seeds group: how many seed runs
+
+    def __post_init__(self) -> None:
+        self.kind = RunKind(self.kind)
 
     @property
     def name(self) -> str:
@@ -211,7 +214,7 @@ def summarize_seed_group(group: Path) -> RunSummary:
         score("val_metrics") if payload else (sum(vals) / len(vals) if vals else None),
         min(starts) if starts else None, (max(ends) - min(starts)) if starts and ends else None,
         max(peaks) if peaks else None, next((r.error for r in runs if r.error), None), data=first.data,
-        test_f1=score("metrics"), kind="seeds", members=len(runs))
+        test_f1=score("metrics"), kind=RunKind.SEEDS, members=len(runs))
 
 
 def read_metrics(run_dir: Path) -> dict | None:

@@ -15,6 +15,7 @@ from typing_extensions import Annotated
 
 from clinitui.cli.common import boundary, print_json
 from clinitui.cli.progress import PlainProgress
+from clinitui.kinds import RunKind
 from clinitui.signals import StopFlag
 
 Opt = typer.Option
@@ -102,7 +103,7 @@ def pretrain(
             else:
                 sys.stderr.write(f"started worker {pid}: {path}\nfollow it with `clinitui runs show {path}` or the TUI\n")
             return
-        path = new_run_dir(root, "pretrain", _slug(prepared.config.model.backbone), run_dir)
+        path = new_run_dir(root, RunKind.PRETRAIN, _slug(prepared.config.model.backbone), run_dir)
         _run_here(prepared, path, resume=False, json_out=json_out, quiet=quiet)
 
 

@@ -57,22 +57,22 @@ def started_cell(t: float | None) -> str:
 def model_cell(r: RunSummary) -> str:
     """``backbone + adapter`` for what was trained with an adapter; the backbone alone for a
     pretraining run (its product is a backbone) and the TF-IDF model (no network)."""
-    if r.adapter in ("", "?", None) or r.kind in ("pretrain", "tfidf"):
+    if r.adapter in ("", "?", None) or not r.kind.has_adapter:
         return r.backbone
     return f"{r.backbone} + {r.adapter}"
 
 
 def val_cell(r: RunSummary) -> str:
     """Validation macro-F1, or for a pretraining run its held-out MLM loss (``MLM 4.123``)."""
-    if r.kind == "pretrain":
+    if not r.kind.classifier:
         return "-" if r.mlm_loss is None else f"MLM {r.mlm_loss:.3f}"
     return fmt_metric(r.best_f1, 4)
 
 
 def cells(r: RunSummary) -> list[str]:
     epoch = "-" if r.epoch is None and r.epochs is None else f"{r.epoch or 0}/{r.epochs or '?'}"
-    if r.kind in ("pretrain", "seeds", "tfidf"):
-        epoch = "-"  # pretraining counts steps, TF-IDF fits once, a group's seed runs have their own epochs
+    if not r.kind.has_epochs:
+        epoch = "-"
     return [r.name, r.status, kind_label(r.kind, r.members), model_cell(r), r.data or "-", epoch, val_cell(r),
             fmt_metric(r.test_f1, 4), started_cell(r.started), fmt_duration(r.duration_s)]
 
@@ -80,10 +80,10 @@ def cells(r: RunSummary) -> list[str]:
 def detail_lines(r: RunSummary) -> list[tuple[str, str]]:
     """``runs show`` for people: one (label, value) per line, ``-`` for what is not known."""
     epoch = "-" if r.epoch is None and r.epochs is None else f"{r.epoch or 0} of {r.epochs or '?'}"
-    if r.kind in ("pretrain", "seeds", "tfidf"):
-        epoch = "-"  # pretraining counts steps, TF-IDF fits once, a group's seed runs have their own epochs
+    if not r.kind.has_epochs:
+        epoch = "-"
     scores = [("best val F1", fmt_metric(r.best_f1, 4)), ("test F1", fmt_metric(r.test_f1, 4))]
-    if r.kind == "pretrain":
+    if not r.kind.classifier:
         scores = [("val MLM loss", fmt_metric(r.mlm_loss, 4)), ("perplexity", fmt_metric(r.perplexity, 2))]
     lines = [("name", r.name), ("folder", str(r.path)), ("status", r.status), ("kind", kind_label(r.kind, r.members)),
              ("model", model_cell(r)), ("budget", r.budget), ("data", r.data or "-"),

@@ -10,6 +10,7 @@ import typer
 from typing_extensions import Annotated
 
 from clinitui.cli.common import boundary, print_json
+from clinitui.kinds import RunKind, Task, config_kind
 from clinitui.signals import StopFlag
 
 Opt = typer.Option
@@ -81,16 +82,13 @@ def train(
 ) -> None:
     """Train a classifier and report its test metrics."""
     with boundary():
-        from clinitui.engine.recipes.train import prepare
-        from clinitui.runs import default_runs_root, new_run_dir
-
-        dist = {"nproc": nproc, "nnodes": nnodes, "node_rank": node_rank, "rdzv_endpoint": rdzv_endpoint}
         if resume is not None:
             from clinitui.runs import resolve_run
 
             _resume(resolve_run(resume, runs_root), detach=detach, json_out=json_out, quiet=quiet, nproc=nproc,
                     nnodes=nnodes, node_rank=node_rank, rdzv_endpoint=rdzv_endpoint)
             return
+        dist = {"nproc": nproc, "nnodes": nnodes, "node_rank": node_rank, "rdzv_endpoint": rdzv_endpoint}
         config = build_config(data=data, text_col=text_col, label_col=label_col, split_col=split_col,
                               backbone=backbone, adapter=adapter, epochs=epochs, max_length=max_length,
                               seed=seed, sets=sets or [], allow_download=allow_download, preset=preset,
@@ -101,34 +99,49 @@ def train(
         if dry_run:
             _print_plan(config, json_out)
             return
-        prepared = prepare(config)  # bad input fails here, before any run directory exists
-        root = runs_root or default_runs_root()
-        if seeds > 1:
-            if prepared.dataset.multilabel:
-                from clinitui.errors import ConfigError
+        _start(config, runs_root=runs_root, run_dir=run_dir, seeds=seeds, detach=detach, json_out=json_out,
+               quiet=quiet)
 
-                raise ConfigError("--seeds N does not support multi-label runs (--task multilabel) yet; train the seeds as separate "
-                                  "runs with --seed (docs/tasks.md)")
-            from clinitui.cli.seeds import run_seeds
 
-            run_seeds(prepared, root, run_dir, seeds, detach=detach, json_out=json_out, quiet=quiet)
-            return
-        if detach or config.dist.world_size > 1:  # several processes: always the torchrun worker group
-            from clinitui.launcher import start_worker
+def _start(config, *, runs_root: Optional[Path], run_dir: Optional[Path], seeds: int, detach: bool, json_out: bool,
+           quiet: bool) -> None:
+    """Read the data, then train: ``--seeds N`` runs, a worker group (detached, or several processes), or here."""
+    from clinitui.engine.recipes.train import prepare
+    from clinitui.runs import default_runs_root, new_run_dir
 
-            path, pid = start_worker(config, root, run_dir)
-            if not detach:
-                from clinitui.cli.multiproc import follow
+    prepared = prepare(config)  # bad input fails here, before any run directory exists
+    root = runs_root or default_runs_root()
+    if seeds > 1:
+        if prepared.dataset.task is Task.MULTILABEL:
+            from clinitui.errors import ConfigError
 
-                _print_result(follow(path, pid, quiet=quiet), json_out=json_out, quiet=quiet)
-                return
-            if json_out:
-                print_json({"run_dir": str(path), "pid": pid, "checkpoint": str(path / "checkpoint")})
-            else:
-                sys.stderr.write(f"started worker {pid}: {path}\nfollow it with `clinitui runs show {path}` or the TUI\n")
-            return
-        path = new_run_dir(root, config.model.backbone, config.model.adapter, run_dir)
-        _run_here(prepared, path, resume=False, json_out=json_out, quiet=quiet)
+            raise ConfigError("--seeds N does not support multi-label runs (--task multilabel) yet; train the seeds as separate "
+                              "runs with --seed (docs/tasks.md)")
+        from clinitui.cli.seeds import run_seeds
+
+        run_seeds(prepared, root, run_dir, seeds, detach=detach, json_out=json_out, quiet=quiet)
+        return
+    if detach or config.dist.world_size > 1:  # several processes: always the torchrun worker group
+        from clinitui.launcher import start_worker
+
+        path, pid = start_worker(config, root, run_dir)
+        _worker_started(path, pid, detach=detach, json_out=json_out, quiet=quiet,
+                        line=f"started worker {pid}: {path}\nfollow it with `clinitui runs show {path}` or the TUI\n")
+        return
+    path = new_run_dir(root, config.model.backbone, config.model.adapter, run_dir)
+    _run_here(prepared, path, resume=False, json_out=json_out, quiet=quiet)
+
+
+def _worker_started(path: Path, pid: int, *, detach: bool, json_out: bool, quiet: bool, line: str) -> None:
+    """A worker group runs the training: follow it to its result, or (``--detach``) say where it runs."""
+    if not detach:
+        from clinitui.cli.multiproc import follow
+
+        _print_result(follow(path, pid, quiet=quiet), json_out=json_out, quiet=quiet)
+    elif json_out:
+        print_json({"run_dir": str(path), "pid": pid, "checkpoint": str(path / "checkpoint")})
+    else:
+        sys.stderr.write(line)
 
 
 def _resume(path: Path, *, detach: bool, json_out: bool, quiet: bool, nproc: Optional[int] = None,
@@ -158,15 +171,8 @@ def _resume(path: Path, *, detach: bool, json_out: bool, quiet: bool, nproc: Opt
         from clinitui.launcher import resume_worker
 
         pid = resume_worker(path, d)
-        if not detach:
-            from clinitui.cli.multiproc import follow
-
-            _print_result(follow(path, pid, quiet=quiet), json_out=json_out, quiet=quiet)
-            return
-        if json_out:
-            print_json({"run_dir": str(path), "pid": pid, "checkpoint": str(path / "checkpoint")})
-        else:
-            sys.stderr.write(f"resumed in worker {pid}: {path}\n")
+        _worker_started(path, pid, detach=detach, json_out=json_out, quiet=quiet,
+                        line=f"resumed in worker {pid}: {path}\n")
         return
     _run_here(prepared, path, resume=True, json_out=json_out, quiet=quiet)
 
@@ -216,7 +222,7 @@ def _print_plan(config, json_out: bool) -> None:
     """``--dry-run``: the memory plan, computed from architecture numbers alone (nothing is loaded)."""
     from clinitui.engine.memory.planner import describe_plan, plan_for_config
 
-    if config.model.backbone == "tfidf":  # no network: nothing to plan (engine/recipes/tfidf.py)
+    if config_kind(config) is RunKind.TFIDF:  # no network: nothing to plan (engine/recipes/tfidf.py)
         note = "the tfidf model has no network: it fits in host memory, in seconds to minutes on CPU"
         if json_out:
             print_json({"fits": True, "plan": {"device": "cpu", "notes": [note]}, "config": config.model_dump()})

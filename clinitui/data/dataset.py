@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from clinitui.data.readers import Table
 from clinitui.errors import DataError
+from clinitui.kinds import Task
 
 
 POSITIVE_NAMES = ("1", "true", "yes", "positive", "pos", "oui")
@@ -32,18 +33,22 @@ class Dataset:
     split_kind: str  # "file" (split column) or "stratified(seed=..)"
     digest: str  # identifies the data without revealing it
     warnings: list[str]
-    task: str = "multiclass"  # or "multilabel" (data/multilabel.py)
+    task: Task = Task.MULTICLASS  # or MULTILABEL (data/multilabel.py); a str naming one is read as it
     label_sep: str = "|"
+
+    def __post_init__(self) -> None:
+        self.task = Task(self.task)
 
     @property
     def multilabel(self) -> bool:
-        return self.task == "multilabel"
+        """``task is Task.MULTILABEL``, for the callers that still ask this way (engine/recipes/)."""
+        return self.task is Task.MULTILABEL
 
     def counts(self) -> dict[str, dict[str, int]]:
         """``{split: {label: count}}``: what the CLI prints before training (multi-label: notes with each label)."""
         out = {}
         for name in ("train", "val", "test"):
-            if self.multilabel:
+            if self.task is Task.MULTILABEL:
                 rows = getattr(self, name).labels
                 out[name] = {label: sum(r[i] for r in rows) for i, label in enumerate(self.label_names)}
                 continue

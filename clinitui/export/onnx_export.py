@@ -20,6 +20,7 @@ from pathlib import Path
 
 from clinitui.errors import ConfigError, RunDirectoryError
 from clinitui.export.bundle import FORMAT, FORMAT_VERSION, MANIFEST, MODEL, TOKENIZER
+from clinitui.kinds import Predicts, Task, checkpoint_predicts
 
 OPSET = 17
 
@@ -33,10 +34,10 @@ def _settings(raw: dict) -> dict:
     op = raw.get("operating_point")
     if isinstance(op, dict) and op.get("threshold") is not None:
         out["operating_point"] = {"rule": str(op.get("rule", "")), "threshold": float(op["threshold"])}
-    if raw.get("task") == "multilabel":  # sigmoid outputs; a label set at the per-label thresholds
+    if Task.of(raw) is Task.MULTILABEL:  # sigmoid outputs; a label set at the per-label thresholds
         from clinitui.engine.evaluate.multilabel import thresholds_of
 
-        out.update(task="multilabel", label_sep=str(raw.get("label_sep") or "|"),
+        out.update(task=Task.MULTILABEL.value, label_sep=str(raw.get("label_sep") or "|"),
                    label_thresholds=thresholds_of(raw, len(raw["label_names"])))
     return out
 
@@ -45,8 +46,9 @@ def _ensemble(info) -> dict | None:
     """The checkpoint's ``ensemble`` entry after its TF-IDF files pass their checksums, else None."""
     from clinitui.engine.tfidf.blend import load_part
 
-    if load_part(info) is None:
+    if checkpoint_predicts(info.raw) is not Predicts.BLEND:
         return None
+    load_part(info)  # its files against their checksums
     spec = info.raw["ensemble"]
     return {"name": spec["name"], "weight": float(spec["weight"]), "path": spec["path"], "sha256": spec.get("sha256")}
 
@@ -71,7 +73,7 @@ def export_onnx(checkpoint: Path, out: Path, *, sample_length: int = 16) -> dict
     from clinitui.engine.checkpoint.folder import load_checkpoint, read_checkpoint_info
 
     info = read_checkpoint_info(checkpoint)
-    if info.raw.get("members") or info.model.backbone == "tfidf":
+    if checkpoint_predicts(info.raw) in (Predicts.SEED_AVERAGE, Predicts.TFIDF):
         raise ConfigError(f"{info.path}: a seed group or a tfidf checkpoint has no single network to export; "
                           "export one of its runs trained with a neural backbone")
     notes = info.raw.get("long_notes") or {"mode": "truncate"}
@@ -83,6 +85,7 @@ def export_onnx(checkpoint: Path, out: Path, *, sample_length: int = 16) -> dict
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RunDirectoryError(f"{out}: already exists and is not empty; choose a new --out folder")
     model, tokenizer, info = load_checkpoint(info.path, "cpu")
+    multilabel = Task.of(info.raw) is Task.MULTILABEL  # one sigmoid per label, else a softmax
 
     class Probabilities(torch.nn.Module):
         def __init__(self, net) -> None:
@@ -91,7 +94,7 @@ def export_onnx(checkpoint: Path, out: Path, *, sample_length: int = 16) -> dict
 
         def forward(self, input_ids, attention_mask):
             logits = self.net(input_ids, attention_mask).float()
-            return torch.sigmoid(logits) if info.raw.get("task") == "multilabel" else torch.softmax(logits, dim=-1)
+            return torch.sigmoid(logits) if multilabel else torch.softmax(logits, dim=-1)
 
     wrapper = Probabilities(model).eval()
     ids = torch.full((2, sample_length), int(tokenizer.pad_id), dtype=torch.long)

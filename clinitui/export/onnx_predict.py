@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from clinitui.data.readers import read_table
+from clinitui.engine.inference.rows import prediction_rows
 from clinitui.errors import CheckpointError, ConfigError
 from clinitui.export.bundle import MODEL, TOKENIZER, read_manifest
+from clinitui.kinds import Task
 
 
 def _session(path: Path, threads: int | None):
@@ -38,6 +40,7 @@ class ExportedModel:
         self.path = Path(path)
         self.manifest = read_manifest(self.path)
         self.labels = [str(x) for x in self.manifest["label_names"]]
+        self.task = Task.of(self.manifest)
         self.max_length = int(self.manifest["max_length"])
         self.pad_id = int(self.manifest["pad_id"])
         self.tokenizer = Tokenizer.from_file(str(self.path / TOKENIZER))
@@ -91,7 +94,7 @@ class ExportedModel:
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """Predicted class per row: the operating threshold on the positive class if set, else argmax."""
-        if self.manifest.get("task") == "multilabel":  # multi-hot rows at the per-label thresholds
+        if self.task is Task.MULTILABEL:  # multi-hot rows at the per-label thresholds
             return (probs >= np.asarray(self.manifest["label_thresholds"], dtype=float)).astype(int)
         op = self.manifest.get("operating_point")
         pos = self.manifest.get("positive_index")
@@ -116,13 +119,5 @@ def predict_export(path: Path, data: Path, *, text_col: str = "text", delimiter:
     model = ExportedModel(path, threads)
     table = read_table(data, text_col, require_labels=False, delimiter=delimiter, encoding=encoding)
     probs = model.probabilities(table.texts)
-    chosen = model.decide(probs)
-    rows = []
-    for i, (p, c) in enumerate(zip(probs, chosen)):
-        if model.manifest.get("task") == "multilabel":
-            row = {"row": i, "predicted": model.manifest["label_sep"].join(n for n, on in zip(model.labels, c) if on)}
-        else:
-            row = {"row": i, "predicted": model.labels[int(c)]}
-        row.update({f"p_{name}": round(float(v), 6) for name, v in zip(model.labels, p)})
-        rows.append(row)
-    return model.labels, rows
+    return model.labels, prediction_rows(model.labels, probs, model.decide(probs), model.task,
+                                         model.manifest.get("label_sep") or "|")

@@ -19,6 +19,7 @@ from clinitui.engine.evaluate import stats
 from clinitui.engine.checkpoint.folder import read_checkpoint_info, sha256_file
 from clinitui.engine.evaluate.assess import PREDICTIONS_FILE, assess, curves
 from clinitui.errors import ConfigError
+from clinitui.kinds import Task
 
 TODO = "[to be completed]"
 SPLIT_USE = {
@@ -116,7 +117,7 @@ def build_report(target: Path, *, data: Path | None = None, text_col: str = "tex
     """Everything ``report.html`` shows, as plain JSON-able data."""
     run, ckpt = resolve(target)
     info = read_checkpoint_info(ckpt)
-    if info.raw.get("task") == "multilabel":
+    if Task.of(info.raw) is Task.MULTILABEL:
         raise ConfigError(f"{target}: clinitui report does not cover multi-label runs yet; metrics.json and "
                           "`clinitui eval RUN --data FILE --json` give their per-label metrics (docs/tasks.md)")
     run_metrics = _read_json(run / "metrics.json") if run else None
@@ -131,8 +132,7 @@ def build_report(target: Path, *, data: Path | None = None, text_col: str = "tex
         s = score(ckpt, data, text_col=text_col, label_col=label_col, split_col=split_col, split=split,
                   extra_cols=extra)
         y, raw = s.y, s.raw_probs
-        groups = [s.table.extra[group_col][i] for i in s.rows] if group_col else None
-        ids = [s.table.extra[id_col][i] for i in s.rows] if id_col else None
+        groups, ids = s.column(group_col), s.column(id_col)
         scored = {"source": Path(data).name, "split": split if split_col else "all", "n": int(len(y))}
         boot = {"resamples": stats.DEFAULT_RESAMPLES, "seed": stats.DEFAULT_SEED}
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from clinitui.kinds import Task
 from clinitui.rundir import write_private
 from clinitui.sweep import journal as J
 
@@ -26,7 +27,7 @@ def compute_baselines(sweep_dir: Path, configs: list) -> dict:
             continue
         seen.add(key)
         d = config.data
-        if d.task == "multilabel":
+        if d.task == Task.MULTILABEL:
             from clinitui.errors import ConfigError
 
             raise ConfigError("the sweep's baseline row does not cover multi-label configurations (data.task = "

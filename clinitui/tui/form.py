@@ -11,6 +11,7 @@ import shlex
 from typing import TYPE_CHECKING
 
 from clinitui.errors import ClinituiError, ConfigError
+from clinitui.kinds import RunKind
 from clinitui.tui.launch_values import LaunchValues, check_numbers, quoted
 from clinitui.tui.pretrain_form import pretrain_assignments, pretrain_command, pretrain_problem
 
@@ -33,9 +34,9 @@ def assignments(values: LaunchValues) -> list[str]:
         out.append(f"data.demo_size={values.demo_size.strip()}")
     for key, raw in (("train.epochs", values.epochs), ("train.lr", values.lr), ("train.seed", values.seed),
                      ("dist.nproc", values.nproc)):
-        if raw.strip() and not (key in ("train.lr", "dist.nproc") and values.kind == "pretrain"):
+        if raw.strip() and not (key in ("train.lr", "dist.nproc") and values.kind == RunKind.PRETRAIN):
             out.append(f"{key}={raw.strip()}")
-    if values.kind == "pretrain":
+    if values.kind == RunKind.PRETRAIN:
         out.extend(pretrain_assignments(values))
     try:
         out.extend(shlex.split(values.extra))
@@ -50,7 +51,7 @@ def build_config(values: LaunchValues) -> RunConfig:
 
     check_numbers(values)
     parts = values.parts()
-    preset = values.preset if values.kind == "train" else ""  # pretraining takes no experiment preset
+    preset = values.preset if values.kind == RunKind.TRAIN else ""  # pretraining takes no experiment preset
     return catalog.compose(preset=preset or None, backbone=parts["backbone"] or "",
                            adapter=parts["adapter"] or "", budget=parts["budget"] or "",
                            sets=assignments(values))
@@ -60,7 +61,7 @@ def problem(values: LaunchValues) -> str | None:
     """Why Start is disabled, in one line, or None when the form can start a run."""
     if not values.backbone.strip():
         return "choose a backbone"
-    if values.kind == "pretrain":
+    if values.kind == RunKind.PRETRAIN:
         reason = pretrain_problem(values)
         if reason:
             return reason
@@ -77,7 +78,7 @@ def cli_command(values: LaunchValues) -> str:
     """The equivalent ``clinitui train`` command line (shown in the form, copyable to a script)."""
     from clinitui.tui.catalog import presets_available
 
-    if values.kind == "pretrain":
+    if values.kind == RunKind.PRETRAIN:
         return pretrain_command(values)
     words = ["clinitui", "train"]
     if values.preset:

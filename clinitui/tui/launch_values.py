@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from clinitui.errors import ConfigError
+from clinitui.kinds import RunKind
 
 
 @dataclass
@@ -29,7 +30,7 @@ class LaunchValues:
     seed: str = ""
     nproc: str = ""  # data-parallel processes (offered when several GPUs are visible)
     extra: str = ""
-    kind: str = "train"  # or "pretrain": a `clinitui pretrain` run (clinitui/tui/pretrain_form.py)
+    kind: RunKind = RunKind.TRAIN  # or PRETRAIN: a `clinitui pretrain` run (clinitui/tui/pretrain_form.py)
     more_data: str = ""  # pretraining: more text files, comma-separated
     steps: str = ""  # pretraining: optimizer steps
     window: str = ""  # pretraining: tokens per window
@@ -43,9 +44,9 @@ class LaunchValues:
         out: dict[str, str | None] = {}
         for key in ("backbone", "adapter", "budget"):
             value = getattr(self, key)
-            preset = self.preset if self.kind == "train" else ""  # pretraining takes no experiment preset
+            preset = self.preset if self.kind == RunKind.TRAIN else ""  # pretraining takes no experiment preset
             out[key] = None if preset and self.preset_parts.get(key) == value else value
-        if self.kind == "pretrain":  # no experiment preset or adapter: masked-LM trains the encoder alone
+        if self.kind == RunKind.PRETRAIN:  # no experiment preset or adapter: masked-LM trains the encoder alone
             out["adapter"] = None
         if out["budget"] == "auto":
             out["budget"] = None

@@ -10,9 +10,11 @@ and ``clinitui pretrain --resume`` treat it alike. No Textual here (tests/tui/te
 from __future__ import annotations
 
 import shlex
+
+from clinitui.kinds import RunKind
 from clinitui.tui.launch_values import LaunchValues, check_numbers, quoted
 
-KINDS = (("train a classifier", "train"), ("pretrain a backbone (masked LM on unlabeled text)", "pretrain"))
+KINDS = (("train a classifier", RunKind.TRAIN), ("pretrain a backbone (masked LM on unlabeled text)", RunKind.PRETRAIN))
 
 
 def more_files(values: LaunchValues) -> list[str]:

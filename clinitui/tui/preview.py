@@ -17,6 +17,7 @@ from pathlib import Path
 
 from clinitui.data.readers import _suffix, read_table
 from clinitui.errors import DataError
+from clinitui.kinds import RunKind
 
 DATA_SUFFIXES = (".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".parquet", ".pq", ".txt")
 
@@ -144,8 +145,8 @@ def preview_for(key: tuple) -> tuple[tuple, list[str], PreviewStats | None, str 
     Returns (the key actually used — columns guessed from the header when the given ones are
     absent —, the file's columns, the statistics, or the reader's one-line error).
     """
-    path, text_col, label_col, split_col, demo_size, *kind = key  # kind: ("pretrain",) reads no labels
-    unlabeled = kind == ["pretrain"]
+    path, text_col, label_col, split_col, demo_size, *kind = key  # kind: (RunKind.PRETRAIN,) reads no labels
+    unlabeled = kind == [RunKind.PRETRAIN]
     columns: list[str] = []
     try:
         if not path:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from clinitui.events import FINAL_TYPES
 from clinitui.fmt import fmt_bytes, fmt_metric, fmt_offset
+from clinitui.kinds import RunKind, config_kind
 
 LOG_TYPES = ("run_started", "eval", "baseline", "checkpoint", "oom_backoff", "warning", "run_finished", "run_failed",
              "stopped")
@@ -65,7 +66,7 @@ class RunState:
     @property
     def is_pretrain(self) -> bool:
         """A ``clinitui pretrain`` run: its figures are MLM losses, its product a backbone folder."""
-        return self.started.get("kind") == "pretrain" or bool(self.config.get("pretrain"))
+        return self.started.get("kind") == RunKind.PRETRAIN or config_kind(self.config) is RunKind.PRETRAIN
 
     @property
     def mlm_evals(self) -> list[dict]:
@@ -241,7 +242,7 @@ def describe(e: dict, state: RunState) -> LogLine | None:
     if kind == "eval" and e.get("mlm_loss") is not None:  # a pretraining run (engine/recipes/pretrain.py)
         return LogLine(offset, "info", f"{e.get('split', '?')} step {e.get('step', '?')}: MLM loss "
                                        f"{fmt_metric(e.get('mlm_loss'))} perplexity {fmt_metric(e.get('perplexity'))}")
-    if kind == "run_finished" and e.get("kind") == "pretrain":
+    if kind == "run_finished" and e.get("kind") == RunKind.PRETRAIN:
         return LogLine(offset, "good", f"finished: held-out MLM loss {fmt_metric(e.get('val_mlm_loss'))}, "
                                        f"perplexity {fmt_metric(e.get('perplexity'))}")
     if kind == "eval":

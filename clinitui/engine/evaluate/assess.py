@@ -18,6 +18,7 @@ from clinitui.engine.evaluate import calibration
 from clinitui.engine.evaluate import stats
 from clinitui.engine.evaluate.operating_point import (at_threshold, choose_threshold, decision_curve,
                                              predict_with_threshold, threshold_curve)
+from clinitui.kinds import Task
 
 PREDICTIONS_FILE = "predictions.json"  # labels and probabilities of val/test (numbers only, no text)
 MIN_GROUP_N, MIN_GROUP_EVENTS = 30, 5
@@ -30,7 +31,7 @@ def postprocess_raw(probs: np.ndarray, raw: dict, positive_index: int | None) ->
     """Apply a checkpoint's stored temperature, then its threshold (binary) or argmax.
 
     Multi-label (``task`` = multilabel): the multi-hot prediction at the stored per-label thresholds."""
-    if raw.get("task") == "multilabel":
+    if Task.of(raw) is Task.MULTILABEL:
         from clinitui.engine.evaluate.multilabel import apply_thresholds, thresholds_of
 
         return probs, apply_thresholds(probs, thresholds_of(raw, probs.shape[1]))

@@ -21,12 +21,16 @@ import math
 
 import numpy as np
 
-TASK = "multilabel"
+from clinitui.kinds import Task
+
+# the ``task`` value written into metrics, events and config.json: a plain str, as a resumable state
+# (trainer.pt, loaded with weights_only) holds the validation metrics and cannot unpickle an enum
+TASK = Task.MULTILABEL.value
 
 
 def is_multilabel_labels(labels) -> bool:
-    """True for a split's multi-hot rows (data/multilabel.py), False for class indices."""
-    return len(labels) > 0 and isinstance(labels[0], (list, tuple, np.ndarray))
+    """True for a split's multi-hot rows (:meth:`clinitui.kinds.Task.of_labels` decides)."""
+    return Task.of_labels(labels) is Task.MULTILABEL
 
 
 def choose_thresholds(y: np.ndarray, probs: np.ndarray, rule: str = "f1") -> list[float]:

@@ -1,4 +1,20 @@
-"""``clinitui eval`` and ``clinitui predict``: a saved checkpoint applied to a data file."""
+"""``clinitui eval`` and ``clinitui predict``: a saved checkpoint applied to a data file, whatever its task.
+
+One path for single- and multi-label checkpoints: :func:`score` reads the file and computes what the
+checkpoint predicts (engine/inference/predictor.py: network, TF-IDF blend, seed average); what
+differs between the two tasks (how the file's label cells are read, how the decision is locked and
+the metrics computed) is held by :class:`SingleLabel` and :class:`MultiLabel`, one of which
+:func:`task_of` picks from the checkpoint's ``task`` (clinitui/kinds.py): the one place that branches.
+
+* single-label: the stored temperature, then the operating threshold (binary) or argmax, assessed
+  with intervals, calibration, subgroups, error ids and ``--compare`` (engine/evaluate/assess.py);
+* multi-label: the file's label sets (the checkpoint's ``label_sep`` cuts the cells; JSONL lists are
+  read as they are) at the per-label thresholds stored at training (engine/evaluate/multilabel.py).
+  Subgroups, error ids and ``--compare`` are single-label features for now: asked for, they stop
+  with one line (exit 2).
+
+``--threshold-rule`` chooses the threshold (each label's, multi-label) again on the file's dev rows.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from clinitui.data.readers import read_table
-from clinitui.engine.checkpoint.folder import load_checkpoint, read_checkpoint_info
+from clinitui.engine.checkpoint.folder import read_checkpoint_info
 from clinitui.engine.evaluate import stats
-from clinitui.engine.inference.rows import file_dev_rows, rows_for_split
+from clinitui.engine.inference.rows import file_dev_rows, prediction_rows, rows_for_split
 from clinitui.errors import ConfigError, DataError
-
-
-def _device(device: str | None) -> str:
-    import torch
-
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+from clinitui.kinds import Task
 
 
 def probabilities(checkpoint: Path, texts: list[str], batch_size: int = 64, device: str | None = None):
@@ -27,27 +38,45 @@ def probabilities(checkpoint: Path, texts: list[str], batch_size: int = 64, devi
     return checkpoint_probabilities(checkpoint, texts, batch_size, device)
 
 
+@dataclass(frozen=True)
+class Request:
+    """What ``eval`` is asked: the file and its columns, which rows, and the optional analyses."""
+
+    data: Path
+    text_col: str = "text"
+    label_col: str = "label"
+    split_col: str | None = None
+    split: str | None = "test"
+    device: str | None = None
+    n_boot: int = stats.DEFAULT_RESAMPLES
+    seed: int = stats.DEFAULT_SEED
+    threshold_rule: str | None = None
+    compare: Path | None = None
+    group_col: str | None = None
+    id_col: str | None = None
+    delimiter: str | None = None
+    encoding: str | None = None
+
+    @property
+    def split_name(self) -> str:
+        return self.split if self.split_col else "all"
+
+
 @dataclass
 class Scored:
     """A checkpoint's raw probabilities on a file's scored rows (and its dev rows, when asked)."""
 
     info: object  # CheckpointInfo
-    y: np.ndarray
+    y: np.ndarray  # class indices; multi-label: multi-hot rows
     raw_probs: np.ndarray
     rows: list[int]
     table: object  # data.readers.Table
     dev_y: np.ndarray | None = None
     dev_probs: np.ndarray | None = None
 
-
-def _label_indices(table, rows: list[int], info, data: Path) -> np.ndarray:
-    unknown = sorted({table.labels[i] for i in rows} - set(info.label_names))
-    if unknown:
-        shown = ", ".join(repr(u[:30]) for u in unknown[:5])
-        raise DataError(f"{data}: label(s) {shown} unknown to the checkpoint, which knows "
-                        f"{', '.join(info.label_names)}; relabel the file or use a matching checkpoint")
-    index = {name: i for i, name in enumerate(info.label_names)}
-    return np.asarray([index[table.labels[i]] for i in rows], dtype=int)
+    def column(self, name: str | None) -> list[str] | None:
+        """The scored rows' cells of an extra column (``--group-col``, ``--id-col``); None when not asked."""
+        return [self.table.extra[name][i] for i in self.rows] if name else None
 
 
 def score(checkpoint: Path, data: Path, *, text_col: str = "text", label_col: str = "label",
@@ -56,57 +85,73 @@ def score(checkpoint: Path, data: Path, *, text_col: str = "text", label_col: st
           encoding: str | None = None) -> Scored:
     """Read ``data`` and score the chosen rows (and, ``with_dev``, the dev rows) with one model load."""
     info = read_checkpoint_info(checkpoint)  # cheap checks before reading a large file
+    task = task_of(info)
     if table is None:
         table = read_table(data, text_col, label_col, split_col, extra_cols=extra_cols, delimiter=delimiter,
-                           encoding=encoding)
+                           encoding=encoding, multilabel=task.multilabel)
     rows = rows_for_split(table, split if split_col else None, Path(data))
-    dev_rows: list[int] = []
-    if with_dev:
-        dev_rows = file_dev_rows(table, "the threshold")
-    y = _label_indices(table, rows, info, Path(data))
-    dev_y = _label_indices(table, dev_rows, info, Path(data)) if with_dev else None
+    dev_rows = file_dev_rows(table, task.chosen) if with_dev else []
+    y = task.labels(table, rows, info, Path(data))
+    dev_y = task.labels(table, dev_rows, info, Path(data)) if with_dev else None
     probs, info = probabilities(info.path, [table.texts[i] for i in rows + dev_rows], device=device)
     return Scored(info, y, probs[:len(rows)], rows, table, dev_y, probs[len(rows):] if with_dev else None)
 
 
-def evaluate(checkpoint: Path, data: Path, *, text_col: str = "text", label_col: str = "label",
-             split_col: str | None = None, split: str | None = "test", device: str | None = None,
-             n_boot: int = stats.DEFAULT_RESAMPLES, seed: int = stats.DEFAULT_SEED, threshold_rule: str | None = None,
-             compare: Path | None = None, group_col: str | None = None, id_col: str | None = None,
-             delimiter: str | None = None, encoding: str | None = None) -> dict:
-    """The ``eval --json`` payload: metrics with intervals, calibration, operating point, comparisons."""
-    from clinitui.engine.evaluate.assess import assess, compare as compare_models, postprocess
+def evaluate(checkpoint: Path, data: Path, **asked) -> dict:
+    """The ``eval --json`` payload; ``asked``: the fields of :class:`Request` (columns, split, analyses)."""
+    req = Request(data, **asked)
+    task = task_of(read_checkpoint_info(checkpoint))
+    task.refuse(req)
+    s = score(checkpoint, data, text_col=req.text_col, label_col=req.label_col, split_col=req.split_col,
+              split=req.split, device=req.device, extra_cols=tuple(c for c in (req.group_col, req.id_col) if c),
+              with_dev=req.threshold_rule is not None, delimiter=req.delimiter, encoding=req.encoding)
+    return task.payload(s, req)
 
-    if read_checkpoint_info(checkpoint).raw.get("task") == "multilabel":
-        from clinitui.engine.inference.multilabel import evaluate_multilabel
 
-        return evaluate_multilabel(checkpoint, data, text_col=text_col, label_col=label_col, split_col=split_col,
-                                   split=split, device=device, threshold_rule=threshold_rule, compare=compare,
-                                   group_col=group_col, id_col=id_col, delimiter=delimiter, encoding=encoding)
+class SingleLabel:
+    """One label per note (binary or multi-class): temperature, threshold or argmax, full assessment."""
 
-    extra_cols = tuple(c for c in (group_col, id_col) if c)
-    s = score(checkpoint, data, text_col=text_col, label_col=label_col, split_col=split_col, split=split,
-              device=device, extra_cols=extra_cols, with_dev=threshold_rule is not None, delimiter=delimiter,
-              encoding=encoding)
-    info = s.info
-    temperature, threshold, rule = _locked(info, s, threshold_rule)
-    groups = [s.table.extra[group_col][i] for i in s.rows] if group_col else None
-    ids = [s.table.extra[id_col][i] for i in s.rows] if id_col else None
-    metrics, extras = assess(s.y, s.raw_probs, info.label_names, info.positive_index, temperature=temperature,
-                             threshold=threshold, rule=rule, n_boot=n_boot, seed=seed, groups=groups, ids=ids)
-    if compare is not None:
-        other = score(compare, data, text_col=text_col, label_col=label_col, split_col=split_col, split=split,
-                      device=device, table=s.table)
-        if other.info.label_names != info.label_names:
-            raise ConfigError(f"{compare}: its labels ({', '.join(other.info.label_names)}) differ from "
-                              f"{info.path}'s; compare checkpoints trained on the same classes")
-        probs_b, pred_b = postprocess(other.raw_probs, other.info)
-        probs_a, pred_a = _predicted(s.raw_probs, info, temperature, threshold)
-        extras["vs_compare"] = {"other": str(other.info.path), **compare_models(
-            s.y, pred_a, probs_a, pred_b, probs_b, info.positive_index, n_boot, seed,
-            names=(Path(info.path).parent.name or "A", Path(other.info.path).parent.name or "B"))}
-    return {**metrics, **extras, "labels": info.label_names, "checkpoint": str(info.path), "data": str(data),
-            "split": split if split_col else "all", "temperature": temperature}
+    multilabel = False
+    chosen = "the threshold"  # what --threshold-rule chooses again on the file's dev rows
+
+    def refuse(self, req: Request) -> None:
+        """Nothing: every analysis of ``eval`` applies."""
+
+    @staticmethod
+    def labels(table, rows: list[int], info, data: Path) -> np.ndarray:
+        """Class indices of ``table``'s labels; DataError for a label the checkpoint does not know."""
+        unknown = sorted({table.labels[i] for i in rows} - set(info.label_names))
+        if unknown:
+            shown = ", ".join(repr(u[:30]) for u in unknown[:5])
+            raise DataError(f"{data}: label(s) {shown} unknown to the checkpoint, which knows "
+                            f"{', '.join(info.label_names)}; relabel the file or use a matching checkpoint")
+        index = {name: i for i, name in enumerate(info.label_names)}
+        return np.asarray([index[table.labels[i]] for i in rows], dtype=int)
+
+    def payload(self, s: Scored, req: Request) -> dict:
+        """Metrics with intervals, calibration, operating point, subgroups, error ids, comparison."""
+        from clinitui.engine.evaluate.assess import assess, compare as compare_models, postprocess, postprocess_raw
+
+        info = s.info
+        temperature, threshold, rule = _locked(info, s, req.threshold_rule)
+        metrics, extras = assess(s.y, s.raw_probs, info.label_names, info.positive_index, temperature=temperature,
+                                 threshold=threshold, rule=rule, n_boot=req.n_boot, seed=req.seed,
+                                 groups=s.column(req.group_col), ids=s.column(req.id_col))
+        if req.compare is not None:
+            other = score(req.compare, req.data, text_col=req.text_col, label_col=req.label_col,
+                          split_col=req.split_col, split=req.split, device=req.device, table=s.table)
+            if other.info.label_names != info.label_names:
+                raise ConfigError(f"{req.compare}: its labels ({', '.join(other.info.label_names)}) differ from "
+                                  f"{info.path}'s; compare checkpoints trained on the same classes")
+            probs_b, pred_b = postprocess(other.raw_probs, other.info)
+            probs_a, pred_a = postprocess_raw(s.raw_probs, {"temperature": temperature,
+                                                            "operating_point": {"threshold": threshold}},
+                                              info.positive_index)
+            extras["vs_compare"] = {"other": str(other.info.path), **compare_models(
+                s.y, pred_a, probs_a, pred_b, probs_b, info.positive_index, req.n_boot, req.seed,
+                names=(Path(info.path).parent.name or "A", Path(other.info.path).parent.name or "B"))}
+        return {**metrics, **extras, "labels": info.label_names, "checkpoint": str(info.path), "data": str(req.data),
+                "split": req.split_name, "temperature": temperature}
 
 
 def _locked(info, s: Scored, threshold_rule: str | None):
@@ -130,30 +175,72 @@ def _locked(info, s: Scored, threshold_rule: str | None):
     return temperature, threshold, rule
 
 
-def _predicted(raw_probs, info, temperature, threshold):
-    from clinitui.engine.evaluate.assess import postprocess_raw
+class MultiLabel:
+    """A set of labels per note: one sigmoid per label, each at its own locked threshold."""
 
-    return postprocess_raw(raw_probs, {"temperature": temperature, "operating_point": {"threshold": threshold}},
-                           info.positive_index)
+    multilabel = True
+    chosen = "the thresholds"
+
+    def refuse(self, req: Request) -> None:
+        unsupported = [flag for flag, v in (("--compare", req.compare), ("--group-col", req.group_col),
+                                            ("--id-col", req.id_col)) if v]
+        if unsupported:
+            raise ConfigError(f"{', '.join(unsupported)} is not supported for multi-label checkpoints yet; "
+                              "drop it (eval --json gives per-label metrics)")
+
+    @staticmethod
+    def labels(table, rows: list[int], info, data: Path) -> np.ndarray:
+        """Multi-hot rows of ``table``'s labels; DataError for a label the checkpoint does not know."""
+        from clinitui.engine.evaluate.multilabel import parse_label_set
+
+        names, sep = info.label_names, info.raw.get("label_sep") or "|"
+        index = {name: i for i, name in enumerate(names)}
+        lists = table.label_lists or [None] * len(table.labels)
+        y = np.zeros((len(rows), len(names)), dtype=int)
+        unknown: set[str] = set()
+        for r, i in enumerate(rows):
+            labels = lists[i] if lists[i] is not None else parse_label_set(table.labels[i], sep)
+            for name in labels:
+                if name in index:
+                    y[r, index[name]] = 1
+                else:
+                    unknown.add(name)
+        if unknown:
+            shown = ", ".join(repr(u[:30]) for u in sorted(unknown)[:5])
+            raise DataError(f"{data}: label(s) {shown} unknown to the checkpoint, which knows {', '.join(names)}; "
+                            f"check --label-col and the separator '{sep}', or use a matching checkpoint")
+        return y
+
+    def payload(self, s: Scored, req: Request) -> dict:
+        """Per-label and averaged metrics at the stored thresholds (or those re-chosen on the dev rows)."""
+        from clinitui.engine.evaluate.multilabel import choose_thresholds, multilabel_metrics, thresholds_of
+
+        info, names = s.info, s.info.label_names
+        thresholds, rule = thresholds_of(info.raw, len(names)), (info.raw.get("label_thresholds") or {}).get("rule")
+        if req.threshold_rule is not None:
+            thresholds = choose_thresholds(s.dev_y, s.dev_probs, req.threshold_rule)
+            rule = f"{req.threshold_rule} (chosen on the file's dev rows)"
+        metrics = multilabel_metrics(s.y, s.raw_probs, names, thresholds=thresholds)
+        return {**metrics, "labels": names, "label_thresholds": dict(zip(names, thresholds)), "threshold_rule": rule,
+                "checkpoint": str(info.path), "data": str(req.data), "split": req.split_name}
+
+
+TASKS = {Task.MULTICLASS: SingleLabel(), Task.MULTILABEL: MultiLabel()}
+
+
+def task_of(info) -> SingleLabel | MultiLabel:
+    """How ``eval`` treats the checkpoint ``info`` (CheckpointInfo): by the task its config.json states."""
+    return TASKS[Task.of(info.raw)]
 
 
 def predict(checkpoint: Path, data: Path, *, text_col: str = "text", device: str | None = None,
             delimiter: str | None = None, encoding: str | None = None) -> tuple[list[str], list[dict]]:
     """(label names, one row per note: ``row``, ``predicted``, ``p_<label>`` ...) in file order."""
+    from clinitui.engine.evaluate.assess import postprocess
+
     info = read_checkpoint_info(checkpoint)
     table = read_table(data, text_col, require_labels=False, delimiter=delimiter, encoding=encoding)
     raw, info = probabilities(info.path, table.texts, device=device)
-    from clinitui.engine.evaluate.assess import postprocess
-
-    probs, predicted = postprocess(raw, info)  # the stored temperature, then the locked threshold
-    names = info.label_names
-    rows = []
-    sep = info.raw.get("label_sep") or "|"
-    for i, p in enumerate(probs):
-        if info.raw.get("task") == "multilabel":  # the predicted set, joined; possibly empty
-            row = {"row": i, "predicted": sep.join(n for n, on in zip(names, predicted[i]) if on)}
-        else:
-            row = {"row": i, "predicted": names[int(predicted[i])]}
-        row.update({f"p_{name}": round(float(v), 6) for name, v in zip(names, p)})
-        rows.append(row)
-    return names, rows
+    probs, predicted = postprocess(raw, info)  # the stored temperature, then the locked threshold(s)
+    return info.label_names, prediction_rows(info.label_names, probs, predicted, Task.of(info.raw),
+                                             info.raw.get("label_sep") or "|")

@@ -1,11 +1,12 @@
 """What a checkpoint predicts: its class probabilities for a list of texts, whatever its kind.
 
-One function for ``eval``, ``predict`` and the TUI's evaluate (through engine/inference/apply.py):
+One function for ``eval``, ``predict`` and the TUI's evaluate (through engine/inference/apply.py),
+acting on what :func:`clinitui.kinds.checkpoint_predicts` says the checkpoint computes:
 
-* a network checkpoint: softmax of the classifier;
-* with an ``ensemble`` key: the network blended with its TF-IDF model (engine/tfidf/blend.py);
-* the ``tfidf`` backbone: the TF-IDF model alone (engine/tfidf/model.py);
-* a seed group's checkpoint (``members`` in config.json): the mean of its members' probabilities.
+* ``NETWORK``: the classifier's softmax (one sigmoid per label, multi-label);
+* ``BLEND`` (an ``ensemble`` key): the network blended with its TF-IDF model (engine/tfidf/blend.py);
+* ``TFIDF`` (the ``tfidf`` backbone): the TF-IDF model alone (engine/tfidf/model.py, ovr.py);
+* ``SEED_AVERAGE`` (``members`` in config.json): the mean of a seed group's members' probabilities.
 
 Temperature and operating threshold, when a checkpoint has them, apply to what this returns.
 """
@@ -18,6 +19,7 @@ import numpy as np
 
 from clinitui.engine.checkpoint.folder import read_checkpoint_info
 from clinitui.errors import CheckpointError
+from clinitui.kinds import Predicts, checkpoint_predicts
 
 
 def _device(device: str | None) -> str:
@@ -61,7 +63,8 @@ def checkpoint_probabilities(checkpoint: Path, texts: list[str], batch_size: int
     """(probs (N, C), checkpoint info) for ``texts``: exactly what the checkpoint predicts."""
     info = read_checkpoint_info(checkpoint)
     texts = list(texts)
-    if info.raw.get("members"):
+    predicts = checkpoint_predicts(info.raw)  # decided here, once (clinitui/kinds.py)
+    if predicts is Predicts.SEED_AVERAGE:
         if _depth:
             raise CheckpointError(f"{info.path}: a seed group inside a seed group is not supported")
         parts = []
@@ -71,16 +74,14 @@ def checkpoint_probabilities(checkpoint: Path, texts: list[str], batch_size: int
                 raise CheckpointError(f"{member}: its labels differ from the seed group's; the group is damaged")
             parts.append(probs)
         return np.mean(parts, axis=0), info
-    if info.model.backbone == "tfidf":
+    if predicts is Predicts.TFIDF:
         from clinitui.engine.tfidf.load import load_tfidf
 
         sha = (info.raw.get("tfidf") or {}).get("sha256")
         return load_tfidf(info.path, sha).predict_proba(texts), info
+    if predicts is Predicts.NETWORK:
+        return network_probabilities(info, texts, batch_size, device), info
     from clinitui.engine.tfidf.blend import blend, load_part
 
-    part = load_part(info)  # checked before the network runs: a tampered file fails fast
-    probs = network_probabilities(info, texts, batch_size, device)
-    if part is not None:
-        tfidf, weight = part
-        probs = blend(probs, tfidf.predict_proba(texts), weight)
-    return probs, info
+    tfidf, weight = load_part(info)  # checked before the network runs: a tampered file fails fast
+    return blend(network_probabilities(info, texts, batch_size, device), tfidf.predict_proba(texts), weight), info

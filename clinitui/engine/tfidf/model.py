@@ -32,6 +32,7 @@ from clinitui.digest import sha256_file
 from clinitui.engine.tfidf.features import (Pieces, char_wb_counts, fit_vectorizer, make_vectorizer, stack_features,
                                             tfidf_logits, word_counts)
 from clinitui.errors import CheckpointError
+from clinitui.kinds import Task
 
 FORMAT = "clinitui-tfidf"
 FORMAT_VERSION = 1
@@ -56,6 +57,8 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 class TfidfModel:
     """Two fitted vectorizers + one linear layer (K × F); ``predict_proba`` is a plain softmax."""
+
+    task = Task.MULTICLASS  # one label per note; the one-vs-rest model (engine/tfidf/ovr.py) is MULTILABEL
 
     def __init__(self, word, char, coef: np.ndarray, intercept: np.ndarray, label_names: list[str], c: float,
                  val_f1: float | None = None) -> None:
@@ -149,8 +152,8 @@ class TfidfModel:
             "char": {**_params(self.char), "vocabulary": _terms(self.char)},
             "label_names": self.label_names, "C": self.c, "val_f1_macro": self.val_f1,
         }
-        if getattr(self, "task", None):  # "multilabel": engine/tfidf/ovr.py (one sigmoid per label)
-            meta["task"] = self.task
+        if self.task is Task.MULTILABEL:  # engine/tfidf/ovr.py (one sigmoid per label); absent: single-label
+            meta["task"] = self.task.value
         (directory / META).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         out = {}
         for name in (ARRAYS, META):

@@ -17,6 +17,7 @@ import numpy as np
 
 from clinitui.engine.tfidf.model import C_GRID, TfidfModel, fit_vectorizers
 from clinitui.engine.tfidf.features import stack_features
+from clinitui.kinds import Task
 
 METHOD = ("tfidf(word 1-2 + char_wb 2-5 grams, sublinear, min_df=3) + one-vs-rest class-balanced logistic "
           "regression, C on val micro-F1, per-label thresholds on val")
@@ -27,7 +28,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 class OvrTfidfModel(TfidfModel):
-    task = "multilabel"
+    task = Task.MULTILABEL
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         if not len(texts):

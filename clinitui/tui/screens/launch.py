@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input, Select, Static
 
+from clinitui.kinds import RunKind
 from clinitui.tui import catalog
 from clinitui.tui.messages import CatalogReady, RunsListed
 from clinitui.tui.screens.launch_action import LaunchAction
@@ -101,7 +102,7 @@ class LaunchScreen(LaunchForm, LaunchPretrain, LaunchPreview, LaunchPlan, Launch
         self.gpus = self.gpus if gpus is None else gpus
         gpus = self.gpus
         for widget_id in ("#nproc-label", "#nproc"):
-            self.query_one(widget_id).display = gpus > 1 and self.run_kind() == "train"
+            self.query_one(widget_id).display = gpus > 1 and self.run_kind() is RunKind.TRAIN
         if gpus > 1:
             self.query_one("#nproc", Input).placeholder = f"1 (of {gpus})"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Button, Static
 
+from clinitui.kinds import RunKind
 from clinitui.tui import catalog
 from clinitui.tui.form import cli_command, problem
 from clinitui.tui.launch_values import LaunchValues
@@ -35,7 +36,7 @@ class LaunchPlan:
         self._show_reason(self.start_problem(values, form_problem))
         self.query_one("#cli-equivalent", Static).update(Text(cli_command(values), style="dim"))
         # the planner is `clinitui train --dry-run`: a pretraining run is planned by its worker
-        enabled = self.app.planner and catalog.planner_available() and form_problem is None and values.kind == "train"
+        enabled = self.app.planner and catalog.planner_available() and form_problem is None and values.kind == RunKind.TRAIN
         self.query_one(PlanPanel).request(values, enabled=enabled)
 
     def start_problem(self, values: LaunchValues | None = None, form_problem: str | None = "") -> str | None:

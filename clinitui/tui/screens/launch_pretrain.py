@@ -15,15 +15,16 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Input, Label, Select, Static
 
+from clinitui.kinds import RunKind
 from clinitui.tui.pretrain_form import KINDS
 
-TITLES = {"train": "New training run", "pretrain": "New pretraining run (masked language model)"}
+TITLES = {RunKind.TRAIN: "New training run", RunKind.PRETRAIN: "New pretraining run (masked language model)"}
 
 
 def kind_row() -> ComposeResult:
     with Horizontal(classes="row", id="kind-row"):
         yield Label("Run", classes="label")
-        yield Select(list(KINDS), value="train", allow_blank=False, id="run-kind", compact=True)
+        yield Select(list(KINDS), value=RunKind.TRAIN, allow_blank=False, id="run-kind", compact=True)
 
 
 def pretrain_rows() -> ComposeResult:
@@ -49,12 +50,12 @@ class LaunchPretrain:
     backbones: dict[str, str]
     folder_backbones: dict[str, str]
 
-    def run_kind(self) -> str:
+    def run_kind(self) -> RunKind:
         value = self.query_one("#run-kind", Select).value
-        return "pretrain" if value == "pretrain" else "train"
+        return RunKind.PRETRAIN if value == RunKind.PRETRAIN else RunKind.TRAIN
 
     def _apply_kind(self) -> None:
-        pretrain = self.run_kind() == "pretrain"
+        pretrain = self.run_kind() is RunKind.PRETRAIN
         for widget in self.query(".pretrain-only"):
             widget.display = pretrain
         for widget_id in ("#adapter-row", "#adapter-help", "#preset-help"):
@@ -70,7 +71,7 @@ class LaunchPretrain:
         self.backbones = {**self.backbones, **self.folder_backbones}
         self._updating = True
         try:
-            self.query_one("#run-kind", Select).value = "train"
+            self.query_one("#run-kind", Select).value = RunKind.TRAIN
             select = self.query_one("#backbone", Select)
             select.set_options([(name, name) for name in self.backbones])
             select.value = key

@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from clinitui.kinds import label as kind_label
-from clinitui.kinds import seed_members
+from clinitui.kinds import RunKind, seed_members
 from clinitui.runs import RunSummary
 from clinitui.fmt import fmt_bytes, fmt_duration, fmt_metric
 from clinitui.tui.listing import RunLister
@@ -87,10 +87,10 @@ class RunsScreen(PollsWhileShown, Screen):
             detail.update("")
             return
         figure = f"best val F1 {fmt_metric(run.best_f1)}"
-        if run.kind == "pretrain":  # its product is a backbone: the held-out MLM loss says how good
+        if not run.kind.classifier:  # its product is a backbone: the held-out MLM loss says how good
             figure = (f"pretrain · val MLM loss {fmt_metric(run.mlm_loss)} · "
                       f"perplexity {fmt_metric(run.perplexity, 1)}")
-        elif run.kind != "train":
+        elif run.kind is not RunKind.TRAIN:
             figure = f"{kind_label(run.kind, run.members)} · {figure}"
         text = Text.assemble((run.path.name, "bold"), f"  {run.status}", f" · {figure} · "
                              f"{fmt_duration(run.duration_s)} · peak {fmt_bytes(run.peak_memory_bytes)}")
@@ -107,7 +107,7 @@ class RunsScreen(PollsWhileShown, Screen):
             from clinitui.tui.screens.run import RunScreen
 
             path = run.path
-            if run.kind == "seeds":  # a group has no events of its own: follow its latest seed run
+            if run.kind is RunKind.SEEDS:  # a group has no events of its own: follow its latest seed run
                 path = seed_members(run.path)[-1]
                 self.notify(f"{run.members} seed runs in this group; showing {path.name}")
             self.app.push_screen(RunScreen(path))
@@ -129,7 +129,7 @@ class RunsScreen(PollsWhileShown, Screen):
         run = self.query_one(RunsTable).current
         if run is None:
             return
-        if run.kind == "pretrain":
+        if not run.kind.classifier:
             self.notify("a pretraining run makes a backbone, not a classifier: open it and press t to train on it",
                         severity="warning")
             return

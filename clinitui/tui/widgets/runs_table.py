@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
+from clinitui.kinds import RunKind
 from clinitui.kinds import label as kind_label
 from clinitui.runs import RunSummary
 from clinitui.fmt import ellipsize, fmt_bytes, fmt_duration, fmt_metric, short_run_name
@@ -41,12 +42,12 @@ class RunsTable(DataTable):
         return [
             self._started(r),
             Text(r.status, style=STATUS_STYLE.get(r.status, "")),
-            Text(kind_label(r.kind, r.members), style="" if r.kind == "train" else "bold"),
+            Text(kind_label(r.kind, r.members), style="" if r.kind is RunKind.TRAIN else "bold"),
             ellipsize(r.backbone, 19 if wide else 9),
-            "-" if r.kind in ("pretrain", "tfidf") else ellipsize(r.adapter, 13 if wide else 6),
+            ellipsize(r.adapter, 13 if wide else 6) if r.kind.has_adapter else "-",
             ellipsize(r.budget, 9 if wide else 5),
             # a pretraining run's figure is its held-out MLM loss (lower is better), not an F1
-            Text(fmt_metric(r.mlm_loss, 2), style="italic") if r.kind == "pretrain" else fmt_metric(r.best_f1),
+            fmt_metric(r.best_f1) if r.kind.classifier else Text(fmt_metric(r.mlm_loss, 2), style="italic"),
             fmt_duration(r.duration_s),
             fmt_bytes(r.peak_memory_bytes),
         ]

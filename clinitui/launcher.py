@@ -18,6 +18,7 @@ from pathlib import Path
 from clinitui.config.overrides import to_toml
 from clinitui.config.schema import DistConfig, RunConfig
 from clinitui.errors import ConfigError
+from clinitui.kinds import RunKind, config_kind
 from clinitui.rundir import lock_holder, pid_alive, read_pid, write_private
 from clinitui.runs import new_run_dir
 
@@ -37,7 +38,8 @@ def start_worker(config: RunConfig, runs_root: Path, run_dir: Path | None = None
         path = Path(run_dir)
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         return path, _spawn(path, dist=config.dist, env=env)
-    parts = ("pretrain", config.model.backbone) if config.pretrain else (config.model.backbone, config.model.adapter)
+    kind = config_kind(config)  # a pretraining run is named after what it makes: a backbone, no adapter
+    parts = (kind.value, config.model.backbone) if kind == RunKind.PRETRAIN else (config.model.backbone, config.model.adapter)
     path = new_run_dir(runs_root, *parts, run_dir)
     write_private(path / "run.toml", to_toml(config))
     return path, _spawn(path, dist=config.dist, env=env)

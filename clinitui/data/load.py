@@ -6,6 +6,7 @@ from clinitui.config.schema import RunConfig
 from clinitui.data.dataset import Dataset
 from clinitui.data.readers import Table, read_table
 from clinitui.data.splits import make_dataset
+from clinitui.kinds import Task
 
 
 def load_table(config: RunConfig) -> Table:
@@ -17,7 +18,7 @@ def load_table(config: RunConfig) -> Table:
         texts, labels = generate_notes(d.demo_size, seed=0)
         return Table(texts, [str(x) for x in labels], None, source="demo")
     return read_table(d.path, d.text_col, d.label_col, d.split_col, delimiter=d.delimiter, encoding=d.encoding,
-                      multilabel=d.task == "multilabel")
+                      multilabel=d.task == Task.MULTILABEL)
 
 
 def dataset_for(config: RunConfig) -> Dataset:

@@ -13,6 +13,7 @@ from clinitui.data.readers import Table
 from clinitui.data.dataset import Dataset, Split, data_digest, given_parts, sort_labels
 from clinitui.data.stratify import iterative_split
 from clinitui.errors import DataError
+from clinitui.kinds import Task
 
 OTHER_SEPARATORS = ("|", ";", ",", "/", "+")
 
@@ -94,4 +95,4 @@ def make_multilabel_dataset(table: Table, *, sep: str = "|", val_fraction: float
     canonical = [sep.join(sorted(labels)) for labels in sets]
     return Dataset(train=build("train"), val=build("val"), test=build("test"), label_names=names, positive_index=None,
                    source=src, split_kind=split_kind, digest=data_digest(table.texts, canonical), warnings=warnings,
-                   task="multilabel", label_sep=sep)
+                   task=Task.MULTILABEL, label_sep=sep)

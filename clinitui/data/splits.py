@@ -9,6 +9,7 @@ from clinitui.data.dataset import Dataset, Split, data_digest, given_parts, posi
 from clinitui.data.multilabel import make_multilabel_dataset
 from clinitui.data.readers import Table
 from clinitui.errors import DataError
+from clinitui.kinds import Task
 
 
 def _stratified(indices_by_label: dict[str, list[int]], val_fraction: float, test_fraction: float, seed: int):
@@ -33,7 +34,7 @@ def make_dataset(table: Table, *, val_fraction: float = 0.1, test_fraction: floa
                  label_col: str = "label") -> Dataset:
     """``task``: multiclass (one label per note), auto (the same, after the joined-labels guard rail of
     data/guard.py) or multilabel (data/multilabel.py)."""
-    if task == "multilabel":
+    if task == Task.MULTILABEL:
         return make_multilabel_dataset(table, sep=label_sep, val_fraction=val_fraction, test_fraction=test_fraction,
                                        seed=seed, label_col=label_col)
     if task == "auto":

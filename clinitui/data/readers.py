@@ -140,8 +140,9 @@ def read_table(path: str | Path, text_col: str = "text", label_col: str = "label
     if not rows:
         raise DataError(f"{path}: has a header but no rows; add labelled notes")
     wanted = [text_col] + ([label_col] if require_labels else []) + ([split_col] if split_col else []) + list(extra_cols)
-    _check_columns(path, ext, columns, wanted, {**{c: "--id-col / --group-col" for c in extra_cols},
-                                                text_col: "--text-col", label_col: "--label-col", split_col: "--split-col"})
+    option = {**{c: "--id-col / --group-col" for c in extra_cols}, text_col: "--text-col", label_col: "--label-col",
+              split_col: "--split-col"}
+    _check_columns(path, ext, columns, wanted, option)
     texts: list[str] = []
     labels: list[str] = []
     splits: list[str] | None = [] if split_col else None

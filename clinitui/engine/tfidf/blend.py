@@ -72,7 +72,8 @@ def macro_f1(y: np.ndarray, probs: np.ndarray) -> float:
     return float(f1_score(y, probs.argmax(1), average="macro", labels=list(range(probs.shape[1])), zero_division=0))
 
 
-def multilabel_score(label_names: list[str], rule: str, metric: str = "f1_micro") -> Callable[[np.ndarray, np.ndarray], float]:
+def multilabel_score(label_names: list[str], rule: str,
+                     metric: str = "f1_micro") -> Callable[[np.ndarray, np.ndarray], float]:
     """A multi-label ``score`` for :func:`choose_weight`: ``metric`` of the blend with its own per-label
     thresholds chosen on validation by ``rule`` (engine/evaluate/multilabel.py)."""
     from clinitui.engine.evaluate.multilabel import choose_thresholds, multilabel_metrics

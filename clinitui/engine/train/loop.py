@@ -3,6 +3,11 @@
 AdamW with linear warm-up and linear decay, gradient accumulation up to the effective batch,
 optional class weights, early stopping on validation macro-F1, best checkpoint kept. The loop
 syncs with the device only at logging intervals (no ``.item()`` per step).
+
+:func:`fit` runs a ``_Fit``: ``start`` (resume, feature cache), then ``epochs``, each epoch
+``train_epoch`` (``step`` → ``accumulate``, ``log``, ``stop_or_save``), ``validate`` and
+``keep_best``. The optimizer side (AdamW, schedule, GradScaler, the resumable state) is
+engine/train/step.py's, shared with the pretraining loop.
 """
 
 from __future__ import annotations
@@ -80,7 +85,8 @@ def predict_probs(model, split: EncodedSplit, pad_id: int, batch_size: int, devi
             batch = collate_split(split, indices, pad_id, labels).to(device)
         with autocast(device, precision):
             logits = cached[0].forward(model, batch) if cached else forward(model, batch)
-        # a multi-label classifier (engine/recipes/train.py, checkpoint.py set the flag) has one sigmoid per label
+        # a multi-label classifier has one sigmoid per label (engine/recipes/train.py and
+        # engine/checkpoint/folder.py set the flag)
         act = torch.sigmoid if getattr(model, "multilabel", False) else functools.partial(torch.softmax, dim=-1)
         probs = act(logits.float()).cpu().numpy()
         for row, p in enumerate(positions):
@@ -147,14 +153,17 @@ class _Fit:
         from clinitui.engine.train.losses import make_loss
 
         self.model, self.train, self.val, self.cfg, self.pad_id = model, train, val, cfg, pad_id
-        self.label_names, self.positive_index, self.device, self.precision = label_names, positive_index, device, precision
+        self.label_names, self.positive_index = label_names, positive_index
+        self.device, self.precision = device, precision
         self.emit, self.save_best, self.should_stop, self.save_state = emit, save_best, should_stop, save_state
-        self.dist, self.world, self.main = dist, dist.world_size if dist is not None else 1, dist is None or dist.main
+        self.dist = dist
+        self.world = dist.world_size if dist is not None else 1
+        self.main = dist is None or dist.main  # rank 0 (or the lone process): metrics, events, saves
         self.plan = _StepPlan(train, cfg, micro_batch, self.world)
         self.stepper = Stepper(model, cfg, total_steps=self.plan.total_steps, device=device, precision=precision)
         self.multilabel = is_multilabel_labels(train.labels)  # multi-hot rows: sigmoid + BCE, per-label thresholds
-        self.loss_of = make_loss(cfg, train.labels, len(label_names), device)  # summed over rows (engine/train/losses.py)
-        self.select = cfg.multilabel_metric if self.multilabel else "f1_macro"  # the validation metric that picks the epoch
+        self.loss_of = make_loss(cfg, train.labels, len(label_names), device)  # summed over rows (losses.py)
+        self.select = cfg.multilabel_metric if self.multilabel else "f1_macro"  # the metric that picks the epoch
         # CUDA OOM in a step: same rows, half the micro-batch (engine/memory/oom.py); evaluation backs off alone
         self.backoff = StepBackoff(micro_batch, micro_batch * self.plan.accum, device=device, emit=emit,
                                    reset=self.stepper.zero_grad, max_length=max(train.lengths, default=0))
@@ -173,7 +182,8 @@ class _Fit:
             check_resume(resume, dist)
             self.state = Progress(**self.stepper.restore(resume, dist.rank if dist is not None else None))
         elif dist is not None and not self.main:
-            torch.manual_seed(self.cfg.seed + 1_000_003 * dist.rank)  # own dropout masks; rank 0 keeps a lone run's stream
+            # own dropout masks; rank 0 keeps a lone run's stream
+            torch.manual_seed(self.cfg.seed + 1_000_003 * dist.rank)
         self.state.micro_batch, self.state.world_size = self.micro_batch, self.world
         self.clock = Clock(state_every_s)
         if feature_cache_limit is not None:  # built inside the clock: the one backbone pass is training time
@@ -181,7 +191,8 @@ class _Fit:
                 model, {"train": self.train, "val": self.val}, pad_id=self.pad_id, batch_size=size, device=self.device,
                 precision=self.precision, limit=feature_cache_limit, emit=self.emit, should_stop=self.should_stop))
         self.frozen_backbone = not any(p.requires_grad for p in model.backbone.parameters())
-        self.net = model if dist is None else distributed.wrap(model, self.features, self.device)  # DDP: averages gradients
+        # under torchrun DDP averages the gradients
+        self.net = model if dist is None else distributed.wrap(model, self.features, self.device)
 
     def epochs(self) -> FitResult:
         """Train epoch after epoch, validating after each, until the last, the step budget or early stopping."""
@@ -225,8 +236,8 @@ class _Fit:
         if self.dist is None:
             step_loss, step_aux, tokens = self.backoff.run(self.accumulate, group)
         else:  # this rank's share of every batch; the loss is scaled by the whole step's rows
-            step_loss, step_aux, _ = self.backoff.run(functools.partial(self.accumulate, rows=sum(len(b) for b in group)),
-                                                      [distributed.share(b, self.dist) for b in group])
+            accumulate = functools.partial(self.accumulate, rows=sum(len(b) for b in group))
+            step_loss, step_aux, _ = self.backoff.run(accumulate, [distributed.share(b, self.dist) for b in group])
             tokens = sum(self.train.lengths[i] for b in group for i in b)
         window.loss += step_loss
         window.aux += step_aux
@@ -238,7 +249,8 @@ class _Fit:
         self.state.group += 1
         window.steps += 1
 
-    def accumulate(self, micro_batches: list[list[int]], rows: int | None = None) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def accumulate(self, micro_batches: list[list[int]],
+                   rows: int | None = None) -> tuple[torch.Tensor, torch.Tensor, int]:
         """Forward and backward over one optimizer step's micro-batches; gradients add up.
 
         ``rows``: the step's rows over all ranks (this rank holds a share of them).
@@ -282,7 +294,8 @@ class _Fit:
         """The ``step`` event of the window's steps (the one device sync per logging interval)."""
         dist, step = self.dist, self.state.step
         if dist is not None:  # each rank holds its share of the loss: add them up
-            loss_all, aux_all = distributed.all_sum(dist, [window.loss.item() / self.world, window.aux.item()], self.device)
+            shares = [window.loss.item() / self.world, window.aux.item()]
+            loss_all, aux_all = distributed.all_sum(dist, shares, self.device)
             window.loss.fill_(loss_all)
             window.aux.fill_(aux_all)
         mean_loss = window.mean_loss(step, "loss", "lower train.lr or check the labels")

@@ -76,7 +76,8 @@ class Stepper:
                  lr: float | None = None) -> None:
         self.model, self.device, self.grad_clip = model, device, cfg.grad_clip
         self.optimizer = make_optimizer(model, cfg if lr is None else cfg.model_copy(update={"lr": lr}), device)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_linear(total_steps, cfg.warmup_fraction))
+        schedule = warmup_linear(total_steps, cfg.warmup_fraction)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
         self.scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and precision == "fp16")
         self.trainable = [p for p in model.parameters() if p.requires_grad]
 

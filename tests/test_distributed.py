@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from clinitui.cli.app import app
 from clinitui.config.schema import DistConfig
 from clinitui.engine.runtime import distributed
+from clinitui.engine.train.step import check_resume
 from clinitui.errors import ConfigError
 from clinitui.events import read_events
 from clinitui.launcher import stop_worker, torchrun_argv
@@ -138,7 +139,7 @@ def test_resume_with_another_world_size_is_refused(pair):
     assert result.exit_code == 2
     assert "same number" in result.output and "Traceback" not in result.output
     with pytest.raises(ConfigError, match="saved by 2"):
-        distributed.check_resume({"progress": {"world_size": 2}}, None)
+        check_resume({"progress": {"world_size": 2}}, None)
 
 
 def test_torchrun_command_line():

@@ -5,7 +5,7 @@ One :func:`run_bench` call measures, back to back in this process:
 * the **reference**: ``AutoModelForSequenceClassification`` + ``Trainer`` (random order, padding
   to the batch's longest with ``DataCollatorWithPadding``, evaluation each epoch, no saving), with
   the whole model training (``full``) and with its encoder frozen (``frozen``);
-* **clinitui**: ``engine.loop.fit`` with the ``linear`` head and the ``grn`` adapter, unfrozen and
+* **clinitui**: ``engine.train.loop.fit`` with the ``linear`` head and the ``grn`` adapter, unfrozen and
   frozen (frozen: with the feature cache, and ``grn`` once more without it).
 
 Both sides get the same token ids (tokenised once, outside the timings, as a Trainer user does
@@ -55,7 +55,7 @@ def load_texts(spec: BenchSpec) -> tuple[list[str], list[int], list[str], list[i
 # -- the two sides ---------------------------------------------------------------------------------
 def run_clinitui(spec: BenchSpec, variant: str, model_cfg, tokenizer, train, val, label_names: list[str],
                  workdir: Path, monitoring: bool | None = None, dims: tuple[int, int] | None = None) -> Result:
-    """``engine.loop.fit``, with the event stream and memory sampler on (as in a run) or off."""
+    """``engine.train.loop.fit``, with the event stream and memory sampler on (as in a run) or off."""
     import torch
 
     from clinitui.config.schema import TrainConfig

@@ -1,6 +1,6 @@
 """``clinitui bench --task mlm``: pretraining throughput against Hugging Face ``Trainer``.
 
-Both sides get the same windows of token ids (whole documents cut by engine/mlm.windows,
+Both sides get the same windows of token ids (whole documents cut by engine/pretrain/masking.windows,
 tokenised once outside the clocks), the same model size, effective batch, learning rate,
 schedule, number of optimizer steps and masking rate (15 %, 80/10/10):
 
@@ -8,7 +8,7 @@ schedule, number of optimizer steps and masking rate (15 %, 80/10/10):
   same width, depth, heads and feed-forward size) or ``AutoModelForMaskedLM`` (MiniLM), trained by
   ``Trainer`` with ``DataCollatorForLanguageModeling`` as its documentation shows: random order,
   padding to the batch's longest window, token-level masking, no saving, ``report_to=[]``;
-* **clinitui** (``mlm``): engine/pretrain_loop.fit_mlm with whole-word masking (a little more work
+* **clinitui** (``mlm``): engine/pretrain/loop.fit_mlm with whole-word masking (a little more work
   per batch than token-level), length-bucketed batches, and its vocabulary logits computed only
   at the masked positions, plus one held-out evaluation at the end (inside the clock).
 """

@@ -133,8 +133,52 @@ def read_table(path: str | Path, text_col: str = "text", label_col: str = "label
     from clinitui.data.sniff import delimiter_option, encoding_option
 
     path = Path(path)
-    delimiter, encoding = delimiter_option(delimiter), encoding_option(encoding)
     warnings: list[str] = []
+    ext, columns, rows = _read_rows(path, delimiter_option(delimiter), encoding_option(encoding), warnings)
+    if not columns:
+        raise DataError(f"{path}: the file is empty; it needs a header row with '{text_col}' and '{label_col}' columns")
+    if not rows:
+        raise DataError(f"{path}: has a header but no rows; add labelled notes")
+    wanted = [text_col] + ([label_col] if require_labels else []) + ([split_col] if split_col else []) + list(extra_cols)
+    option = {**{c: "--id-col / --group-col" for c in extra_cols}, text_col: "--text-col", label_col: "--label-col",
+              split_col: "--split-col"}
+    _check_columns(path, ext, columns, wanted, option)
+    texts: list[str] = []
+    labels: list[str] = []
+    splits: list[str] | None = [] if split_col else None
+    label_lists: list[list[str] | None] | None = [] if multilabel else None
+    empty_rows: list[int] = []
+    extra: dict[str, list[str]] = {c: [] for c in extra_cols}
+    for i, row in enumerate(rows, start=2):  # row 1 is the header
+        text = row.get(text_col)
+        if text is None or not isinstance(text, str) or not text.strip():
+            empty_rows.append(i)
+            continue
+        _check_text(path, i, text)
+        if require_labels:
+            _add_label(path, i, row.get(label_col), label_col, labels, label_lists)
+        texts.append(text)
+        for c in extra_cols:
+            extra[c].append("" if _is_missing(row.get(c)) else _label_str(row.get(c)))
+        if splits is not None:
+            splits.append(_split_of(path, i, row.get(split_col), split_col))
+    if empty_rows:
+        rows_txt = ", ".join(map(str, empty_rows[:5])) + (" ..." if len(empty_rows) > 5 else "")
+        raise DataError(
+            f"{path}: {len(empty_rows)} row(s) with an empty '{text_col}' (rows {rows_txt}); remove them or fill them in"
+        )
+    if require_labels and not multilabel:
+        kinds = {_kind(v) for v in labels}
+        if kinds == {"number", "text"}:
+            raise DataError(
+                f"{path}: column '{label_col}' mixes numbers and words as labels; use one naming for the classes"
+            )
+    return Table(texts, labels, splits, source=str(path), extra=extra, warnings=warnings, label_lists=label_lists)
+
+
+def _read_rows(path: Path, delimiter: str | None, encoding: str | None,
+               warnings: list[str]) -> tuple[str, list[str], list[dict]]:
+    """(file type, columns, rows) of the file, by its type; every read failure as a one-line DataError."""
     if not path.exists():
         raise DataError(f"{path}: no such file; check the path given to --data")
     if path.is_dir():
@@ -161,79 +205,58 @@ def read_table(path: str | Path, text_col: str = "text", label_col: str = "label
         raise DataError(f"{path}: malformed {ext[1:].upper()} ({exc}); check quoting and delimiters") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    return ext, [c for c in columns if c is not None], rows
 
-    columns = [c for c in columns if c is not None]
-    if not columns:
-        raise DataError(f"{path}: the file is empty; it needs a header row with '{text_col}' and '{label_col}' columns")
-    if not rows:
-        raise DataError(f"{path}: has a header but no rows; add labelled notes")
-    wanted = [text_col] + ([label_col] if require_labels else []) + ([split_col] if split_col else []) + list(extra_cols)
+
+def _check_columns(path: Path, ext: str, columns: list[str], wanted: list[str], option: dict[str | None, str]) -> None:
+    """Every ``wanted`` column is there; else a DataError naming the ``option`` to choose the first missing with."""
     missing = [c for c in wanted if c not in columns]
     if missing:
         hint = ""
         if len(columns) == 1 and ext in (".csv", ".txt", ".tsv", ".tab"):
             hint = " (one column only: if the file has another separator, give it with --delimiter)"
-        option = {**{c: "--id-col / --group-col" for c in extra_cols}, text_col: "--text-col", label_col: "--label-col",
-                  split_col: "--split-col"}
         raise DataError(
             f"{path}: no column {', '.join(repr(m) for m in missing)}; columns are: "
             f"{', '.join(columns[:20])}{hint}; choose with {option[missing[0]]}"
         )
 
-    texts: list[str] = []
-    labels: list[str] = []
-    splits: list[str] | None = [] if split_col else None
-    label_lists: list[list[str] | None] | None = [] if multilabel else None
-    empty_rows: list[int] = []
-    extra: dict[str, list[str]] = {c: [] for c in extra_cols}
-    for i, row in enumerate(rows, start=2):  # row 1 is the header
-        text = row.get(text_col)
-        if text is None or not isinstance(text, str) or not text.strip():
-            empty_rows.append(i)
-            continue
-        if "\x00" in text:
-            raise DataError(f"{path}: row {i} contains NUL bytes; the file is likely binary or corrupted")
-        if len(text) > MAX_NOTE_CHARS:
-            raise DataError(
-                f"{path}: row {i} holds a text of {len(text):,} characters (limit {MAX_NOTE_CHARS:,}); "
-                "the file is probably mis-delimited or mis-quoted"
-            )
-        if require_labels:
-            value = row.get(label_col)
-            if label_lists is not None:  # multi-label: a list, a joined string, or nothing (no label applies)
-                is_list = isinstance(value, (list, tuple))
-                label_lists.append([_label_str(v) for v in value] if is_list else None)
-                labels.append("" if is_list or _is_missing(value) else _label_str(value))
-            elif isinstance(value, (list, tuple)):
-                raise DataError(f"{path}: row {i} has a list of labels in '{label_col}'; train one label set per "
-                                "note with --task multilabel")
-            elif _is_missing(value):
-                raise DataError(f"{path}: row {i} has no label in '{label_col}'; label it or remove the row "
-                                "(or, if notes carry label sets and none applies here, use --task multilabel)")
-            else:
-                labels.append(_label_str(value))
-        texts.append(text)
-        for c in extra_cols:
-            extra[c].append("" if _is_missing(row.get(c)) else _label_str(row.get(c)))
-        if splits is not None:
-            raw = _label_str(row.get(split_col)).lower()
-            if raw not in SPLIT_ALIASES:
-                raise DataError(
-                    f"{path}: row {i} has split '{raw[:30]}' in '{split_col}'; use train, dev/val/validation or test"
-                )
-            splits.append(SPLIT_ALIASES[raw])
-    if empty_rows:
-        rows_txt = ", ".join(map(str, empty_rows[:5])) + (" ..." if len(empty_rows) > 5 else "")
+
+def _check_text(path: Path, i: int, text: str) -> None:
+    """A note that is certainly a broken file (NUL bytes, a megabyte of text) stops the read."""
+    if "\x00" in text:
+        raise DataError(f"{path}: row {i} contains NUL bytes; the file is likely binary or corrupted")
+    if len(text) > MAX_NOTE_CHARS:
         raise DataError(
-            f"{path}: {len(empty_rows)} row(s) with an empty '{text_col}' (rows {rows_txt}); remove them or fill them in"
+            f"{path}: row {i} holds a text of {len(text):,} characters (limit {MAX_NOTE_CHARS:,}); "
+            "the file is probably mis-delimited or mis-quoted"
         )
-    if require_labels and not multilabel:
-        kinds = {_kind(v) for v in labels}
-        if kinds == {"number", "text"}:
-            raise DataError(
-                f"{path}: column '{label_col}' mixes numbers and words as labels; use one naming for the classes"
-            )
-    return Table(texts, labels, splits, source=str(path), extra=extra, warnings=warnings, label_lists=label_lists)
+
+
+def _add_label(path: Path, i: int, value, label_col: str, labels: list[str],
+               label_lists: list[list[str] | None] | None) -> None:
+    """Append row ``i``'s label (and, multi-label, its list label or None) to ``labels`` / ``label_lists``."""
+    if label_lists is not None:  # multi-label: a list, a joined string, or nothing (no label applies)
+        is_list = isinstance(value, (list, tuple))
+        label_lists.append([_label_str(v) for v in value] if is_list else None)
+        labels.append("" if is_list or _is_missing(value) else _label_str(value))
+    elif isinstance(value, (list, tuple)):
+        raise DataError(f"{path}: row {i} has a list of labels in '{label_col}'; train one label set per "
+                        "note with --task multilabel")
+    elif _is_missing(value):
+        raise DataError(f"{path}: row {i} has no label in '{label_col}'; label it or remove the row "
+                        "(or, if notes carry label sets and none applies here, use --task multilabel)")
+    else:
+        labels.append(_label_str(value))
+
+
+def _split_of(path: Path, i: int, value, split_col: str) -> str:
+    """Row ``i``'s split cell as train, val or test."""
+    raw = _label_str(value).lower()
+    if raw not in SPLIT_ALIASES:
+        raise DataError(
+            f"{path}: row {i} has split '{raw[:30]}' in '{split_col}'; use train, dev/val/validation or test"
+        )
+    return SPLIT_ALIASES[raw]
 
 
 def _kind(label: str) -> str:

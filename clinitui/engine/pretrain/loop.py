@@ -1,17 +1,19 @@
 """The masked-language-model training loop: read it top to bottom.
 
 The same recipe as the classifier's loop (engine/train/loop.py: AdamW, linear warm-up and decay,
-gradient accumulation, CUDA OOM back-off, one device sync per logging interval), but the unit is
-a window of tokens and the loss is the cross-entropy of the masked tokens. Each optimizer step's
-windows are masked together by a generator seeded from (seed, step), so the masks do not depend
-on how the step is cut into micro-batches (an OOM back-off) or on an interruption (a resume).
+gradient accumulation, CUDA OOM back-off, one device sync per logging interval; the optimizer
+step, the logging window and the resumable state are engine/train/step.py's, shared by both),
+but the unit is a window of tokens and the loss is the cross-entropy of the masked tokens. Each
+optimizer step's windows are masked together by a generator seeded from (seed, step), so the
+masks do not depend on how the step is cut into micro-batches (an OOM back-off) or on an
+interruption (a resume).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import random
-import time
 from dataclasses import asdict, dataclass
 from typing import Callable
 
@@ -19,10 +21,11 @@ import torch
 
 from clinitui.config.schema import TrainConfig
 from clinitui.engine.encode.batching import batch_order
-from clinitui.engine.train.loop import autocast, make_optimizer, warmup_linear
+from clinitui.engine.memory.oom import StepBackoff
 from clinitui.engine.pretrain.masking import IGNORE, MaskingSpec, mask_tokens, step_generator
-from clinitui.engine.memory.oom import StepBackoff, optimizer_step
-from clinitui.errors import StopRequested, TrainingFailedError
+from clinitui.engine.runtime.precision import autocast
+from clinitui.engine.train.step import Clock, Stepper, Window
+from clinitui.errors import StopRequested
 
 EVAL_SEED = -1  # validation windows are masked the same way at every evaluation
 
@@ -83,92 +86,48 @@ def fit_mlm(model, train: list[list[int]], val: list[list[int]], recipe: MaskRec
             total_steps: int, eval_every: int, micro_batch: int, pad_id: int, device: torch.device, precision: str,
             emit: Callable[..., dict], on_eval: Callable[[int, float], None], should_stop: Callable[[], bool],
             save_state: Callable[[dict], None], resume: dict | None, progress: dict | None = None) -> MLMProgress:
-    """Train ``model`` (an engine/mlm_models module) for ``total_steps`` optimizer steps."""
+    """Train ``model`` (an engine/pretrain/models.py module) for ``total_steps`` optimizer steps."""
     accum = max(1, math.ceil(cfg.batch_size / micro_batch))
-    optimizer = make_optimizer(model, cfg.model_copy(update={"lr": lr}), device)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear(total_steps, cfg.warmup_fraction))
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and precision == "fp16")
-    trainable = [p for p in model.parameters() if p.requires_grad]
+    stepper = Stepper(model, cfg, total_steps=total_steps, device=device, precision=precision, lr=lr)
     lengths = [len(w) for w in train]
-
     state = MLMProgress()
     if resume is not None:
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
-        scheduler.load_state_dict(resume["scheduler"])
-        scaler.load_state_dict(resume["scaler"])
-        torch.set_rng_state(resume["rng_torch"])
-        state = MLMProgress(**resume["progress"])
+        state = MLMProgress(**stepper.restore(resume))
     state.micro_batch = micro_batch
-    clock = [time.perf_counter()]
+    clock = Clock(cfg.state_every_s)
 
     def snapshot() -> None:
-        state.train_seconds += time.perf_counter() - clock[0]
-        clock[0] = time.perf_counter()
-        save_state({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                    "rng_torch": torch.get_rng_state(), "progress": asdict(state)})
-        last_save[0] = time.perf_counter()
+        state.train_seconds += clock.lap()
+        save_state(stepper.state(torch.get_rng_state(), asdict(state)))
+        clock.saved()
 
-    def accumulate(micro_batches: list[list[int]]) -> tuple[torch.Tensor, int, int]:
-        """One optimizer step: mask the step's windows together, then forward/backward per micro-batch."""
-        rows = [i for b in micro_batches for i in b]
-        ids, mask = pad_rows([train[i] for i in rows], pad_id)
-        masked, labels = recipe.apply(ids, step_generator(cfg.seed, state.step, 0))
-        n_pred = max(int((labels != IGNORE).sum()), 1)
-        loss_total = torch.zeros((), device=device)
-        start = 0
-        for b in micro_batches:
-            sl = slice(start, start + len(b))
-            start += len(b)
-            width = int(mask[sl].sum(1).max())  # trim this micro-batch's padding
-            x, m, y = (t[sl, :width].to(device) for t in (masked, mask, labels))
-            with autocast(device, precision):
-                loss, _, aux = model(x, m, y)
-                loss = loss / n_pred  # sum-then-divide: the same as one batch of the whole step
-                if aux is not None:
-                    loss = loss + aux * (len(b) / len(rows))
-            scaler.scale(loss).backward()
-            loss_total += loss.detach()
-        return loss_total, n_pred, int(mask.sum())
-
-    backoff = StepBackoff(micro_batch, micro_batch * accum, device=device, emit=emit,
-                          reset=lambda: optimizer.zero_grad(set_to_none=True), max_length=max(lengths, default=0))
+    backoff = StepBackoff(micro_batch, micro_batch * accum, device=device, emit=emit, reset=stepper.zero_grad,
+                          max_length=max(lengths, default=0))
+    step_of = functools.partial(_accumulate, model, train, recipe, stepper, state, seed=cfg.seed, pad_id=pad_id,
+                                device=device, precision=precision)
     progress = progress if progress is not None else {}
-    last_save = [time.perf_counter()]
     model.train()
     while state.step < total_steps:
         rng = random.Random(f"{cfg.seed}-mlm-epoch-{state.epoch}")  # order depends on (seed, epoch) only
         batches = batch_order(lengths, micro_batch, rng, bucket=True)
         groups = [batches[i : i + accum] for i in range(0, len(batches), accum)]
-        loss_sum, window_steps, window_tokens, window_start = torch.zeros((), device=device), 0, 0, time.perf_counter()
+        window = Window(device)
         while state.group < len(groups) and state.step < total_steps:
-            step_loss, _, tokens = backoff.run(accumulate, groups[state.group])
-            if cfg.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
-            optimizer_step(scaler, optimizer, device)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            scheduler.step()
+            step_loss, _, tokens = backoff.run(step_of, groups[state.group])
+            stepper.step()
             state.step += 1
             state.group += 1
             state.real_tokens += tokens
-            loss_sum += step_loss
-            window_steps += 1
-            window_tokens += tokens
+            window.loss += step_loss
+            window.steps += 1
+            window.tokens += tokens
             step = state.step
             progress.update(epoch=state.epoch, step=step, total_steps=total_steps)
             if step % cfg.log_every == 0 or step == total_steps:
-                mean = (loss_sum / window_steps).item()  # the one sync per logging interval
-                if not math.isfinite(mean):
-                    raise TrainingFailedError(f"MLM loss became {mean} at step {step}; lower --set pretrain.lr")
-                elapsed = max(time.perf_counter() - window_start, 1e-9)
+                mean = window.mean_loss(step, "MLM loss", "lower --set pretrain.lr")
                 emit("step", epoch=state.epoch, step=step, total_steps=total_steps, loss=round(mean, 6),
-                     mlm_loss=round(mean, 6), lr=scheduler.get_last_lr()[0],
-                     tokens_per_s=round(window_tokens / elapsed, 1))
-                loss_sum.zero_()
-                window_steps, window_tokens, window_start = 0, 0, time.perf_counter()
+                     mlm_loss=round(mean, 6), lr=stepper.lr, tokens_per_s=round(window.tokens / window.elapsed(), 1))
+                window.reset()
             if step % eval_every == 0 or step == total_steps:
                 state.val_loss = evaluate(model, val, recipe, pad_id=pad_id, batch_size=max(micro_batch, 8),
                                           seed=cfg.seed, device=device, precision=precision)
@@ -177,9 +136,34 @@ def fit_mlm(model, train: list[list[int]], val: list[list[int]], recipe: MaskRec
             if should_stop():
                 snapshot()
                 raise StopRequested(f"stopped at step {step}; state saved, resume with `clinitui pretrain --resume RUN_DIR`")
-            if time.perf_counter() - last_save[0] >= cfg.state_every_s:
+            if clock.save_due():
                 snapshot()
         if state.group >= len(groups):
             state.epoch, state.group = state.epoch + 1, 0
-    state.train_seconds += time.perf_counter() - clock[0]
+    state.train_seconds += clock.lap()
     return state
+
+
+def _accumulate(model, train: list[list[int]], recipe: MaskRecipe, stepper: Stepper, state: MLMProgress,
+                micro_batches: list[list[int]], *, seed: int, pad_id: int, device: torch.device,
+                precision: str) -> tuple[torch.Tensor, int, int]:
+    """One optimizer step: mask the step's windows together, then forward/backward per micro-batch."""
+    rows = [i for b in micro_batches for i in b]
+    ids, mask = pad_rows([train[i] for i in rows], pad_id)
+    masked, labels = recipe.apply(ids, step_generator(seed, state.step, 0))
+    n_pred = max(int((labels != IGNORE).sum()), 1)
+    loss_total = torch.zeros((), device=device)
+    start = 0
+    for b in micro_batches:
+        sl = slice(start, start + len(b))
+        start += len(b)
+        width = int(mask[sl].sum(1).max())  # trim this micro-batch's padding
+        x, m, y = (t[sl, :width].to(device) for t in (masked, mask, labels))
+        with autocast(device, precision):
+            loss, _, aux = model(x, m, y)
+            loss = loss / n_pred  # sum-then-divide: the same as one batch of the whole step
+            if aux is not None:
+                loss = loss + aux * (len(b) / len(rows))
+        stepper.backward(loss)
+        loss_total += loss.detach()
+    return loss_total, n_pred, int(mask.sum())

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from clinitui.errors import ConfigError, DistributedError
+from clinitui.errors import DistributedError
 
 MEMORY_KEYS = ("host_rss_bytes", "nvml_process_bytes", "torch_allocated_bytes", "torch_peak_bytes")
 
@@ -143,17 +143,6 @@ def lost_peer(stage: str, dist: Dist) -> DistributedError:
     return DistributedError(f"a training process stopped answering during {stage} (world size {dist.world_size}, "
                             f"collective timeout {dist.timeout_s:.0f} s); see worker.log, then resume with "
                             "`clinitui train --resume RUN_DIR`")
-
-
-def check_resume(snapshot: dict | None, dist: Dist | None) -> None:
-    """A saved state resumes only with the world size that saved it (re-sharding is not supported)."""
-    if snapshot is None:
-        return
-    saved = int(snapshot.get("progress", {}).get("world_size", 1) or 1)
-    now = 1 if dist is None else dist.world_size
-    if saved != now:
-        raise ConfigError(f"this run was saved by {saved} training process(es) and is resumed with {now}; "
-                          f"resume it with the same --nproc × --nnodes ({saved})")
 
 
 def share(rows: list[int], dist: Dist) -> list[int]:

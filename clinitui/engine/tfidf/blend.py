@@ -2,10 +2,12 @@
 
 Both parts are trained on the same training split. The blend is ``w · p_network + (1 − w) · p_tfidf``
 with the network's weight ``w`` chosen on the validation split over the grid 0, 0.05, …, 1 by
-macro-F1. The grid holds both ends (w = 1: the network alone; w = 0: TF-IDF alone), so on
-validation the blend is at least as good as the better of its parts by construction. Ties go to
-the weight closest to 0.5 — an even blend averages out the two parts' independent errors, which is
-what makes an ensemble generalise — and then to the larger network weight.
+macro-F1 (a multi-label run: by micro-F1, each candidate with its own per-label thresholds,
+:func:`multilabel_score`). The grid holds both ends (w = 1: the network alone; w = 0: TF-IDF
+alone), so on validation the blend is at least as good as the better of its parts by
+construction. Ties go to the weight closest to 0.5 — an even blend averages out the two parts'
+independent errors, which is what makes an ensemble generalise — and then to the larger network
+weight.
 
 The checkpoint keeps both: the network as usual, the TF-IDF model in ``checkpoint/tfidf/``
 (engine/tfidf/model.py, no pickle), and in config.json the key
@@ -47,19 +49,39 @@ def blend(network: np.ndarray, tfidf: np.ndarray, weight: float) -> np.ndarray:
     return weight * np.asarray(network, dtype=np.float64) + (1.0 - weight) * np.asarray(tfidf, dtype=np.float64)
 
 
-def choose_weight(network_val: np.ndarray, tfidf_val: np.ndarray, val_labels) -> tuple[float, float]:
-    """(network weight, val macro-F1 of the blend) — best on the grid; ties as the module says."""
-    from sklearn.metrics import f1_score
+def choose_weight(network_val: np.ndarray, tfidf_val: np.ndarray, val_labels,
+                  score: Callable[[np.ndarray, np.ndarray], float] | None = None) -> tuple[float, float]:
+    """(network weight, validation score of the blend) — best on the grid; ties as the module says.
 
+    ``score(val_labels, blended probabilities)`` rates one candidate; by default :func:`macro_f1`
+    (single-label); a multi-label run passes :func:`multilabel_score`.
+    """
+    score = score or macro_f1
     y = np.asarray(val_labels)
-    labels = list(range(network_val.shape[1]))
     scored = []
     for w in GRID:
-        pred = blend(network_val, tfidf_val, w).argmax(1)
-        f1 = float(f1_score(y, pred, average="macro", labels=labels, zero_division=0))
-        scored.append((round(f1, 12), -abs(w - 0.5), w))
-    f1, _, w = max(scored)
-    return w, f1
+        scored.append((round(float(score(y, blend(network_val, tfidf_val, w))), 12), -abs(w - 0.5), w))
+    best, _, w = max(scored)
+    return w, best
+
+
+def macro_f1(y: np.ndarray, probs: np.ndarray) -> float:
+    """Macro-F1 of the most probable class (every class counts, predicted or not)."""
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y, probs.argmax(1), average="macro", labels=list(range(probs.shape[1])), zero_division=0))
+
+
+def multilabel_score(label_names: list[str], rule: str,
+                     metric: str = "f1_micro") -> Callable[[np.ndarray, np.ndarray], float]:
+    """A multi-label ``score`` for :func:`choose_weight`: ``metric`` of the blend with its own per-label
+    thresholds chosen on validation by ``rule`` (engine/evaluate/multilabel.py)."""
+    from clinitui.engine.evaluate.multilabel import choose_thresholds, multilabel_metrics
+
+    def score(y: np.ndarray, probs: np.ndarray) -> float:
+        return multilabel_metrics(y, probs, label_names, thresholds=choose_thresholds(y, probs, rule))[metric]
+
+    return score
 
 
 def attach(ckpt_dir: Path, model, weight: float) -> dict:

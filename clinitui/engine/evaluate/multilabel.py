@@ -28,11 +28,6 @@ from clinitui.kinds import Task
 TASK = Task.MULTILABEL.value
 
 
-def is_multilabel_labels(labels) -> bool:
-    """True for a split's multi-hot rows (:meth:`clinitui.kinds.Task.of_labels` decides)."""
-    return Task.of_labels(labels) is Task.MULTILABEL
-
-
 def choose_thresholds(y: np.ndarray, probs: np.ndarray, rule: str = "f1") -> list[float]:
     """One threshold per label, chosen on these (validation) rows by ``rule``."""
     from clinitui.engine.evaluate.operating_point import choose_threshold

@@ -149,7 +149,7 @@ class _Fit:
                  precision: str, emit: Callable[..., dict], save_best: Callable[[int, dict], None],
                  should_stop: Callable[[], bool], progress: dict | None,
                  save_state: Callable[[dict], None] | None, dist: distributed.Dist | None) -> None:
-        from clinitui.engine.evaluate.multilabel import is_multilabel_labels
+        from clinitui.kinds import Task
         from clinitui.engine.train.losses import make_loss
 
         self.model, self.train, self.val, self.cfg, self.pad_id = model, train, val, cfg, pad_id
@@ -161,7 +161,7 @@ class _Fit:
         self.main = dist is None or dist.main  # rank 0 (or the lone process): metrics, events, saves
         self.plan = _StepPlan(train, cfg, micro_batch, self.world)
         self.stepper = Stepper(model, cfg, total_steps=self.plan.total_steps, device=device, precision=precision)
-        self.multilabel = is_multilabel_labels(train.labels)  # multi-hot rows: sigmoid + BCE, per-label thresholds
+        self.multilabel = Task.of_labels(train.labels) is Task.MULTILABEL  # multi-hot rows: sigmoid + BCE, per-label thresholds
         self.loss_of = make_loss(cfg, train.labels, len(label_names), device)  # summed over rows (losses.py)
         self.select = cfg.multilabel_metric if self.multilabel else "f1_macro"  # the metric that picks the epoch
         # CUDA OOM in a step: same rows, half the micro-batch (engine/memory/oom.py); evaluation backs off alone

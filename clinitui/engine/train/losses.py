@@ -16,13 +16,13 @@ import torch
 from torch.nn import functional as F
 
 from clinitui.config.schema import TrainConfig
-from clinitui.engine.evaluate.multilabel import is_multilabel_labels
+from clinitui.kinds import Task
 
 MAX_POS_WEIGHT = 100.0
 
 
 def make_loss(cfg: TrainConfig, labels, n_labels: int, device: torch.device) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    if is_multilabel_labels(labels):
+    if Task.of_labels(labels) is Task.MULTILABEL:
         pos_weight = None
         if cfg.pos_weight != "none":
             y = np.asarray(labels, dtype=np.float64)

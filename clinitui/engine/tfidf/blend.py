@@ -101,7 +101,7 @@ def ensemble_with_tfidf(ckpt_dir: Path, dataset, network_val: np.ndarray, networ
     """Fit the TF-IDF part, choose the weight on val, attach both to the checkpoint; metrics of all three."""
     from clinitui.engine.tfidf.baseline import baseline_metrics
     from clinitui.engine.evaluate.metrics import classification_metrics
-    from clinitui.engine.tfidf.model import fit_on_dataset
+    from clinitui.engine.tfidf.load import fit_on_dataset
 
     model, seconds = fit_on_dataset(dataset, seed=seed)
     tfidf_val = model.predict_proba(dataset.val.texts)

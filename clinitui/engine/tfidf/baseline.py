@@ -30,7 +30,7 @@ def tfidf_baseline(dataset: Dataset, seed: int = 0, return_probs: bool = False):
     for the paired comparison (engine/evaluate/assess.py)."""
     import time
 
-    from clinitui.engine.tfidf.model import fit_on_dataset
+    from clinitui.engine.tfidf.load import fit_on_dataset
 
     start = time.perf_counter()
     model, _ = fit_on_dataset(dataset, seed=seed)

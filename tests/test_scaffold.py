@@ -222,6 +222,7 @@ def test_network_checkpoint_survives_a_crash_between_the_renames(csv, tmp_path, 
     import torch
 
     from clinitui.engine.checkpoint.folder import load_checkpoint, save_checkpoint
+    from clinitui.engine.checkpoint.format import KEYS
     from clinitui.engine.inference.predictor import checkpoint_probabilities
     from clinitui.engine.recipes.train import execute, prepare
 
@@ -255,3 +256,15 @@ def test_network_checkpoint_survives_a_crash_between_the_renames(csv, tmp_path, 
                     positive_index=info.positive_index, max_length=info.max_length, extra={"epoch": 9})
     assert json.loads((ckpt / "config.json").read_text())["epoch"] == 9
     assert sorted(p.name for p in run.glob("checkpoint*")) == ["checkpoint"]
+    assert set(json.loads((ckpt / "config.json").read_text())) <= KEYS
+
+
+def test_config_keys_are_declared_once(tfidf_run, tmp_path):
+    """Every key a run writes is one of format.CheckpointConfig; nothing else is written or added."""
+    from clinitui.engine.checkpoint.format import KEYS, update_config, write_config
+
+    assert set(json.loads((tfidf_run / "checkpoint" / "config.json").read_text())) <= KEYS
+    with pytest.raises(ValueError, match="not a checkpoint config key: colour"):
+        write_config(tmp_path, {"format": "clinitui-checkpoint", "colour": "red"})
+    with pytest.raises(ValueError, match="colour"):
+        update_config(tfidf_run / "checkpoint", colour="red")

@@ -104,12 +104,20 @@ def group_config(member: dict, members: list[str]) -> CheckpointConfig:
 
 
 def write_config(directory: Path, cfg: CheckpointConfig) -> None:
-    """The one writer of ``config.json`` (atomic, 0600)."""
-    from clinitui.rundir import write_private
+    """The one writer of ``config.json`` (atomic, 0600); every key must be one of :class:`CheckpointConfig`."""
+    _check_keys(cfg)
+    _write(directory, cfg)
 
-    unknown = set(cfg) - KEYS
+
+def _check_keys(keys) -> None:
+    unknown = set(keys) - KEYS
     if unknown:
         raise ValueError(f"not a checkpoint config key: {', '.join(sorted(unknown))}")
+
+
+def _write(directory: Path, cfg: dict) -> None:
+    from clinitui.rundir import write_private
+
     write_private(Path(directory) / CONFIG, json.dumps(cfg, indent=2))
 
 
@@ -132,11 +140,12 @@ def read_config(directory: Path) -> dict:
 
 def update_config(directory: Path, **keys: Any) -> None:
     """Add or replace keys of ``directory/config.json`` atomically; the weights (and their sha256) are untouched."""
+    _check_keys(keys)
     path = Path(directory) / CONFIG
     try:
         cfg = json.loads(path.read_text(encoding="utf-8"))
         cfg.update(keys)
-        write_config(directory, cfg)
+        _write(directory, cfg)  # keys this version does not know, if any, are kept as they are
     except OSError as exc:
         path.with_name(f".{path.name}.tmp").unlink(missing_ok=True)
         raise RunDirectoryError(f"could not update {path} ({exc.strerror or exc}); free disk space") from None

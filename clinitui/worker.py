@@ -28,8 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     from clinitui.config.overrides import from_toml
     from clinitui.engine.runtime import distributed
     from clinitui.engine.checkpoint.state import state_file
-    from clinitui.engine.recipes.train import execute, prepare
-    from clinitui.events import FILENAME, EventWriter
+    from clinitui.engine.recipes.dispatch import recipe_for
+    from clinitui.engine.recipes.failure import record_refused_input
     from clinitui.errors import StopRequested
     from clinitui.rundir import write_private
 
@@ -43,22 +43,18 @@ def main(argv: list[str] | None = None) -> int:
         resume = True  # torchrun --max-restarts started the group again: go on from the last saved state
     try:
         config = from_toml((path / "run.toml").read_text(encoding="utf-8"), str(path / "run.toml"))
-        if config.pretrain is not None:  # a `clinitui pretrain` run: same contract, another engine entry
-            from clinitui.engine.recipes.pretrain import execute, prepare
-        prepared = prepare(config)
+        recipe = recipe_for(config)  # training, pretraining or the TF-IDF model: same contract
+        prepared = recipe.prepare(config)
     except ClinituiError as exc:
         if not main:
             return exc.exit_code
-        # bad input found before training: record it so the TUI and `runs` can show why
-        writer = EventWriter(path / FILENAME)
-        writer.emit("run_failed", error=type(exc).__name__, message=str(exc), stage="prepare", exit_code=exc.exit_code)
-        writer.close()
+        record_refused_input(path, exc)  # bad input found before training: the TUI and `runs` show why
         (path / "worker.pid").unlink(missing_ok=True)
         sys.stderr.write(f"clinitui: error: {exc}\n")
         return exc.exit_code
     done = _exit_now if dist is not None else (lambda code: code)
     try:
-        execute(prepared, path, should_stop=stop, resume=resume)
+        recipe.execute(prepared, path, should_stop=stop, resume=resume)
     except StopRequested as exc:
         sys.stderr.write(f"clinitui: error: {exc}\n")
         # under torchrun a non-zero exit would count as a failure (and --max-restarts would restart it)

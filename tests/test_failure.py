@@ -50,8 +50,8 @@ def test_a_bug_names_its_type_never_its_message(tmp_path):
 
 
 def test_tfidf_run_failure_goes_through_the_helper(tmp_path, monkeypatch):
+    from clinitui.engine.recipes.dispatch import recipe_for
     from clinitui.engine.tfidf import load as tfidf
-    from clinitui.engine.recipes.train import execute, prepare
 
     def broken(*a, **k):
         raise RuntimeError("quoting a note")
@@ -61,8 +61,9 @@ def test_tfidf_run_failure_goes_through_the_helper(tmp_path, monkeypatch):
                                        "budget": {"device": "cpu"}})
     run = tmp_path / "run"
     run.mkdir(mode=0o700)
+    recipe = recipe_for(config)
     with pytest.raises(RuntimeError):
-        execute(prepare(config), run)
+        recipe.execute(recipe.prepare(config), run)
     last = json.loads((run / "events.jsonl").read_text().splitlines()[-1])
     assert (last["type"], last["stage"], last["message"]) == ("run_failed", "training",
                                                               "internal error in training (RuntimeError)")

@@ -180,13 +180,14 @@ def _resume(path: Path, *, detach: bool, json_out: bool, quiet: bool, nproc: Opt
 def _run_here(prepared, path: Path, *, resume: bool, json_out: bool, quiet: bool) -> None:
     """Train in this process, with progress on stderr and the result on stdout."""
     from clinitui.cli.progress import make_progress
-    from clinitui.engine.recipes.train import execute
+    from clinitui.engine.recipes.dispatch import recipe_for
 
     progress = make_progress(quiet)
     stop = StopFlag()
     stop.install()
     try:
-        payload = execute(prepared, path, listeners=[progress] if progress else [], should_stop=stop, resume=resume)
+        payload = recipe_for(prepared.config).execute(prepared, path, listeners=[progress] if progress else [],
+                                                      should_stop=stop, resume=resume)
     finally:
         if progress:
             progress.close()

@@ -148,7 +148,7 @@ def pipeline(run: Path, keep: dict | None = None) -> dict:
     from clinitui.config.schema import RunConfig
     from clinitui.engine.checkpoint.folder import read_checkpoint_info
     from clinitui.engine.tfidf.blend import ensemble_with_tfidf
-    from clinitui.engine.evaluate.assess import finalize
+    from clinitui.engine.recipes.finish import finalize
     from clinitui.engine.inference.predictor import network_probabilities
     from clinitui.engine.recipes.train import _dataset
 
@@ -184,7 +184,7 @@ def pipeline(run: Path, keep: dict | None = None) -> dict:
 def group(keep: dict) -> dict:
     import tempfile
 
-    from clinitui.engine.evaluate.assess import finalize
+    from clinitui.engine.recipes.finish import finalize
 
     ds = keep["ds"]
     with tempfile.TemporaryDirectory() as tmp:

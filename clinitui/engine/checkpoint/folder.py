@@ -1,27 +1,22 @@
-"""Checkpoints: ``model.safetensors`` + ``config.json`` + tokenizer files, written atomically.
+"""Checkpoints: ``model.safetensors`` + ``config.json`` + tokenizer files (or the TF-IDF model), written atomically.
 
-A checkpoint is written to ``checkpoint.new/``, fsynced, then swapped in by renames, so a kill
-at any moment leaves either the previous or the new checkpoint complete. Loading never
-unpickles: weights come from safetensors only, and their SHA-256 is checked against config.json.
+A checkpoint is built in ``checkpoint.new/``, fsynced, then swapped in by renames
+(engine/checkpoint/swap.py), so a kill at any moment leaves either the previous or the new
+checkpoint complete; a reader given a folder that a crash left as ``checkpoint.old/`` reads that.
+Loading never unpickles: weights come from safetensors only, and their SHA-256 is checked against
+config.json (its keys: engine/checkpoint/format.py).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from clinitui import __version__
 from clinitui.config.schema import ModelConfig
 from clinitui.digest import sha256_file  # noqa: F401  (re-exported: callers import it from here)
+from clinitui.engine.checkpoint import swap
+from clinitui.engine.checkpoint.format import CONFIG, WEIGHTS, new_config, read_config, write_config
 from clinitui.errors import CheckpointError, RunDirectoryError
-
-FORMAT = "clinitui-checkpoint"
-FORMAT_VERSION = 1
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
 
 
 @dataclass
@@ -35,55 +30,23 @@ class CheckpointInfo:
     raw: dict
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_checkpoint(directory: Path, model, tokenizer, *, model_cfg: ModelConfig, freeze: str,
                     label_names: list[str], positive_index: int | None, max_length: int, extra: dict | None = None) -> Path:
+    """The network checkpoint: weights, tokenizer, backbone extras and config.json, swapped in atomically."""
     from safetensors.torch import save_model
 
-    directory = Path(directory)
-    tmp = directory.with_name(directory.name + ".new")
-    old = directory.with_name(directory.name + ".old")
-    try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(mode=0o700)
+    def fill(tmp: Path) -> None:
         save_model(model, str(tmp / WEIGHTS), metadata={"format": "pt"})
         tokenizer.save(tmp)
         model.backbone.save_extra(tmp)
-        config = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "clinitui_version": __version__,
-            "model": model_cfg.model_dump(),
-            "freeze": freeze,
-            "label_names": label_names,
-            "positive_index": positive_index,
-            "max_length": max_length,
-            "weights_sha256": sha256_file(tmp / WEIGHTS),
-            **(extra or {}),
-        }
-        (tmp / CONFIG).write_text(json.dumps(config, indent=2), encoding="utf-8")
-        for f in tmp.iterdir():
-            os.chmod(f, 0o600)
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        _fsync_dir(tmp)
-        if directory.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(directory, old)
-        os.replace(tmp, directory)
-        _fsync_dir(directory.parent)
-        shutil.rmtree(old, ignore_errors=True)
+        write_config(tmp, new_config(model_cfg.model_dump(), freeze=freeze, label_names=label_names,
+                                     positive_index=positive_index, max_length=max_length,
+                                     weights_sha256=sha256_file(tmp / WEIGHTS), **(extra or {})))
+
+    directory = Path(directory)
+    try:
+        swap.write_folder(directory, fill)
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not directory.exists() and old.exists():
-            os.replace(old, directory)  # keep the previous good checkpoint
         raise RunDirectoryError(
             f"could not write checkpoint in {directory.parent} ({exc.strerror or exc}); "
             "free disk space or fix permissions; the previous checkpoint is kept"
@@ -91,27 +54,33 @@ def save_checkpoint(directory: Path, model, tokenizer, *, model_cfg: ModelConfig
     return directory
 
 
+def save_tfidf_checkpoint(directory: Path, model, *, model_cfg: ModelConfig, max_length: int,
+                          positive_index: int | None, extra: dict | None = None) -> Path:
+    """The ``tfidf`` backbone's checkpoint: the model's files (engine/tfidf/model.py) + config.json, swapped in."""
+
+    def fill(tmp: Path) -> None:
+        sha = model.save(tmp)
+        write_config(tmp, new_config(model_cfg.model_dump(), freeze="none", label_names=model.label_names,
+                                     positive_index=positive_index, max_length=max_length,
+                                     weights_sha256=sha[WEIGHTS], tfidf={"sha256": sha}, **(extra or {})))
+
+    directory = Path(directory)
+    swap.write_folder(directory, fill)
+    return directory
+
+
 def read_checkpoint_info(path: Path) -> CheckpointInfo:
     """Validate a checkpoint folder's config.json (torch-free)."""
     path = Path(path)
-    if not path.exists():
+    if not swap.current(path).exists():
         raise CheckpointError(f"{path}: no such checkpoint folder; pass a run's checkpoint/ folder (or the run folder)")
-    if path.is_dir() and (path / "checkpoint").is_dir() and not (path / CONFIG).exists():
-        path = path / "checkpoint"  # a run directory was given
+    path = swap.current(path)
+    if path.is_dir() and swap.current(path / "checkpoint").is_dir() and not (path / CONFIG).exists():
+        path = swap.current(path / "checkpoint")  # a run directory was given
     if not path.is_dir():
         raise CheckpointError(f"{path}: not a folder; pass a run's checkpoint/ folder")
+    raw = read_config(path)
     cfg_path = path / CONFIG
-    if not cfg_path.is_file():
-        raise CheckpointError(f"{path}: no {CONFIG}; this is not a clinitui checkpoint (or it is incomplete)")
-    try:
-        raw = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise CheckpointError(f"{cfg_path}: not valid JSON; the checkpoint is damaged, train again or restore it") from None
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: {CONFIG} is not a clinitui checkpoint config (no format '{FORMAT}')")
-    if raw.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format {raw.get('format_version')} is not supported "
-                              f"(this clinitui reads {FORMAT_VERSION}); use the clinitui version that wrote it")
     try:
         model_cfg = ModelConfig(**raw["model"])
         labels = [str(x) for x in raw["label_names"]]

@@ -1,16 +1,13 @@
 """From probabilities to a clinical evaluation: intervals, calibration, operating point, comparisons.
 
 One function, :func:`assess`, serves training (test split), ``clinitui eval`` and ``clinitui
-report``, so the three always agree. :func:`finalize` is what a training run does after its best
-checkpoint is loaded: fit the temperature and choose the threshold on *validation*, store both in
-the checkpoint's ``config.json``, then assess the test split with them locked.
+report``, so the three always agree. What a run does after its best checkpoint is loaded -- fit
+the temperature and choose the threshold on *validation*, lock both in the checkpoint's
+``config.json``, then assess the test split with them locked -- is engine/recipes/finish.py's
+``finalize`` (this layer computes; it writes no checkpoint).
 """
 
 from __future__ import annotations
-
-import json
-import os
-from pathlib import Path
 
 import numpy as np
 
@@ -170,51 +167,11 @@ def curves(y, raw_probs, label_names: list[str], positive_index: int | None, tem
     return out
 
 
-def update_checkpoint_config(directory: Path, **keys) -> None:
-    """Add keys to a checkpoint's config.json atomically; the weights (and their sha256) are untouched."""
-    from clinitui.errors import RunDirectoryError
-
-    path = Path(directory) / "config.json"
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-        config.update(keys)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(config, indent=2))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise RunDirectoryError(f"could not update {path} ({exc.strerror or exc}); free disk space") from None
-
-
-def finalize(run_dir: Path, ckpt_dir: Path, *, y_val, val_probs, y_test, test_probs, label_names: list[str],
-             positive_index: int | None, rule: str, n_boot: int, seed: int = stats.DEFAULT_SEED,
-             baseline_probs=None) -> tuple[dict, dict]:
-    """Fit the temperature and threshold on validation, lock them in the checkpoint, assess test.
-
-    Also writes ``predictions.json`` (labels and probabilities only) so ``clinitui report`` can
-    draw curves without loading the model again.
-    """
-    from clinitui.rundir import write_private
-
+def fit_on_validation(y_val, val_probs, positive_index: int | None, rule: str) -> tuple[float | None, float | None]:
+    """(temperature, threshold) chosen on validation: the threshold (binary only, else None) on the scaled
+    probabilities, by ``rule`` (engine/evaluate/operating_point.py)."""
     temperature = calibration.fit_temperature(y_val, val_probs)
-    keys: dict = {"temperature": temperature}
-    threshold = None
-    if positive_index is not None:
-        scaled = calibration.apply_temperature(val_probs, temperature)
-        threshold = choose_threshold(y_val, scaled[:, positive_index], positive_index, rule)
-        keys["operating_point"] = {"rule": rule, "threshold": threshold, "chosen_on": "validation"}
-    update_checkpoint_config(ckpt_dir, **keys)
-    metrics, extras = assess(y_test, test_probs, label_names, positive_index, temperature=temperature,
-                             threshold=threshold, rule=rule if threshold is not None else None, n_boot=n_boot,
-                             seed=seed, baseline_probs=baseline_probs)
-    record = {"labels": label_names, "positive_index": positive_index,
-              "val": {"y": [int(v) for v in y_val], "probs": np.asarray(val_probs).tolist()},
-              "test": {"y": [int(v) for v in y_test], "probs": np.asarray(test_probs).tolist()},
-              "baseline_test_probs": None if baseline_probs is None else np.asarray(baseline_probs).tolist(),
-              "bootstrap": {"resamples": n_boot, "seed": seed}}
-    write_private(Path(run_dir) / PREDICTIONS_FILE, json.dumps(record))
-    return metrics, extras
+    if positive_index is None:
+        return temperature, None
+    scaled = calibration.apply_temperature(val_probs, temperature)
+    return temperature, choose_threshold(y_val, scaled[:, positive_index], positive_index, rule)

@@ -1,7 +1,9 @@
 """The last event of a run that did not finish: one helper for every kind of run.
 
 Training (engine/recipes/train.py), pretraining (engine/recipes/pretrain.py) and the TF-IDF model
-(engine/recipes/tfidf.py) end the same way when something goes wrong, and front ends (the TUI, `runs`,
+(engine/recipes/tfidf.py) end the same way when something goes wrong (their scaffold,
+engine/recipes/scaffold.py, calls :func:`record_failure`; the worker calls :func:`record_refused_input`
+when the input is refused before a run starts), and front ends (the TUI, `runs`,
 `train --json`) read that last event, so it must be written identically: ``stopped`` for a stop
 request, ``run_failed`` with the error class, a message and an exit code for a ``ClinituiError``,
 and for anything else a ``run_failed`` that names only the exception type and the stage (an
@@ -47,6 +49,17 @@ def record_failure(events, exc: BaseException, stage: str, *, log_dir: Path | No
     events.emit("run_failed", error=type(exc).__name__, message=f"{kind} in {stage} ({type(exc).__name__})",
                 stage=stage)
     return exc
+
+
+def record_refused_input(path: Path, exc: ClinituiError) -> None:
+    """The only event of a detached run whose input ``prepare`` refused (clinitui/worker.py): ``run_failed``."""
+    from clinitui.events import FILENAME, EventWriter
+
+    events = EventWriter(Path(path) / FILENAME)
+    try:
+        _failed(events, exc, "prepare")
+    finally:
+        events.close()
 
 
 def _failed(events, err: ClinituiError, stage: str) -> ClinituiError:

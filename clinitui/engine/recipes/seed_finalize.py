@@ -3,8 +3,8 @@
 A seed group's checkpoint predicts the mean of its members' (un-scaled) probabilities, which is
 a different model from any member: averaging flattens the probabilities, so a member's
 temperature and threshold do not fit it. :func:`finalize_group` therefore fits both on the
-*group's* validation predictions only -- the same :func:`engine.evaluation.finalize` every run
-uses -- locks them in ``<group>/checkpoint/config.json`` (so ``eval``, ``predict``, ``report``
+*group's* validation predictions only -- the same :func:`engine.recipes.finish.finalize` every
+single-label run uses -- locks them in ``<group>/checkpoint/config.json`` (so ``eval``, ``predict``, ``report``
 and ``export`` apply them), writes ``<group>/predictions.json`` and assesses the test split with
 intervals, calibration and the paired comparison with the baseline.
 """
@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from clinitui.engine.evaluate.assess import PREDICTIONS_FILE, finalize, postprocess_raw
+from clinitui.engine.checkpoint.format import read_config
+from clinitui.engine.evaluate.assess import PREDICTIONS_FILE, postprocess_raw
+from clinitui.engine.recipes.finish import finalize
 
 
 def finalize_group(group: Path, ckpt: Path, dataset, config, member_runs: list[Path]) -> tuple[dict, dict, dict]:
@@ -37,7 +39,7 @@ def finalize_group(group: Path, ckpt: Path, dataset, config, member_runs: list[P
                             test_probs=test_probs, label_names=dataset.label_names,
                             positive_index=dataset.positive_index, rule=t.threshold_rule, n_boot=t.bootstrap,
                             baseline_probs=_baseline_probs(member_runs))
-    raw = json.loads((Path(ckpt) / "config.json").read_text(encoding="utf-8"))  # what finalize locked in
+    raw = read_config(ckpt)  # what finalize locked in
     probs, pred = postprocess_raw(np.asarray(val_probs), raw, dataset.positive_index)
     val = classification_metrics(dataset.val.labels, probs, dataset.label_names, dataset.positive_index, y_pred=pred)
     return test, val, extras

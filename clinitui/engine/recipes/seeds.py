@@ -11,7 +11,9 @@ A seed group is a directory::
                                      checkpoint's own test and val metrics (also ``train --json``)
 
 The runs are sequential in this process; the data are read and split once (the split does not
-depend on the training seed), so every member sees exactly the same train / val / test notes.
+depend on the training seed), so every member sees exactly the same train / val / test notes. Each
+member is an ordinary run of its recipe (engine/recipes/dispatch.py), set up by its scaffold
+(engine/recipes/scaffold.py); the group folder itself holds only the averaged checkpoint and seeds.json.
 """
 
 from __future__ import annotations
@@ -35,13 +37,12 @@ def mean_sd(values: list[float]) -> dict:
 
 def group_checkpoint(group: Path, members: list[Path]) -> Path:
     """Write ``group/checkpoint/config.json`` listing ``members`` (the averaged ensemble; no weights)."""
-    first = json.loads((members[0] / "config.json").read_text(encoding="utf-8"))
-    for key in ("weights_sha256", "ensemble", "tfidf", "epoch", "val_f1_macro", "temperature", "operating_point"):
-        first.pop(key, None)
-    first["members"] = [str(Path("..") / m.relative_to(group)) for m in members]
+    from clinitui.engine.checkpoint.format import group_config, read_config, write_config
+
+    cfg = group_config(read_config(members[0]), [str(Path("..") / m.relative_to(group)) for m in members])
     ckpt = group / "checkpoint"
     ckpt.mkdir(mode=0o700, exist_ok=True)
-    write_private(ckpt / "config.json", json.dumps(first, indent=2))
+    write_config(ckpt, cfg)
     return ckpt
 
 
@@ -64,9 +65,11 @@ def run_seed_group(prepared, group: Path, n: int, *, listeners: list[Callable[[d
                    should_stop: Callable[[], bool] = lambda: False,
                    on_run: Callable[[int, int, Path], None] | None = None) -> dict:
     """Train ``n`` runs (seeds ``train.seed`` … ``train.seed + n - 1``) in ``group``; the seeds.json payload."""
-    from clinitui.engine.recipes.train import Prepared, execute
+    from clinitui.engine.recipes.dispatch import recipe_for
+    from clinitui.engine.recipes.train import Prepared
 
     config: RunConfig = prepared.config
+    execute = recipe_for(config).execute  # the seed changes nothing of the kind
     dataset = prepared.dataset
     seeds = [config.train.seed + i for i in range(n)]
     payloads, runs = [], []

@@ -10,6 +10,6 @@ from clinitui.models.registry import register_backbone
 class TfidfBackbone(Backbone):
     """TF-IDF word 1-2 + char 2-5-grams + logistic regression, C tuned on val (no network; seconds on CPU)."""
 
-    # Not a neural encoder: engine/recipes/train.py hands a run with this backbone to engine/recipes/tfidf.py
+    # Not a neural encoder: engine/recipes/dispatch.py gives a run with this backbone to engine/recipes/tfidf.py
     # (no tokenizer, no torch model, no memory plan); the adapter and training settings are unused.
     neural = False

@@ -1,0 +1,212 @@
+"""The end of every classifier run, single- or multi-label: blend, post-processing, test metrics, baseline.
+
+The network run (engine/recipes/train.py) hands over the best checkpoint's validation and test
+probabilities; the TF-IDF run (engine/recipes/tfidf.py) its model's, with the fitted model itself
+(``fitted``: it is then its own baseline, and nothing is blended). :func:`finisher_for` branches on
+the task once; each finisher then, in order:
+
+* **single-label** -- with ``--ensemble tfidf`` fits the TF-IDF model on the same train split and
+  blends it, the weight chosen on validation (engine/tfidf/blend.py), otherwise fits it as the
+  baseline (``train.baseline``); :func:`finalize` fits the temperature and the threshold (binary)
+  on validation, locks them in config.json and assesses the test split with them locked;
+* **multi-label** -- fits the one-vs-rest TF-IDF model (engine/tfidf/ovr.py) as the baseline and
+  the blend's second half (``w · p_network + (1 − w) · p_tfidf`` per label, ``w`` on blend's grid
+  chosen by validation micro-F1, each candidate with its own per-label thresholds; ties as there),
+  chooses one threshold per label on validation (``train.threshold_rule``), locks them in
+  config.json (``label_thresholds`` with ``task`` and ``label_sep``), scores test with everything
+  locked and the baseline likewise with thresholds from *its* validation probabilities.
+  Temperature scaling is a softmax notion and is not applied.
+
+Both write ``predictions.json`` (labels and probabilities only, no text) for ``clinitui report``,
+and emit the test ``eval`` event (then ``baseline``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from clinitui.engine.checkpoint.format import operating_point_keys, thresholds_keys, update_config
+from clinitui.engine.evaluate.assess import PREDICTIONS_FILE, assess, fit_on_validation
+from clinitui.kinds import Task
+from clinitui.rundir import write_private
+
+
+@dataclass
+class Finished:
+    metrics: dict  # test metrics of what the checkpoint predicts
+    extras: dict  # calibration, operating_point / label_thresholds, vs_baseline...
+    ensemble: dict | None  # the blend: weight, val, network_val, network_test (None: no blend)
+    baseline: dict | None  # the TF-IDF model's test metrics, as metrics.json reports them
+
+
+def finisher_for(dataset) -> "SingleLabel | MultiLabel":
+    """The finishing path of the dataset's task: the one place that tells the two apart."""
+    return MultiLabel() if Task(dataset.task) is Task.MULTILABEL else SingleLabel()
+
+
+class SingleLabel:
+    """One label per note (binary or multi-class): softmax, temperature, threshold (binary)."""
+
+    def selection_metric(self, config) -> str:
+        return "f1_macro"
+
+    def val_metrics(self, dataset, probs, rule: str) -> dict:
+        from clinitui.engine.evaluate.metrics import classification_metrics
+
+        return classification_metrics(dataset.val.labels, probs, dataset.label_names, dataset.positive_index)
+
+    def finish(self, path: Path, ckpt_dir: Path, dataset, config, val_probs, test_probs, *, emit: Callable[..., dict],
+               epoch: int, step: int, fitted: tuple | None = None) -> Finished:
+        from clinitui.engine.tfidf.blend import wanted
+
+        t = config.train
+        ensemble = baseline = baseline_probs = None
+        if fitted is not None:  # the TF-IDF run: its own model is the baseline
+            from clinitui.engine.tfidf.baseline import baseline_metrics
+
+            baseline = baseline_metrics(fitted[0], dataset, fitted[1])
+        elif wanted(config.model.ensemble):  # blend with the TF-IDF model, weight chosen on val
+            from clinitui.engine.tfidf.blend import ensemble_with_tfidf
+
+            ensemble = ensemble_with_tfidf(ckpt_dir, dataset, val_probs, test_probs, seed=t.seed, emit=emit)
+            val_probs, test_probs = ensemble.pop("val_probs"), ensemble.pop("test_probs")
+            baseline, baseline_probs = ensemble["baseline"], ensemble.pop("tfidf_test_probs")
+        elif t.baseline:
+            from clinitui.engine.tfidf.baseline import tfidf_baseline
+
+            baseline, baseline_probs = tfidf_baseline(dataset, seed=t.seed, return_probs=True)
+        metrics, extras = finalize(path, ckpt_dir, y_val=dataset.val.labels, val_probs=val_probs,
+                                   y_test=dataset.test.labels, test_probs=test_probs,
+                                   label_names=dataset.label_names, positive_index=dataset.positive_index,
+                                   rule=t.threshold_rule, n_boot=t.bootstrap, baseline_probs=baseline_probs)
+        return _report(Finished(metrics, extras, ensemble, baseline), emit, epoch, step,
+                       show_baseline=fitted is not None or t.baseline)
+
+
+def finalize(run_dir: Path, ckpt_dir: Path, *, y_val, val_probs, y_test, test_probs, label_names: list[str],
+             positive_index: int | None, rule: str, n_boot: int, seed: int | None = None,
+             baseline_probs=None) -> tuple[dict, dict]:
+    """Fit the temperature and threshold on validation, lock them in the checkpoint, assess test.
+
+    The single-label end of a run and of a seed group (engine/recipes/seed_finalize.py). Also
+    writes ``predictions.json`` so ``clinitui report`` can draw curves without the model.
+    """
+    from clinitui.engine.evaluate import stats
+
+    seed = stats.DEFAULT_SEED if seed is None else seed
+    temperature, threshold = fit_on_validation(y_val, val_probs, positive_index, rule)
+    update_config(ckpt_dir, **operating_point_keys(temperature, rule, threshold))
+    metrics, extras = assess(y_test, test_probs, label_names, positive_index, temperature=temperature,
+                             threshold=threshold, rule=rule if threshold is not None else None, n_boot=n_boot,
+                             seed=seed, baseline_probs=baseline_probs)
+    record = {"labels": label_names, "positive_index": positive_index,
+              "val": {"y": [int(v) for v in y_val], "probs": np.asarray(val_probs).tolist()},
+              "test": {"y": [int(v) for v in y_test], "probs": np.asarray(test_probs).tolist()},
+              "baseline_test_probs": None if baseline_probs is None else np.asarray(baseline_probs).tolist(),
+              "bootstrap": {"resamples": n_boot, "seed": seed}}
+    write_private(Path(run_dir) / PREDICTIONS_FILE, json.dumps(record))
+    return metrics, extras
+
+
+class MultiLabel:
+    """A set of labels per note: one sigmoid and one threshold per label, no temperature."""
+
+    def selection_metric(self, config) -> str:
+        return config.train.multilabel_metric
+
+    def val_metrics(self, dataset, probs, rule: str) -> dict:
+        from clinitui.engine.evaluate.multilabel import validation_metrics
+
+        return validation_metrics(dataset.val.labels, probs, dataset.label_names, rule)
+
+    def finish(self, path: Path, ckpt_dir: Path, dataset, config, network_val, network_test, *,
+               emit: Callable[..., dict], epoch: int, step: int, fitted: tuple | None = None) -> Finished:
+        from clinitui.engine.evaluate.multilabel import TASK
+        from clinitui.engine.tfidf.blend import attach, blend, wanted
+
+        t, names, rule = config.train, dataset.label_names, config.train.threshold_rule
+        y_val, y_test = np.asarray(dataset.val.labels, dtype=int), np.asarray(dataset.test.labels, dtype=int)
+        val_probs, test_probs = network_val, network_test
+        ensemble = baseline = None
+        blending = wanted(config.model.ensemble) and fitted is None
+        with_baseline = t.baseline or fitted is not None  # the TF-IDF run is its own baseline
+        if blending or with_baseline:
+            tfidf, tfidf_val, tfidf_test, tfidf_val_metrics, baseline = _ovr_part(dataset, t.seed, fitted, rule)
+        if blending:
+            weight, _ = _choose_weight(network_val, tfidf_val, y_val, names, rule)
+            attach(ckpt_dir, tfidf, weight)
+            val_probs, test_probs = blend(network_val, tfidf_val, weight), blend(network_test, tfidf_test, weight)
+            network_val_metrics, network_test_metrics, _ = val_and_test(y_val, network_val, y_test, network_test,
+                                                                        names, rule)
+            ensemble = {"weight": weight, "network_val": network_val_metrics, "network_test": network_test_metrics}
+        val_metrics, metrics, thresholds = val_and_test(y_val, val_probs, y_test, test_probs, names, rule)
+        update_config(ckpt_dir, **thresholds_keys(thresholds, rule, dataset.label_sep))
+        if ensemble is not None:
+            ensemble["val"] = val_metrics
+            parts = {"": (ensemble["val"], metrics), "network_": (ensemble["network_val"], ensemble["network_test"]),
+                     "tfidf_": (tfidf_val_metrics, baseline)}
+            emit("ensemble", name="tfidf", weight=ensemble["weight"],
+                 **{f"{who}{split}_{key}": pair[i][key] for who, pair in parts.items()
+                    for i, split in enumerate(("val", "test")) for key in ("f1_micro", "f1_macro")})
+        extras: dict = {"task": TASK, "label_thresholds": dict(zip(names, thresholds)), "threshold_rule": rule}
+        if baseline is not None:
+            extras["vs_baseline"] = {k: round(metrics[k] - baseline[k], 6) for k in ("f1_micro", "f1_macro", "f1_samples")}
+        record = {"task": TASK, "labels": names, "thresholds": thresholds,
+                  "val": {"y": y_val.tolist(), "probs": np.asarray(val_probs).round(6).tolist()},
+                  "test": {"y": y_test.tolist(), "probs": np.asarray(test_probs).round(6).tolist()}}
+        write_private(Path(path) / PREDICTIONS_FILE, json.dumps(record))
+        return _report(Finished(metrics, extras, ensemble, baseline if with_baseline else None), emit, epoch, step,
+                       show_baseline=with_baseline)
+
+
+def _ovr_part(dataset, seed: int, fitted: tuple | None, rule: str):
+    """(one-vs-rest TF-IDF model, its val and test probabilities, val metrics, test metrics as the baseline)."""
+    from clinitui.engine.tfidf.load import fit_on_dataset
+    from clinitui.engine.tfidf.ovr import METHOD
+
+    y_val, y_test = np.asarray(dataset.val.labels, dtype=int), np.asarray(dataset.test.labels, dtype=int)
+    tfidf, seconds = fitted or fit_on_dataset(dataset, seed=seed)
+    tfidf_val, tfidf_test = tfidf.predict_proba(dataset.val.texts), tfidf.predict_proba(dataset.test.texts)
+    val_metrics, baseline, _ = val_and_test(y_val, tfidf_val, y_test, tfidf_test, dataset.label_names, rule)
+    baseline.update(seconds=round(seconds, 2), method=METHOD, C=tfidf.c, val_f1_micro=tfidf.val_f1)
+    return tfidf, tfidf_val, tfidf_test, val_metrics, baseline
+
+
+def val_and_test(y_val, val_probs, y_test, test_probs, label_names: list[str], rule: str) -> tuple[dict, dict, list]:
+    """(val metrics, test metrics, thresholds): one threshold choice per label on validation, applied to both."""
+    from clinitui.engine.evaluate.multilabel import choose_thresholds, multilabel_metrics
+
+    thresholds = choose_thresholds(y_val, val_probs, rule)
+    return (multilabel_metrics(y_val, val_probs, label_names, thresholds=thresholds),
+            multilabel_metrics(y_test, test_probs, label_names, thresholds=thresholds), thresholds)
+
+
+def _choose_weight(network_val, tfidf_val, y_val, label_names: list[str], rule: str) -> tuple[float, float]:
+    """(network weight, validation micro-F1) of the best multi-label blend on engine/tfidf/blend.py's grid.
+
+    blend.choose_weight scores the argmax by macro-F1 (one label per note); a multi-label candidate
+    is scored at its own per-label thresholds by micro-F1 -- the grid and the tie rule are blend's.
+    """
+    from clinitui.engine.evaluate.multilabel import choose_thresholds, multilabel_metrics
+    from clinitui.engine.tfidf.blend import GRID, blend
+
+    scored = []
+    for w in GRID:
+        probs = blend(network_val, tfidf_val, w)
+        f1 = multilabel_metrics(y_val, probs, label_names, thresholds=choose_thresholds(y_val, probs, rule))["f1_micro"]
+        scored.append((round(f1, 12), -abs(w - 0.5), w))
+    f1, _, w = max(scored)
+    return w, f1
+
+
+def _report(done: Finished, emit: Callable[..., dict], epoch: int, step: int, *, show_baseline: bool) -> Finished:
+    """The test ``eval`` event, then the ``baseline`` one when the run compares itself with it."""
+    emit("eval", split="test", epoch=epoch, step=step, **done.metrics)
+    if done.baseline is not None and show_baseline:
+        emit("baseline", split="test", **done.baseline)
+    return done

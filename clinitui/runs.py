@@ -297,18 +297,19 @@ def resolve_checkpoint(arg: str | Path, runs_root: Path | None = None) -> Path:
 
     A run gives its ``checkpoint/``; a run that never saved one is refused with one line.
     """
+    from clinitui.engine.checkpoint.swap import current  # a crash between the swap's renames leaves <dir>.old
     from clinitui.errors import CheckpointError
 
     text = str(arg).strip()
     path = Path(text).expanduser()
-    if path.exists() and not (path / "run.toml").is_file():
+    if current(path).exists() and not (path / "run.toml").is_file():
         return path  # a checkpoint folder (inside a run or copied elsewhere): loading checks it
-    if not path.exists() and ("/" in text or os.sep in text or text.startswith(("~", "."))):
+    if not current(path).exists() and ("/" in text or os.sep in text or text.startswith(("~", "."))):
         raise CheckpointError(f"{text}: no such checkpoint folder or run; pass a run's name (see `clinitui runs "
                               f"list`), its folder or its checkpoint/ folder")
     run = resolve_run(arg, runs_root)
     ckpt = run / "checkpoint"
-    if not (ckpt / "config.json").is_file():
+    if not (current(ckpt) / "config.json").is_file():
         raise CheckpointError(f"{run.name}: this run has no saved checkpoint yet (it saves one at its first "
                               f"validation); pick a run that finished an epoch")
     return ckpt

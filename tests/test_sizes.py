@@ -14,13 +14,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "clinitui"
 MAX_FUNCTION_LINES = 80  # inside clinitui/engine/
 MAX_MODULE_LINES = 400  # anywhere in clinitui/
 
-# Functions being split right now on other branches of the same reshape (issue 22). Empty this
-# list once those branches are merged; never add to it: split the function instead.
-ALLOWED_LONG_FUNCTIONS = {
-    "engine/recipes/train.py:execute",
-    "engine/recipes/pretrain.py:execute",
-    "engine/recipes/tfidf.py:execute_tfidf",
-}
 
 
 def _modules() -> list[Path]:
@@ -40,7 +33,7 @@ def test_no_engine_function_over_80_lines():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 lines = node.end_lineno - node.lineno + 1
                 where = f"{_name(path)}:{node.name}"
-                if lines > MAX_FUNCTION_LINES and where not in ALLOWED_LONG_FUNCTIONS:
+                if lines > MAX_FUNCTION_LINES:
                     long.append(f"{where} ({lines} lines, line {node.lineno})")
     assert not long, "split these by what they do: " + "; ".join(long)
 
@@ -49,13 +42,3 @@ def test_no_module_over_400_lines():
     long = [f"{_name(p)} ({n} lines)" for p in _modules()
             if (n := p.read_text(encoding="utf-8").count("\n")) > MAX_MODULE_LINES]
     assert not long, "split these by what their parts are for: " + "; ".join(long)
-
-
-def test_the_allow_list_names_functions_that_exist():
-    """A stale entry would let a new long function of that name through unnoticed."""
-    present = set()
-    for path in _modules():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                present.add(f"{_name(path)}:{node.name}")
-    assert ALLOWED_LONG_FUNCTIONS <= present, sorted(ALLOWED_LONG_FUNCTIONS - present)

@@ -15,6 +15,15 @@ from clinitui.errors import ConfigError, DataError, RunDirectoryError
 STATE_DIR = "state"
 STATE_FILE = "trainer.pt"
 
+# The keys of a resumable state (one dict, saved with torch.save): declared once, written and read by both loops (engine/train/step.py)
+MODEL = "model"  # the network's state_dict
+OPTIMIZER = "optimizer"
+SCHEDULER = "scheduler"
+SCALER = "scaler"  # the GradScaler's (disabled outside CUDA fp16, saved all the same)
+RNG = "rng_torch"  # torch's CPU generator (dropout, masks) of the process, of rank 0 under torchrun
+RNG_RANKS = "rng_torch_ranks"  # under torchrun only: every rank's generator, by rank
+PROGRESS = "progress"  # the loop's progress dataclass (Progress / MLMProgress) as a dict
+
 
 def state_file(path: Path) -> Path:
     """Where the run in ``path`` keeps its resumable state."""

@@ -127,7 +127,7 @@ class MultiLabel:
     def finish(self, path: Path, ckpt_dir: Path, dataset, config, network_val, network_test, *,
                emit: Callable[..., dict], epoch: int, step: int, fitted: tuple | None = None) -> Finished:
         from clinitui.engine.evaluate.multilabel import TASK
-        from clinitui.engine.tfidf.blend import attach, blend, wanted
+        from clinitui.engine.tfidf.blend import attach, blend, choose_weight, multilabel_score, wanted
 
         t, names, rule = config.train, dataset.label_names, config.train.threshold_rule
         y_val, y_test = np.asarray(dataset.val.labels, dtype=int), np.asarray(dataset.test.labels, dtype=int)
@@ -138,7 +138,7 @@ class MultiLabel:
         if blending or with_baseline:
             tfidf, tfidf_val, tfidf_test, tfidf_val_metrics, baseline = _ovr_part(dataset, t.seed, fitted, rule)
         if blending:
-            weight, _ = _choose_weight(network_val, tfidf_val, y_val, names, rule)
+            weight, _ = choose_weight(network_val, tfidf_val, y_val, score=multilabel_score(names, rule))
             attach(ckpt_dir, tfidf, weight)
             val_probs, test_probs = blend(network_val, tfidf_val, weight), blend(network_test, tfidf_test, weight)
             network_val_metrics, network_test_metrics, _ = val_and_test(y_val, network_val, y_test, network_test,
@@ -184,24 +184,6 @@ def val_and_test(y_val, val_probs, y_test, test_probs, label_names: list[str], r
     thresholds = choose_thresholds(y_val, val_probs, rule)
     return (multilabel_metrics(y_val, val_probs, label_names, thresholds=thresholds),
             multilabel_metrics(y_test, test_probs, label_names, thresholds=thresholds), thresholds)
-
-
-def _choose_weight(network_val, tfidf_val, y_val, label_names: list[str], rule: str) -> tuple[float, float]:
-    """(network weight, validation micro-F1) of the best multi-label blend on engine/tfidf/blend.py's grid.
-
-    blend.choose_weight scores the argmax by macro-F1 (one label per note); a multi-label candidate
-    is scored at its own per-label thresholds by micro-F1 -- the grid and the tie rule are blend's.
-    """
-    from clinitui.engine.evaluate.multilabel import choose_thresholds, multilabel_metrics
-    from clinitui.engine.tfidf.blend import GRID, blend
-
-    scored = []
-    for w in GRID:
-        probs = blend(network_val, tfidf_val, w)
-        f1 = multilabel_metrics(y_val, probs, label_names, thresholds=choose_thresholds(y_val, probs, rule))["f1_micro"]
-        scored.append((round(f1, 12), -abs(w - 0.5), w))
-    f1, _, w = max(scored)
-    return w, f1
 
 
 def _report(done: Finished, emit: Callable[..., dict], epoch: int, step: int, *, show_baseline: bool) -> Finished:

@@ -25,7 +25,7 @@ from clinitui.config.overrides import to_toml
 from clinitui.config.schema import RunConfig
 from clinitui.data.unlabeled import Corpus, load_corpus
 from clinitui.engine.checkpoint import swap
-from clinitui.engine.checkpoint.state import STATE_DIR, load_state, save_state
+from clinitui.engine.checkpoint.state import PROGRESS, STATE_DIR, load_state, save_state
 from clinitui.engine.encode.documents import encode_documents
 from clinitui.engine.memory.planner import plan_for_config
 from clinitui.engine.recipes.scaffold import Run, run_scaffold
@@ -179,8 +179,8 @@ def _model(run: Run, prepared: PreparedPretrain, s: _Setup) -> RunConfig:
                           p.random_token_fraction, p.whole_word)
     s.unigram = unigram_loss(s.train_windows, s.val_windows, s.recipe.spec)
     s.micro_batch = min(prepared.plan.micro_batch, t.batch_size)
-    if snapshot is not None and snapshot["progress"].get("micro_batch"):
-        s.micro_batch = snapshot["progress"]["micro_batch"]
+    if snapshot is not None and snapshot[PROGRESS].get("micro_batch"):
+        s.micro_batch = snapshot[PROGRESS]["micro_batch"]
     accum = max(1, math.ceil(t.batch_size / s.micro_batch))
     steps_per_epoch = max(1, math.ceil(math.ceil(len(s.train_windows) / s.micro_batch) / accum))
     passes = t.epochs if "epochs" in t.model_fields_set or prepared.pretrained else SCRATCH_PASSES
@@ -207,7 +207,7 @@ def _announce(run: Run, prepared: PreparedPretrain, config: RunConfig, s: _Setup
         device=str(s.device), precision=s.precision,
         plan={**prepared.plan.as_dict(), "micro_batch": s.micro_batch, "precision": s.precision},
         vocab_size=s.tokenizer.vocab_size, backbone=getattr(s.model, "backbone", s.model).__class__.__name__,
-        **({"resumed_from_step": snapshot["progress"]["step"]} if snapshot else {}),
+        **({"resumed_from_step": snapshot[PROGRESS]["step"]} if snapshot else {}),
     )
 
 

@@ -22,7 +22,7 @@ from clinitui.config.overrides import config_digest
 from clinitui.config.schema import RunConfig
 from clinitui.data.dataset import Dataset
 from clinitui.data.load import dataset_for
-from clinitui.engine.checkpoint.state import STATE_DIR, load_state, save_state
+from clinitui.engine.checkpoint.state import PROGRESS, STATE_DIR, load_state, save_state
 from clinitui.engine.memory.planner import plan_for_config
 from clinitui.engine.recipes.finish import finisher_for
 from clinitui.engine.recipes.scaffold import Run, run_scaffold
@@ -195,9 +195,9 @@ def _build(run: Run, prepared: Prepared, s: _Setup) -> None:
     s.params = count_parameters(s.model)
     s.plan = prepared.plan or plan_for_config(config)
     s.micro_batch = s.plan.micro_batch
-    if run.snapshot is not None and run.snapshot["progress"].get("micro_batch"):
+    if run.snapshot is not None and run.snapshot[PROGRESS].get("micro_batch"):
         # cut batches as the interrupted run did, so the saved position means the same rows
-        s.micro_batch = run.snapshot["progress"]["micro_batch"]
+        s.micro_batch = run.snapshot[PROGRESS]["micro_batch"]
     s.memory_info = {"gradient_checkpointing": s.plan.gradient_checkpointing
                      and enable_gradient_checkpointing(s.model.backbone)}
     if s.device.type == "cuda":  # a small budget on a big card: cap the allocator to the budget
@@ -221,7 +221,7 @@ def _announce(run: Run, prepared: Prepared, s: _Setup) -> None:
         plan={**s.plan.as_dict(), "precision": s.precision, **s.memory_info},
         vocab_size=s.tokenizer.vocab_size, truncated_train_notes=truncated, backbone=s.model.backbone.describe(),
         truncation=s.truncation, **({"epochs_raised": prepared.epochs_raised} if prepared.epochs_raised else {}),
-        **({"resumed_from_step": snapshot["progress"]["step"]} if snapshot else {}),
+        **({"resumed_from_step": snapshot[PROGRESS]["step"]} if snapshot else {}),
         **({"world_size": dist.world_size} if dist else {}),
     )
     for warning in dataset.warnings:

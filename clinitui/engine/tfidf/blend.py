@@ -18,7 +18,6 @@ checkpoint has them, apply after it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
@@ -86,15 +85,13 @@ def multilabel_score(label_names: list[str], rule: str,
 
 def attach(ckpt_dir: Path, model, weight: float) -> dict:
     """Save the TF-IDF model into ``ckpt_dir/tfidf`` and record the blend in config.json (atomically)."""
-    from clinitui.rundir import write_private
+    from clinitui.engine.checkpoint.format import update_config
 
     ckpt_dir = Path(ckpt_dir)
     sha = model.save(ckpt_dir / SUBDIR)
-    cfg_path = ckpt_dir / "config.json"
-    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-    cfg["ensemble"] = {"name": "tfidf", "weight": weight, "path": SUBDIR, "sha256": sha}
-    write_private(cfg_path, json.dumps(cfg, indent=2))
-    return cfg["ensemble"]
+    spec = {"name": "tfidf", "weight": weight, "path": SUBDIR, "sha256": sha}
+    update_config(ckpt_dir, ensemble=spec)
+    return spec
 
 
 def load_part(info) -> tuple[object, float] | None:

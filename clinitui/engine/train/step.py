@@ -20,19 +20,10 @@ from typing import Callable
 import torch
 
 from clinitui.config.schema import TrainConfig
+from clinitui.engine.checkpoint.state import MODEL, OPTIMIZER, PROGRESS, RNG, RNG_RANKS, SCALER, SCHEDULER
 from clinitui.engine.memory.oom import optimizer_step
 from clinitui.engine.runtime import distributed
 from clinitui.errors import ConfigError, TrainingFailedError
-
-# The keys of a resumable state (one dict, saved with torch.save): declared once, read by both loops
-MODEL = "model"  # the network's state_dict
-OPTIMIZER = "optimizer"
-SCHEDULER = "scheduler"
-SCALER = "scaler"  # the GradScaler's (disabled outside CUDA fp16, saved all the same)
-RNG = "rng_torch"  # torch's CPU generator (dropout, masks) of the process, of rank 0 under torchrun
-RNG_RANKS = "rng_torch_ranks"  # under torchrun only: every rank's generator, by rank
-PROGRESS = "progress"  # the loop's progress dataclass (Progress / MLMProgress) as a dict
-
 
 def make_optimizer(model, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
     decay, no_decay = [], []

@@ -55,6 +55,29 @@ def small_csv(tmp_path) -> Path:
     return write_csv(tmp_path / "notes.csv", make_rows(240))
 
 
+def _xdist_group(item: pytest.Item) -> str | None:
+    """The worker group of a test under ``--dist loadgroup`` (pyproject's addopts), or None to spread it.
+
+    Tests on the TUI's fixed snapshot root (tests/tui/conftest.py) share one folder per test function,
+    so the cases of one function run on one worker. Tests that share a module-scoped fixture (a tiny
+    run trained once for several read-only tests) stay on one worker, so the run is trained once.
+    """
+    if "fixed_root" in item.fixturenames:
+        return "fixed-root:" + item.name.split("[")[0]
+    defs = getattr(item, "_fixtureinfo", None)
+    if defs is not None and any(d and d[-1].scope == "module" for d in defs.name2fixturedefs.values()):
+        return item.nodeid.split("::")[0]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = None if item.get_closest_marker("xdist_group") else _xdist_group(item)  # a test's own wins
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(autouse=True)
 def _private_runs_root(tmp_path, monkeypatch):
     """Runs never land in the user's home folder during tests."""

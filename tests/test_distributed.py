@@ -1,7 +1,8 @@
 """Data-parallel training under torchrun: 2 CPU processes on gloo, a tiny model, the demo corpus.
 
-Each torchrun run takes ~10-40 s on 2 shared cores: the default tests share one 2-process and one
-1-process run (module fixture); the stop/resume test (three more runs) is marked slow.
+Each torchrun run takes ~10-40 s on 2 shared cores, so every test that starts one is in the marked
+tier (`-m slow`, which .ci/run runs after the default suite): the comparison tests share one 2-process
+and one 1-process run (module fixture); the stop/resume and restart tests start their own.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from clinitui.launcher import stop_worker, torchrun_argv
 from tests.conftest import TINY
 
 runner = CliRunner()
+# One torchrun group at a time (each is several processes on the cores): one pytest-xdist worker runs them all.
+pytestmark = pytest.mark.xdist_group("torchrun")
 
 # No dropout anywhere (ranks draw their own masks), so one and two processes can agree exactly.
 # 101 demo notes → 81 training notes: odd, and 81 = 10 × 8 + 1, so one batch of the 2-process run
@@ -67,6 +70,7 @@ def pair(tmp_path_factory):
     return train(*TWO, *epoch, "--run-dir", str(root / "two")), train(*ONE, *epoch, "--run-dir", str(root / "one"))
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_process_with_the_same_effective_batch(pair):
     two, one = pair
     assert two["steps"] == one["steps"] == K
@@ -83,6 +87,7 @@ def test_two_processes_match_one_process_with_the_same_effective_batch(pair):
     assert two["metrics"]["n"] == one["metrics"]["n"]  # test predictions gathered from both ranks, no duplicates
 
 
+@pytest.mark.slow
 def test_uneven_dataset_finishes_and_only_rank_0_writes(pair):
     two, one = pair
     run = Path(two["run_dir"])
@@ -134,6 +139,7 @@ def test_stop_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_resume_with_another_world_size_is_refused(pair):
     result = runner.invoke(app, ["train", "--resume", pair[0]["run_dir"], "--nproc", "3"])
     assert result.exit_code == 2

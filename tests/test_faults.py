@@ -69,6 +69,7 @@ def resume_here(run: Path) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow  # kill -9 and resume (the SIGTERM stop and resume below stays in the default run)
 def test_kill_9_mid_epoch_then_resume_gives_the_uninterrupted_metrics(data, uninterrupted, tmp_path):
     run = tmp_path / "killed"
     pid = start_detached(data, run)

@@ -249,6 +249,7 @@ def test_eval_and_predict_agree_with_training(reference, notes, tmp_path):
     assert scored["subset_accuracy"] == pytest.approx(np.mean([p == t for p, t in zip(predicted, truth)]))
 
 
+@pytest.mark.slow  # kill -9 and resume of a detached run
 def test_kill_9_and_resume_give_the_uninterrupted_metrics_and_no_note_text_leaks(notes, reference, tmp_path):
     run = tmp_path / "killed"
     result = run_cli(["train", "--data", str(notes), "--run-dir", str(run), "--detach", "--json", *SETTINGS,

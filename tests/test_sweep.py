@@ -141,6 +141,7 @@ def _kill_mid_sweep(out: Path, pid: int) -> set[str]:
     pytest.fail("the sweep never reached a point with one trial finished and another mid-training")
 
 
+@pytest.mark.slow  # kill -9 of a live sweep, then a resumed one: ~30 s on 2 busy cores
 def test_kill_9_then_resume_reruns_no_finished_trial_and_gives_the_same_table(reference, tmp_path):
     spec = write_spec(tmp_path, GRID)
     out = tmp_path / "sweep"
@@ -234,7 +235,8 @@ def test_shorthand_and_cli_errors(tmp_path):
     assert not root.exists()
 
 
-# In the default suite (the issue asks CI to run it): 45 s on 2 idle cores, Ray's start-up included.
+# The marked tier (.ci/run runs it after the default suite): 45 s on 2 idle cores, Ray's start-up included.
+@pytest.mark.slow
 def test_the_same_grid_through_ray_gives_the_same_table(reference, tmp_path):
     """`--backend ray` with a local Ray (num_cpus = slots x threads = 2, no dashboard): same trials, same table."""
     pytest.importorskip("ray")

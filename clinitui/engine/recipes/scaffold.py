@@ -107,3 +107,15 @@ def _release(path: Path, lock: RunLock | None) -> None:
         (path / "worker.pid").unlink()
     except OSError:
         pass
+
+
+def labelled_run_started(path: Path, config, dataset) -> dict:
+    """The ``run_started`` fields every run on a labelled dataset shares (network and TF-IDF alike), in event order."""
+    from clinitui import __version__
+    from clinitui.config.overrides import config_digest
+
+    return dict(clinitui_version=__version__, pid=os.getpid(), run_dir=str(path), config=config.model_dump(),
+                config_digest=config_digest(config), dataset_digest=dataset.digest,
+                data_source="demo" if dataset.source == "demo" else Path(dataset.source).name,
+                split=dataset.split_kind, n_train=len(dataset.train.texts), n_val=len(dataset.val.texts),
+                n_test=len(dataset.test.texts), labels=dataset.label_names, counts=dataset.counts())

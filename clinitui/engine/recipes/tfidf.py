@@ -12,16 +12,13 @@ run (engine/recipes/finish.py). It fits in seconds, so stop and resume simply st
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Callable
 
-from clinitui import __version__
-from clinitui.config.overrides import config_digest
 from clinitui.engine.checkpoint.format import task_keys
 from clinitui.engine.recipes.finish import finisher_for
-from clinitui.engine.recipes.scaffold import Run, run_scaffold
+from clinitui.engine.recipes.scaffold import Run, labelled_run_started, run_scaffold
 from clinitui.errors import StopRequested
 from clinitui.rundir import write_private
 
@@ -42,11 +39,7 @@ def execute(prepared, path: Path, *, listeners: list[Callable[[dict], None]] | N
 def _started(run: Run, prepared) -> None:
     config, dataset = prepared.config, prepared.dataset
     run.events.emit(
-        "run_started", clinitui_version=__version__, pid=os.getpid(), run_dir=str(run.path),
-        config=config.model_dump(), config_digest=config_digest(config), dataset_digest=dataset.digest,
-        data_source="demo" if dataset.source == "demo" else Path(dataset.source).name,
-        split=dataset.split_kind, n_train=len(dataset.train.texts), n_val=len(dataset.val.texts),
-        n_test=len(dataset.test.texts), labels=dataset.label_names, counts=dataset.counts(),
+        "run_started", **labelled_run_started(run.path, config, dataset),
         params={"trainable": 0, "total": 0}, freeze="none", device="cpu", precision="fp32", plan={},
         backbone={"kind": "tfidf"},
     )

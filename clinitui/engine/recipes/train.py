@@ -11,21 +11,18 @@ and test splits, finishes through engine/recipes/finish.py, and records it all a
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from clinitui import __version__
-from clinitui.config.overrides import config_digest
 from clinitui.config.schema import RunConfig
 from clinitui.data.dataset import Dataset
 from clinitui.data.load import dataset_for
 from clinitui.engine.checkpoint.state import PROGRESS, STATE_DIR, load_state, save_state
 from clinitui.engine.memory.planner import plan_for_config
 from clinitui.engine.recipes.finish import finisher_for
-from clinitui.engine.recipes.scaffold import Run, run_scaffold
+from clinitui.engine.recipes.scaffold import Run, labelled_run_started, run_scaffold
 from clinitui.engine.runtime.device import select_device
 from clinitui.errors import ConfigError
 from clinitui.rundir import write_private
@@ -212,11 +209,7 @@ def _announce(run: Run, prepared: Prepared, s: _Setup) -> None:
     config, dataset, dist, snapshot = prepared.config, prepared.dataset, run.dist, run.snapshot
     truncated = sum(1 for ids in s.encoded["train"].ids if len(ids) >= s.max_length)
     run.events.emit(
-        "run_started", clinitui_version=__version__, pid=os.getpid(), run_dir=str(run.path),
-        config=config.model_dump(), config_digest=config_digest(config), dataset_digest=dataset.digest,
-        data_source="demo" if dataset.source == "demo" else Path(dataset.source).name,
-        split=dataset.split_kind, n_train=len(dataset.train.texts), n_val=len(dataset.val.texts),
-        n_test=len(dataset.test.texts), labels=dataset.label_names, counts=dataset.counts(),
+        "run_started", **labelled_run_started(run.path, config, dataset),
         params=s.params, freeze=s.freeze, device=str(s.device), precision=s.precision,
         plan={**s.plan.as_dict(), "precision": s.precision, **s.memory_info},
         vocab_size=s.tokenizer.vocab_size, truncated_train_notes=truncated, backbone=s.model.backbone.describe(),

@@ -16,7 +16,8 @@ import numpy as np
 
 from clinitui import __version__
 from clinitui.engine.evaluate import stats
-from clinitui.engine.checkpoint.folder import read_checkpoint_info, sha256_file
+from clinitui.digest import sha256_file
+from clinitui.engine.checkpoint.folder import read_checkpoint_info
 from clinitui.engine.evaluate.assess import PREDICTIONS_FILE, assess, curves
 from clinitui.errors import ConfigError
 from clinitui.kinds import Task

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clinitui.config.schema import ModelConfig
-from clinitui.digest import sha256_file  # noqa: F401  (re-exported: callers import it from here)
+from clinitui.digest import sha256_file
 from clinitui.engine.checkpoint import swap
 from clinitui.engine.checkpoint.format import CONFIG, WEIGHTS, new_config, read_config, write_config
 from clinitui.errors import CheckpointError, RunDirectoryError
+from clinitui.kinds import Predicts, Task, checkpoint_predicts
 
 
 @dataclass
@@ -91,7 +92,7 @@ def read_checkpoint_info(path: Path) -> CheckpointInfo:
     except Exception:
         raise CheckpointError(f"{cfg_path}: fields are missing or invalid; the checkpoint was altered or damaged") from None
     weights = path / WEIGHTS
-    if not weights.is_file() and not raw.get("members"):  # a seed group's checkpoint lists members instead
+    if not weights.is_file() and checkpoint_predicts(raw) is not Predicts.SEED_AVERAGE:  # a seed group's checkpoint lists members instead
         raise CheckpointError(f"{path}: no {WEIGHTS}; the checkpoint is incomplete (was the run interrupted?)")
     return CheckpointInfo(path, model_cfg, labels, pos, max_length, str(raw.get("freeze", "none")), raw)
 
@@ -114,6 +115,6 @@ def load_checkpoint(path: Path, device: str = "cpu"):
     except Exception as exc:
         raise CheckpointError(f"{weights}: cannot be loaded into the model in {CONFIG} ({type(exc).__name__}); "
                               "the checkpoint is damaged or its config.json was changed") from None
-    model.multilabel = info.raw.get("task") == "multilabel"  # one sigmoid per label (engine/evaluate/multilabel.py)
+    model.multilabel = Task.of(info.raw) is Task.MULTILABEL  # one sigmoid per label (engine/evaluate/multilabel.py)
     model.to(device).eval()
     return model, tokenizer, info

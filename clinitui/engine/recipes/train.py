@@ -25,6 +25,7 @@ from clinitui.engine.recipes.finish import finisher_for
 from clinitui.engine.recipes.scaffold import Run, labelled_run_started, run_scaffold
 from clinitui.engine.runtime.device import select_device
 from clinitui.errors import ConfigError
+from clinitui.kinds import Task
 from clinitui.rundir import write_private
 
 @dataclass
@@ -187,7 +188,7 @@ def _build(run: Run, prepared: Prepared, s: _Setup) -> None:
     run.stage = "model"
     torch.manual_seed(config.train.seed)
     s.model, s.freeze = build_classifier(config.model, len(dataset.label_names), s.tokenizer)
-    s.model.multilabel = dataset.multilabel  # sigmoid per label in predict_probs (engine/evaluate/multilabel.py)
+    s.model.multilabel = dataset.task is Task.MULTILABEL  # sigmoid per label in predict_probs (engine/evaluate/multilabel.py)
     s.model.to(s.device)
     s.params = count_parameters(s.model)
     s.plan = prepared.plan or plan_for_config(config)

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from clinitui.cli.app import app
+from clinitui.kinds import Task
 from clinitui.data.multilabel_demo import write_multilabel_file
 from clinitui.data.readers import Table
 from clinitui.data.stratify import iterative_split
@@ -87,7 +88,7 @@ def test_jsonl_list_labels_and_empty_sets_make_a_multi_hot_dataset(tmp_path):
     rows = [{"text": f"note {i}", "label": [["b", "a"], [], ["c"], ["a", "a"]][i % 4]} for i in range(80)]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     ds = make_multilabel_dataset(read_table(path, multilabel=True), seed=1)
-    assert ds.label_names == ["a", "b", "c"] and ds.multilabel and ds.split_kind.startswith("iterative")
+    assert ds.label_names == ["a", "b", "c"] and ds.task is Task.MULTILABEL and ds.split_kind.startswith("iterative")
     every = ds.train.labels + ds.val.labels + ds.test.labels
     assert sorted(map(tuple, every)) == sorted([(1, 1, 0), (0, 0, 0), (0, 0, 1), (1, 0, 0)] * 20)
     assert ds.counts()["train"]["a"] == sum(r[0] for r in ds.train.labels)
@@ -126,7 +127,7 @@ def test_task_multiclass_keeps_combinations_as_classes_without_the_guard_rail():
     splits = ["test" if i % 5 == 0 else "val" if i % 5 == 1 else "train" for i in range(300)]
     table = Table(texts, labels, splits, source="notes.csv")
     ds = make_dataset(table, task="multiclass")
-    assert len(ds.label_names) == len(set(labels)) > 10 and not ds.multilabel
+    assert len(ds.label_names) == len(set(labels)) > 10 and ds.task is Task.MULTICLASS
     with pytest.raises(DataError, match="joined label sets"):
         make_dataset(table, task="auto")
 

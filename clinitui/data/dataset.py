@@ -39,11 +39,6 @@ class Dataset:
     def __post_init__(self) -> None:
         self.task = Task(self.task)
 
-    @property
-    def multilabel(self) -> bool:
-        """``task is Task.MULTILABEL``, for the callers that still ask this way (engine/recipes/)."""
-        return self.task is Task.MULTILABEL
-
     def counts(self) -> dict[str, dict[str, int]]:
         """``{split: {label: count}}``: what the CLI prints before training (multi-label: notes with each label)."""
         out = {}

@@ -92,7 +92,8 @@ def read_checkpoint_info(path: Path) -> CheckpointInfo:
     except Exception:
         raise CheckpointError(f"{cfg_path}: fields are missing or invalid; the checkpoint was altered or damaged") from None
     weights = path / WEIGHTS
-    if not weights.is_file() and checkpoint_predicts(raw) is not Predicts.SEED_AVERAGE:  # a seed group's checkpoint lists members instead
+    # a seed group's checkpoint has no weights of its own: it lists its members' checkpoints
+    if not weights.is_file() and checkpoint_predicts(raw) is not Predicts.SEED_AVERAGE:
         raise CheckpointError(f"{path}: no {WEIGHTS}; the checkpoint is incomplete (was the run interrupted?)")
     return CheckpointInfo(path, model_cfg, labels, pos, max_length, str(raw.get("freeze", "none")), raw)
 

@@ -77,9 +77,11 @@ def new_config(model: dict, *, freeze: str, label_names: list[str], positive_ind
 
 def task_keys(dataset) -> dict:
     """The keys that make a checkpoint multi-label (none for a single-label one)."""
-    if Task(dataset.task) is Task.MULTILABEL:
-        return {"task": str(Task.MULTILABEL), "label_sep": dataset.label_sep}
-    return {}
+    return _multilabel_keys(dataset.label_sep) if dataset.task is Task.MULTILABEL else {}
+
+
+def _multilabel_keys(label_sep: str) -> dict:
+    return {"task": str(Task.MULTILABEL), "label_sep": label_sep}
 
 
 def operating_point_keys(temperature: float | None, rule: str, threshold: float | None) -> dict:
@@ -92,7 +94,7 @@ def operating_point_keys(temperature: float | None, rule: str, threshold: float 
 
 def thresholds_keys(thresholds: list[float], rule: str, label_sep: str) -> dict:
     """``task``, ``label_sep`` and ``label_thresholds`` of a multi-label checkpoint, chosen on validation."""
-    return {"task": str(Task.MULTILABEL), "label_sep": label_sep,
+    return {**_multilabel_keys(label_sep),
             "label_thresholds": {"rule": rule, "thresholds": [float(t) for t in thresholds], "chosen_on": "validation"}}
 
 

@@ -82,9 +82,11 @@ class Scored:
 def score(checkpoint: Path, data: Path, *, text_col: str = "text", label_col: str = "label",
           split_col: str | None = None, split: str | None = "test", device: str | None = None,
           extra_cols: tuple[str, ...] = (), with_dev: bool = False, table=None, delimiter: str | None = None,
-          encoding: str | None = None) -> Scored:
-    """Read ``data`` and score the chosen rows (and, ``with_dev``, the dev rows) with one model load."""
-    info = read_checkpoint_info(checkpoint)  # cheap checks before reading a large file
+          encoding: str | None = None, info=None) -> Scored:
+    """Read ``data`` and score the chosen rows (and, ``with_dev``, the dev rows) with one model load.
+
+    ``info``: the checkpoint's CheckpointInfo when the caller already read it."""
+    info = info or read_checkpoint_info(checkpoint)  # cheap checks before reading a large file
     task = task_of(info)
     if table is None:
         table = read_table(data, text_col, label_col, split_col, extra_cols=extra_cols, delimiter=delimiter,
@@ -100,11 +102,12 @@ def score(checkpoint: Path, data: Path, *, text_col: str = "text", label_col: st
 def evaluate(checkpoint: Path, data: Path, **asked) -> dict:
     """The ``eval --json`` payload; ``asked``: the fields of :class:`Request` (columns, split, analyses)."""
     req = Request(data, **asked)
-    task = task_of(read_checkpoint_info(checkpoint))
+    info = read_checkpoint_info(checkpoint)
+    task = task_of(info)
     task.refuse(req)
     s = score(checkpoint, data, text_col=req.text_col, label_col=req.label_col, split_col=req.split_col,
               split=req.split, device=req.device, extra_cols=tuple(c for c in (req.group_col, req.id_col) if c),
-              with_dev=req.threshold_rule is not None, delimiter=req.delimiter, encoding=req.encoding)
+              with_dev=req.threshold_rule is not None, delimiter=req.delimiter, encoding=req.encoding, info=info)
     return task.payload(s, req)
 
 

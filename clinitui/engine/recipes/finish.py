@@ -46,7 +46,7 @@ class Finished:
 
 def finisher_for(dataset) -> "SingleLabel | MultiLabel":
     """The finishing path of the dataset's task: the one place that tells the two apart."""
-    return MultiLabel() if Task(dataset.task) is Task.MULTILABEL else SingleLabel()
+    return MultiLabel() if dataset.task is Task.MULTILABEL else SingleLabel()
 
 
 class SingleLabel:

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from clinitui.config.overrides import to_toml
+from clinitui import __version__
+from clinitui.config.overrides import config_digest, to_toml
 from clinitui.engine.recipes.failure import record_failure
 from clinitui.events import FILENAME as EVENTS_FILE
 from clinitui.events import EventWriter
@@ -111,9 +112,6 @@ def _release(path: Path, lock: RunLock | None) -> None:
 
 def labelled_run_started(path: Path, config, dataset) -> dict:
     """The ``run_started`` fields every run on a labelled dataset shares (network and TF-IDF alike), in event order."""
-    from clinitui import __version__
-    from clinitui.config.overrides import config_digest
-
     return dict(clinitui_version=__version__, pid=os.getpid(), run_dir=str(path), config=config.model_dump(),
                 config_digest=config_digest(config), dataset_digest=dataset.digest,
                 data_source="demo" if dataset.source == "demo" else Path(dataset.source).name,

@@ -11,14 +11,24 @@ from pathlib import Path
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write ``text`` atomically to ``path`` with mode 0600 (temp file + fsync + rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write ``text`` atomically to ``path`` with mode 0600 (temp file + fsync + rename).
+
+    The temp file is named after this process: two processes may write the same file at once (the
+    launcher and the worker it just started both write ``worker.pid``), and with one shared temp name
+    the first rename took the other's file away. The last rename wins; a failed write leaves no temp file.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def pid_alive(pid: int) -> bool:

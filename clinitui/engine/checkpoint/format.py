@@ -148,6 +148,5 @@ def update_config(directory: Path, **keys: Any) -> None:
         cfg = json.loads(path.read_text(encoding="utf-8"))
         cfg.update(keys)
         _write(directory, cfg)  # keys this version does not know, if any, are kept as they are
-    except OSError as exc:
-        path.with_name(f".{path.name}.tmp").unlink(missing_ok=True)
+    except OSError as exc:  # write_private leaves no temp file behind
         raise RunDirectoryError(f"could not update {path} ({exc.strerror or exc}); free disk space") from None

@@ -55,6 +55,11 @@ class Run:
         """Call ``close`` on exit, before the event file closes (last deferred, first called)."""
         self.closers.append(close)
 
+    def close_deferred(self) -> None:
+        """Call the deferred closers now, each once (last deferred, first called)."""
+        while self.closers:
+            self.closers.pop()()
+
 
 @contextmanager
 def run_scaffold(path: Path, config, *, oom_advice: str, listeners: list[Callable[[dict], None]] | None = None,
@@ -84,12 +89,12 @@ def run_scaffold(path: Path, config, *, oom_advice: str, listeners: list[Callabl
     try:
         yield run
     except BaseException as exc:  # the last event: stopped or run_failed (engine/recipes/failure.py)
+        run.close_deferred()  # the telemetry thread stops first, so no memory event follows the last one
         raise record_failure(events, exc, run.stage, log_dir=path if main else None, dist=dist,
                              oom_advice=oom_advice)
     finally:
         try:
-            for close in reversed(run.closers):
-                close()
+            run.close_deferred()
             events.close()
             if dist is not None:
                 from clinitui.engine.runtime import distributed

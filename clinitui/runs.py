@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from clinitui.describe import Description, describe_run
 from clinitui.errors import RunDirectoryError
 from clinitui.events import FINAL_TYPES, read_events
 from clinitui.kinds import SEEDS_FILE, RunKind, data_label, is_seed_group, kind_of, seed_members
@@ -93,6 +94,9 @@ class RunSummary:
     mlm_loss: float | None = None  # pretraining: the latest held-out MLM loss (its figure instead of F1)
     perplexity: float | None = None  # pretraining: exp(mlm_loss)
     members: int | None = None  # a seeds group: how many seed runs
+    # what the run's checkpoint predicts and the figures of each predictor (clinitui/describe.py); once it
+    # is known, best_f1 and test_f1 are the shipped predictor's, under its task's headline metric
+    description: Description | None = None
 
     def __post_init__(self) -> None:
         self.kind = RunKind(self.kind)
@@ -101,10 +105,28 @@ class RunSummary:
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def predicts(self) -> str:
+        """The runs tables' ``predicts`` cell (``network``, ``blend 0.30``, ``tfidf``, …); ``-`` before a checkpoint."""
+        return "-" if self.description is None or not self.kind.classifier else self.description.cell()
+
     def as_dict(self) -> dict:
         d = self.__dict__.copy()
         d["path"] = str(self.path)
+        d["description"] = None if self.description is None else self.description.as_json()
         return d
+
+
+def _with_description(summary: RunSummary) -> RunSummary:
+    """Attach what the run's checkpoint predicts; a finished run's val and test F1 become the shipped
+    predictor's (a blend's validation figure is the blend's, not the network's best epoch)."""
+    if not summary.kind.classifier:
+        return summary
+    summary.description = describe_run(summary.path)
+    shipped = summary.description.shipped if summary.description else None
+    if shipped is not None and shipped.test is not None:
+        summary.best_f1, summary.test_f1 = shipped.val, shipped.test
+    return summary
 
 
 def summarize(run_dir: Path, events: list[dict] | None = None) -> RunSummary:
@@ -153,12 +175,12 @@ def summarize(run_dir: Path, events: list[dict] | None = None) -> RunSummary:
         else:
             status = "crashed"
             error = log_tail(run_dir)
-    return RunSummary(run_dir, status, model.get("backbone", "?"), model.get("adapter", "?"),
+    return _with_description(RunSummary(run_dir, status, model.get("backbone", "?"), model.get("adapter", "?"),
                       cfg.get("budget", {}).get("name", "?"), best, t0,
                       (last_t - t0) if (t0 and last_t) else None, peak, error,
                       data=data_label(started or {}), epoch=epoch,
                       epochs=cfg.get("train", {}).get("epochs"), test_f1=test_f1, kind=kind_of(run_dir, cfg),
-                      mlm_loss=(mlm or {}).get("mlm_loss"), perplexity=(mlm or {}).get("perplexity"))
+                      mlm_loss=(mlm or {}).get("mlm_loss"), perplexity=(mlm or {}).get("perplexity")))
 
 
 def log_tail(run_dir: Path, lines: int = 5) -> str | None:
@@ -209,22 +231,13 @@ def summarize_seed_group(group: Path) -> RunSummary:
     def score(key: str) -> float | None:
         return ((payload or {}).get(key) or {}).get("f1_macro")
 
-    return RunSummary(
+    return _with_description(RunSummary(
         group, status, first.backbone, first.adapter, first.budget,
         score("val_metrics") if payload else (sum(vals) / len(vals) if vals else None),
         min(starts) if starts else None, (max(ends) - min(starts)) if starts and ends else None,
         max(peaks) if peaks else None, next((r.error for r in runs if r.error), None), data=first.data,
-        test_f1=score("metrics"), kind=RunKind.SEEDS, members=len(runs))
+        test_f1=score("metrics"), kind=RunKind.SEEDS, members=len(runs)))
 
-
-def read_metrics(run_dir: Path) -> dict | None:
-    """``metrics.json`` of a run; for a ``train --seeds`` group, its ``seeds.json`` (same ``metrics`` key)."""
-    for name in ("metrics.json", "seeds.json"):
-        try:
-            return json.loads((Path(run_dir) / name).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-    return None
 
 
 # ---- runs by name ---------------------------------------------------------------------------------

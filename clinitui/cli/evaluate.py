@@ -35,18 +35,24 @@ def eval_command(
 ) -> None:
     """Score a saved checkpoint on a labelled file: metrics with 95% intervals, calibration, operating point."""
     with boundary():
+        from clinitui.describe import describe_checkpoint
         from clinitui.engine.inference.apply import evaluate
         from clinitui.runs import resolve_checkpoint
 
-        metrics = evaluate(resolve_checkpoint(checkpoint), data, text_col=text_col, label_col=label_col,
+        ckpt = resolve_checkpoint(checkpoint)
+        metrics = evaluate(ckpt, data, text_col=text_col, label_col=label_col,
                            split_col=split_col, split=split, n_boot=bootstrap, threshold_rule=threshold_rule,
                            compare=resolve_checkpoint(compare) if compare is not None else None,
                            group_col=group_col, id_col=id_col, delimiter=delimiter, encoding=encoding)
+        description = describe_checkpoint(ckpt)
+        metrics["model"] = description.as_json() if description else None  # what computed these predictions
         if json_out:
             print_json(metrics)
         else:
             from clinitui.cli.report import print_assessment, print_metrics
 
+            if description is not None:
+                typer.echo(f"model: {description.sentence()}")
             print_metrics(metrics, metrics["labels"], title=f"{Path(data).name} [{metrics['split']}]")
             print_assessment(metrics)
 

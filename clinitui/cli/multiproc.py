@@ -29,7 +29,7 @@ def follow(path: Path, pid: int, *, quiet: bool, interval: float = 0.3) -> dict:
     """Follow the worker group ``pid`` (our child) to its end; the ``metrics.json`` payload, or its error."""
     from clinitui.cli.progress import make_progress
     from clinitui.launcher import stop_worker
-    from clinitui.runs import read_metrics
+    from clinitui.describe import read_metrics
 
     progress = make_progress(quiet)
     stop = StopFlag()

@@ -76,9 +76,14 @@ def assessment_lines(payload: dict) -> list[str]:
         lines.append(f"calibration ({cal['kind']}): temperature {cal['temperature']:.3f}; Brier {b['brier']:.4f} -> "
                      f"{cal['brier']:.4f}, ECE {b['ece']:.4f} -> {cal['ece']:.4f}, slope {fmt_ci(cal['slope'], digits=2)}, "
                      f"intercept {fmt_ci(cal['intercept'], digits=2)}")
-    for key in ("vs_baseline", "vs_compare"):
-        if payload.get(key):
-            lines.append(payload[key]["verdict"])
+    if payload.get("vs_baseline"):
+        if payload.get("vs_baseline_note"):
+            lines.append(f"baseline: {payload['vs_baseline_note']}")
+        lines.append(payload["vs_baseline"]["verdict"])
+    elif payload.get("vs_baseline_note"):
+        lines.append(f"no baseline comparison: {payload['vs_baseline_note']}")
+    if payload.get("vs_compare"):
+        lines.append(payload["vs_compare"]["verdict"])
     for g in payload.get("subgroups") or []:
         flag = " (too small to judge)" if g["too_small"] else ""
         lines.append(f"subgroup {g['group']}: n={g['n']}, events={g['events']}, "

@@ -137,8 +137,9 @@ def runs_show(
 ) -> None:
     """Status, model, data, scores and test metrics of one run."""
     with boundary():
-        from clinitui.cli.runs_table import as_json, detail_lines
-        from clinitui.runs import read_metrics, resolve_run, summarize
+        from clinitui.cli.runs_table import as_json, detail_lines, figures_lines
+        from clinitui.describe import read_metrics
+        from clinitui.runs import resolve_run, summarize
 
         path = resolve_run(run, _root(runs_root))
         summary = summarize(path)
@@ -147,7 +148,10 @@ def runs_show(
             print_json({**as_json(summary), "metrics": metrics})
             return
         for label, value in detail_lines(summary):
-            typer.echo(f"{label:<12} {value}")
+            typer.echo(f"{label:<14} {value}")
+        if summary.description is not None and summary.kind.classifier:
+            for line in figures_lines(summary.description):
+                typer.echo(f"  {line}")
         if metrics:
             from clinitui.cli.report import print_metrics
 

@@ -10,6 +10,7 @@ import re
 import time
 from datetime import datetime
 
+from clinitui.describe import Description
 from clinitui.kinds import label as kind_label
 from clinitui.runs import RunSummary
 from clinitui.fmt import fmt_bytes, fmt_duration, fmt_metric
@@ -17,8 +18,9 @@ from clinitui.fmt import fmt_bytes, fmt_duration, fmt_metric
 # `runs list --json` keys (documented in docs/runs.md; add keys, never rename them)
 JSON_KEYS = ("name", "status", "run_dir", "backbone", "adapter", "budget", "data", "epoch", "epochs",
              "best_val_f1", "test_f1", "started", "duration_s", "peak_memory_bytes", "error",
-             "kind", "val_mlm_loss", "perplexity", "members")
-COLUMNS = ("name", "status", "kind", "model", "data", "epoch", "val F1", "test F1", "started", "duration")
+             "kind", "val_mlm_loss", "perplexity", "members", "predicts", "blend_weight", "metric", "figures")
+COLUMNS = ("name", "status", "kind", "model", "predicts", "data", "epoch", "val F1", "test F1", "started",
+           "duration")
 SORTS = {
     "started": lambda r: r.started or 0.0,
     "name": lambda r: r.name,
@@ -43,7 +45,17 @@ def as_json(r: RunSummary) -> dict:
         "duration_s": None if r.duration_s is None else round(r.duration_s, 1),
         "peak_memory_bytes": r.peak_memory_bytes, "error": r.error,
         "kind": r.kind, "val_mlm_loss": r.mlm_loss, "perplexity": r.perplexity, "members": r.members,
+        **description_json(r),
     }
+
+
+def description_json(r: RunSummary) -> dict:
+    """What the checkpoint predicts and each predictor's val/test figure (clinitui/describe.py)."""
+    d = r.description if r.kind.classifier else None
+    if d is None:
+        return {"predicts": None, "blend_weight": None, "metric": None, "figures": None}
+    return {"predicts": str(d.predicts), "blend_weight": d.weight, "metric": d.metric,
+            "figures": {k: v.as_json() for k, v in d.parts.items()} or None}
 
 
 def started_cell(t: float | None) -> str:
@@ -73,7 +85,7 @@ def cells(r: RunSummary) -> list[str]:
     epoch = "-" if r.epoch is None and r.epochs is None else f"{r.epoch or 0}/{r.epochs or '?'}"
     if not r.kind.has_epochs:
         epoch = "-"
-    return [r.name, r.status, kind_label(r.kind, r.members), model_cell(r), r.data or "-", epoch, val_cell(r),
+    return [r.name, r.status, kind_label(r.kind, r.members), model_cell(r), r.predicts, r.data or "-", epoch, val_cell(r),
             fmt_metric(r.test_f1, 4), started_cell(r.started), fmt_duration(r.duration_s)]
 
 
@@ -82,17 +94,36 @@ def detail_lines(r: RunSummary) -> list[tuple[str, str]]:
     epoch = "-" if r.epoch is None and r.epochs is None else f"{r.epoch or 0} of {r.epochs or '?'}"
     if not r.kind.has_epochs:
         epoch = "-"
+    d = r.description
     scores = [("best val F1", fmt_metric(r.best_f1, 4)), ("test F1", fmt_metric(r.test_f1, 4))]
+    if d is not None and d.shipped.test is not None:  # finished: both figures are the shipped predictor's
+        scores = [(f"val {d.metric_label}", fmt_metric(d.shipped.val, 4)),
+                  (f"test {d.metric_label}", fmt_metric(d.shipped.test, 4))]
     if not r.kind.classifier:
         scores = [("val MLM loss", fmt_metric(r.mlm_loss, 4)), ("perplexity", fmt_metric(r.perplexity, 2))]
     lines = [("name", r.name), ("folder", str(r.path)), ("status", r.status), ("kind", kind_label(r.kind, r.members)),
-             ("model", model_cell(r)), ("budget", r.budget), ("data", r.data or "-"),
+             ("model", model_cell(r)), *([("predicts", d.sentence())] if d is not None and r.kind.classifier else []),
+             ("budget", r.budget), ("data", r.data or "-"),
              ("epoch", epoch), *scores,
              ("started", "-" if r.started is None else datetime.fromtimestamp(r.started).strftime("%Y-%m-%d %H:%M:%S")),
              ("duration", fmt_duration(r.duration_s)), ("peak memory", fmt_bytes(r.peak_memory_bytes))]
     if r.error:
         lines.append(("error", r.error.splitlines()[-1] if r.error else "-"))
     return lines
+
+
+def figures_lines(d: Description) -> list[str]:
+    """The shipped predictor's validation and test figures, then each part's alone, aligned for reading:
+    a blend's figures are never shown beside the network's without saying which is which."""
+    if not d.parts:
+        return []
+    rows = [("", f"val {d.metric_label}", f"test {d.metric_label}")]
+    for label, f in d.rows():
+        ci = f" [{f.test_ci[0]:.3f}, {f.test_ci[1]:.3f}]" if f.test_ci else ""
+        rows.append((label, fmt_metric(f.val, 4), fmt_metric(f.test, 4) + ci))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return lines + ([f"note: {d.note}"] if d.note else [])
 
 
 def parse_age(text: str) -> float:

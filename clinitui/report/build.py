@@ -19,8 +19,9 @@ from clinitui.engine.evaluate import stats
 from clinitui.digest import sha256_file
 from clinitui.engine.checkpoint.folder import read_checkpoint_info
 from clinitui.engine.evaluate.assess import PREDICTIONS_FILE, assess, curves
+from clinitui.describe import describe_checkpoint
 from clinitui.errors import ConfigError
-from clinitui.kinds import Task
+from clinitui.kinds import Predicts, Task
 
 TODO = "[to be completed]"
 SPLIT_USE = {
@@ -126,15 +127,18 @@ def build_report(target: Path, *, data: Path | None = None, text_col: str = "tex
     op = info.raw.get("operating_point") or {}
     threshold = op.get("threshold") if info.positive_index is not None else None
     baseline_probs = groups = ids = None
+    description = describe_checkpoint(ckpt)
     if data is not None:
-        from clinitui.engine.inference.apply import score
+        from clinitui.engine.inference.apply import score, tfidf_member
 
         extra = tuple(c for c in (group_col, id_col) if c)
         s = score(ckpt, data, text_col=text_col, label_col=label_col, split_col=split_col, split=split,
                   extra_cols=extra)
         y, raw = s.y, s.raw_probs
         groups, ids = s.column(group_col), s.column(id_col)
-        scored = {"source": Path(data).name, "split": split if split_col else "all", "n": int(len(y))}
+        baseline_probs, _ = tfidf_member(s.info, [s.table.texts[i] for i in s.rows])
+        scored = {"source": Path(data).name, "split": split if split_col else "all", "n": int(len(y)),
+                  "training_split": False}
         boot = {"resamples": stats.DEFAULT_RESAMPLES, "seed": stats.DEFAULT_SEED}
     else:
         if group_col or id_col:
@@ -146,13 +150,15 @@ def build_report(target: Path, *, data: Path | None = None, text_col: str = "tex
         y, raw = np.asarray(record["test"]["y"], dtype=int), np.asarray(record["test"]["probs"])
         if record.get("baseline_test_probs") is not None:
             baseline_probs = np.asarray(record["baseline_test_probs"])
-        scored = {"source": "the run's own test split", "split": "test", "n": int(len(y))}
+        scored = {"source": "the run's own test split", "split": "test", "n": int(len(y)), "training_split": True}
         boot = record.get("bootstrap") or {"resamples": stats.DEFAULT_RESAMPLES, "seed": stats.DEFAULT_SEED}
     n_boot = boot["resamples"] if n_boot is None else n_boot
     seed = boot["seed"] if seed is None else seed
     metrics, extras = assess(y, raw, info.label_names, info.positive_index, temperature=temperature,
                              threshold=threshold, rule=op.get("rule") if threshold is not None else None,
                              n_boot=n_boot, seed=seed, baseline_probs=baseline_probs, groups=groups, ids=ids)
+    if baseline_probs is not None:
+        extras["vs_baseline_note"] = description.baseline_note() if description else None
     if run_metrics and run_metrics.get("baseline") and baseline_probs is not None:
         extras["baseline_metrics"] = {k: v for k, v in run_metrics["baseline"].items() if k != "per_class"}
     training = training_curves(run)
@@ -181,8 +187,18 @@ def build_report(target: Path, *, data: Path | None = None, text_col: str = "tex
         "training": {k: training.get(k) for k in ("step", "loss", "epoch", "val_f1_macro", "val_accuracy")} if run else None,
         "curves": curves(y, raw, info.label_names, info.positive_index, temperature),
         "not_applicable": _not_applicable(info, baseline_probs, data),
-        "model_card": _model_card(info, run_metrics),
+        "model_card": _model_card(info, run_metrics, description, scored),
+        "description": _description(description),
     }
+
+
+def _description(d) -> dict | None:
+    """What the checkpoint predicts and each predictor's figures on the training run's own splits."""
+    if d is None:
+        return None
+    rows = [{"predictor": label, "val": f.val, "test": f.test, "test_ci": f.test_ci} for label, f in d.rows()]
+    return {**d.as_json(), "metric_label": d.metric_label, "rows": rows,
+            "curve_of": "the network alone" if d.predicts is not Predicts.NETWORK else "the model"}
 
 
 def _data_section(run_metrics: dict | None, training: dict) -> dict | None:
@@ -208,13 +224,21 @@ def _not_applicable(info, baseline_probs, data) -> list[str]:
     return notes
 
 
-def _model_card(info, run_metrics: dict | None) -> list[dict]:
+def _model_card(info, run_metrics: dict | None, description, scored: dict) -> list[dict]:
     m = info.model
+    network = f"{m.backbone} backbone + {m.adapter} adapter, {m.pooling} pooling, freeze={info.freeze}"
+    if description is not None and description.predicts is Predicts.TFIDF:
+        network = description.sentence()
+    elif description is not None and description.predicts is not Predicts.NETWORK:
+        network = f"{description.sentence()}; network: {network}"
+    evaluation = ("the training run's held-out test split" if scored.get("training_split") else
+                  f"the file {scored['source']} ({scored['split']} rows, n = {scored['n']}), not the training "
+                  "run's test split")
     known = {
-        "Model": f"{m.backbone} backbone + {m.adapter} adapter, {m.pooling} pooling, freeze={info.freeze}",
+        "Model": network,
         "Task": "classify a clinical note into: " + ", ".join(info.label_names),
-        "Training data": (run_metrics or {}).get("run_dir") and "see 'Data and splits'" or TODO,
-        "Evaluation": "held-out test split; figures with 95% intervals (stratified bootstrap, Wilson)",
+        "Training data": (run_metrics or {}).get("run_dir") and "see 'Data and splits of the training run'" or TODO,
+        "Evaluation": f"{evaluation}; figures with 95% intervals (stratified bootstrap, Wilson)",
         "Decision threshold": (f"{(info.raw.get('operating_point') or {}).get('threshold'):.3f} "
                                f"(rule {(info.raw.get('operating_point') or {}).get('rule')}, chosen on validation)")
         if info.raw.get("operating_point") else "argmax of the class probabilities",

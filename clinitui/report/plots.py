@@ -107,7 +107,8 @@ def decision(curve: dict) -> str:
     return _png(fig)
 
 
-def training(tr: dict) -> str | None:
+def training(tr: dict, of: str = "the model") -> str | None:
+    """Loss per step and validation figures per epoch; ``of`` says whose (a blend's curve is its network's)."""
     if not tr or not (tr.get("loss") or tr.get("val_f1_macro")):
         return None
     plt = _plt()
@@ -117,7 +118,7 @@ def training(tr: dict) -> str | None:
     a.set_xlabel("optimizer step")
     b.plot(tr["epoch"], tr["val_f1_macro"], marker="o", label="val macro-F1")
     b.plot(tr["epoch"], tr["val_accuracy"], marker="s", label="val accuracy")
-    b.set_title("validation", fontsize=10)
+    b.set_title("validation" if of == "the model" else f"validation ({of})", fontsize=10)
     b.set_xlabel("epoch")
     b.legend(fontsize=7)
     for ax in (a, b):
@@ -129,7 +130,7 @@ def all_figures(report: dict) -> dict[str, str]:
     """Every figure the report has data for: {name: base64 PNG}."""
     c = report["curves"]
     figs = {"roc": roc(c), "pr": pr(c), "confusion": confusion(report["metrics"]["confusion_matrix"], report["labels"]),
-            "reliability": reliability(report["calibration"]), "training": training(report.get("training"))}
+            "reliability": reliability(report["calibration"]), "training": training(report.get("training"), (report.get("description") or {}).get("curve_of", "the model"))}
     if "threshold" in c:
         op = report.get("operating_point") or {}
         figs["threshold"] = threshold(c["threshold"], op.get("threshold"))

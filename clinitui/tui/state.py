@@ -49,6 +49,7 @@ class RunState:
     evals: list[dict] = field(default_factory=list)  # validation evals, one per epoch
     test_eval: dict | None = None
     baseline: dict | None = None  # TF-IDF + logistic regression on the same test split
+    ensemble: dict | None = None  # the blend's `ensemble` event: its weight, each part's val and test F1
     last_step: dict = field(default_factory=dict)
     last_t: float | None = None
     final: dict | None = None
@@ -167,6 +168,9 @@ class RunState:
         elif kind == "baseline":
             self.baseline = e
             changed.add("metrics")
+        elif kind == "ensemble":
+            self.ensemble = e
+            changed |= {"metrics", "stats"}
         elif kind == "oom_backoff":
             self.oom_backoffs += 1
             if e.get("phase", "train") == "train":  # an evaluation backoff leaves training's batch alone

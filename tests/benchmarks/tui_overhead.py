@@ -45,7 +45,7 @@ Follow(sys.argv[1], open_run=Path(sys.argv[2]), planner=False).run(headless=True
 def one(runs_root: Path, args, attached: bool) -> dict:
     from clinitui.config.schema import RunConfig
     from clinitui.launcher import start_worker
-    from clinitui.runs import read_metrics
+    from clinitui.describe import read_metrics
 
     config = RunConfig.model_validate({
         "data": {"demo_size": args.demo_size},

@@ -28,7 +28,7 @@ from clinitui.engine.checkpoint.folder import read_checkpoint_info
 from clinitui.engine.evaluate import stats
 from clinitui.engine.inference.rows import file_dev_rows, prediction_rows, rows_for_split
 from clinitui.errors import ConfigError, DataError
-from clinitui.kinds import Task
+from clinitui.kinds import Predicts, Task, checkpoint_predicts
 
 
 def probabilities(checkpoint: Path, texts: list[str], batch_size: int = 64, device: str | None = None):
@@ -137,9 +137,13 @@ class SingleLabel:
 
         info = s.info
         temperature, threshold, rule = _locked(info, s, req.threshold_rule)
+        baseline_probs, reason = tfidf_member(info, [s.table.texts[i] for i in s.rows])
         metrics, extras = assess(s.y, s.raw_probs, info.label_names, info.positive_index, temperature=temperature,
                                  threshold=threshold, rule=rule, n_boot=req.n_boot, seed=req.seed,
-                                 groups=s.column(req.group_col), ids=s.column(req.id_col))
+                                 baseline_probs=baseline_probs, groups=s.column(req.group_col),
+                                 ids=s.column(req.id_col))
+        extras.setdefault("vs_baseline", None)
+        extras["vs_baseline_note"] = reason
         if req.compare is not None:
             other = score(req.compare, req.data, text_col=req.text_col, label_col=req.label_col,
                           split_col=req.split_col, split=req.split, device=req.device, table=s.table)
@@ -155,6 +159,27 @@ class SingleLabel:
                 names=(Path(info.path).parent.name or "A", Path(other.info.path).parent.name or "B"))}
         return {**metrics, **extras, "labels": info.label_names, "checkpoint": str(info.path), "data": str(req.data),
                 "split": req.split_name, "temperature": temperature}
+
+
+def tfidf_member(info, texts: list[str]) -> tuple[np.ndarray | None, str]:
+    """(the TF-IDF member's probabilities, what ``vs_baseline`` compares) — or (None, why there is no comparison).
+
+    A blend carries its own TF-IDF model (checkpoint/tfidf/), the baseline the run printed beside its
+    figures, so ``eval`` scores it on the same notes and compares like ``metrics.json`` does."""
+    predicts = checkpoint_predicts(info.raw)
+    if predicts is Predicts.BLEND:
+        from clinitui.engine.tfidf.blend import load_part
+
+        model, weight = load_part(info)
+        return model.predict_proba(texts), (f"the checkpoint's own TF-IDF member alone (the blend gives it "
+                                             f"{1 - weight:.0%} of its weight)")
+    if predicts is Predicts.TFIDF:
+        return None, "the checkpoint is the TF-IDF model itself: there is no separate baseline to compare with"
+    if predicts is Predicts.SEED_AVERAGE:
+        return None, ("a seeds group carries no TF-IDF model of its own; compare with a TF-IDF run on the same "
+                      "file with `eval --compare`")
+    return None, ("the checkpoint carries no TF-IDF member (trained with --ensemble none); compare with a TF-IDF "
+                  "run on the same file with `eval --compare`")
 
 
 def _locked(info, s: Scored, threshold_rule: str | None):
@@ -224,7 +249,10 @@ class MultiLabel:
             thresholds = choose_thresholds(s.dev_y, s.dev_probs, req.threshold_rule)
             rule = f"{req.threshold_rule} (chosen on the file's dev rows)"
         metrics = multilabel_metrics(s.y, s.raw_probs, names, thresholds=thresholds)
-        return {**metrics, "labels": names, "label_thresholds": dict(zip(names, thresholds)), "threshold_rule": rule,
+        return {**metrics, "vs_baseline": None,
+                "vs_baseline_note": "multi-label checkpoints keep no thresholds for their TF-IDF member; the "
+                                      "run's like-for-like comparison is in its metrics.json",
+                "labels": names, "label_thresholds": dict(zip(names, thresholds)), "threshold_rule": rule,
                 "checkpoint": str(info.path), "data": str(req.data), "split": req.split_name}
 
 

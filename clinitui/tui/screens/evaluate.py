@@ -52,6 +52,9 @@ def with_ci(metrics: dict, key: str) -> str:
 def assessment(metrics: dict, run_metrics: dict | None) -> Text:
     """Operating point, calibration and the comparisons, one line each."""
     lines = []
+    model = metrics.get("model") or {}
+    if model.get("summary"):  # what computed these predictions (clinitui/describe.py)
+        lines.append(f"model: {model['summary']}")
     op = metrics.get("operating_point")
     if op:
         lines.append(f"operating point {op['threshold']:.3f} ({op['rule']}): sensitivity {with_ci(op, 'sensitivity')}"
@@ -62,6 +65,8 @@ def assessment(metrics: dict, run_metrics: dict | None) -> Text:
     if cal:
         lines.append(f"calibration: T {cal['temperature']:.2f} · Brier {fmt_metric(cal['brier'], 4)} · "
                      f"ECE {fmt_metric(cal['ece'], 4)}")
+    if metrics.get("vs_baseline"):  # on this file, against the checkpoint's own TF-IDF member
+        lines.append(f"on this file: {metrics['vs_baseline']['verdict']}")
     if metrics.get("vs_compare"):
         lines.append(metrics["vs_compare"]["verdict"])
     baseline = (run_metrics or {}).get("vs_baseline")
@@ -168,7 +173,7 @@ class EvaluateScreen(ModalScreen[dict | None]):
             except json.JSONDecodeError:
                 self._show(Text("clinitui eval printed no JSON report", style="red"))
                 return
-            from clinitui.runs import read_metrics
+            from clinitui.describe import read_metrics
 
             self._show(report(self.metrics, read_metrics(self.run_dir)))
             return

@@ -148,7 +148,7 @@ class RunScreen(Screen):
             if pretrain:
                 self.query_one(MlmTable).show(state.mlm_evals, state.started.get("unigram_loss"))
             else:
-                self.query_one(MetricsTable).show(state.evals, state.test_eval, state.baseline)
+                self.query_one(MetricsTable).show(state.evals, state.test_eval, state.baseline, state.ensemble)
                 self.query_one(ConfusionView).show(state.shown_eval, state.labels)
         elif active == "log":
             self.query_one(EventLog).show(state.log, state.log_count)

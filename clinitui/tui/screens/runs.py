@@ -87,6 +87,10 @@ class RunsScreen(PollsWhileShown, Screen):
             detail.update("")
             return
         figure = f"best val F1 {fmt_metric(run.best_f1)}"
+        d = run.description
+        if d is not None and d.shipped.test is not None:  # finished: both figures are the shipped predictor's
+            figure = (f"predicts {d.cell()} · val {d.metric_label} {fmt_metric(d.shipped.val)} · "
+                      f"test {fmt_metric(d.shipped.test)}")
         if not run.kind.classifier:  # its product is a backbone: the held-out MLM loss says how good
             figure = (f"pretrain · val MLM loss {fmt_metric(run.mlm_loss)} · "
                       f"perplexity {fmt_metric(run.perplexity, 1)}")

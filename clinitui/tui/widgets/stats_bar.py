@@ -66,7 +66,12 @@ class StatsBar(Static):
             pace.append(f"ETA {fmt_duration(state.eta)}")
         best = state.best_eval
         if best is not None:
-            pace.append(f"best val F1 {fmt_metric(best.get('f1_macro'))} (ep {best.get('epoch')})")
+            whose = "network " if state.ensemble else ""  # a blend's epochs are its network's
+            pace.append(f"best {whose}val F1 {fmt_metric(best.get('f1_macro'))} (ep {best.get('epoch')})")
+        if state.ensemble:
+            e = state.ensemble
+            pace.append(f"blend {e.get('weight', 0):.2f}: val F1 {fmt_metric(e.get('val_f1_macro', e.get('val_f1_micro')))}"
+                        f", test {fmt_metric(e.get('test_f1_macro', e.get('test_f1_micro')))}")
         if state.mlm_evals:
             held = state.mlm_evals[-1]
             pace.append(f"held-out MLM loss {fmt_metric(held.get('mlm_loss'))} "

@@ -6,6 +6,12 @@ TF-IDF model; ``runs/tfidf``: the TF-IDF model alone; ``runs/multi``: a multi-la
 per-label thresholds), and what that code printed for them (``expected/``: ``eval --json``,
 ``predict`` and ``runs list --json``). The resumable optimizer state (``state/trainer.pt``) was left
 out to keep the fixture small. ``@ROOT@`` stands for the folder the fixture was written in.
+
+Deliberate changes since, each asserted here rather than hidden by rewriting ``expected/``:
+issue 23 added keys to ``eval --json`` (:data:`EVAL_KEYS_ADDED`: what the checkpoint predicts, and
+the comparison with a blend's own TF-IDF member) and made ``runs list``'s ``best_val_f1`` /
+``test_f1`` the figures of the predictor the checkpoint ships, under its task's headline metric
+(a blend's validation F1 is the blend's, a multi-label run's is micro-F1), with new keys beside them.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from clinitui.cli.app import app
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "pre_reshape"
 runner = CliRunner()
+EVAL_KEYS_ADDED = {"model", "vs_baseline", "vs_baseline_note"}  # issue 23
+RUNS_KEYS_ADDED = {"predicts", "blend_weight", "metric", "figures"}  # issue 23
 
 
 @pytest.fixture
@@ -43,7 +51,10 @@ def run(args: list[str]) -> str:
 @pytest.mark.parametrize("name, data", [("blend", "notes.csv"), ("tfidf", "notes.csv"), ("multi", "multi.csv")])
 def test_eval_of_an_old_checkpoint_gives_the_old_numbers(root, name, data):
     out = json.loads(run(["eval", str(root / "runs" / name / "checkpoint"), "--data", str(root / data), "--json"]))
-    assert out == json.loads(expected(f"{name}.eval.json", root))
+    old = json.loads(expected(f"{name}.eval.json", root))
+    assert {k: out[k] for k in old if k in out} == old
+    assert set(out) - set(old) <= EVAL_KEYS_ADDED and set(old) <= set(out)
+    assert out["model"]["predicts"] == {"blend": "blend", "tfidf": "tfidf", "multi": "blend"}[name]
 
 
 @pytest.mark.parametrize("name", ["blend", "tfidf"])
@@ -59,5 +70,12 @@ def test_old_run_directories_are_listed_as_before(root, monkeypatch):
     old = json.loads(expected("runs.json", root))
     assert [r["name"] for r in rows] == [r["name"] for r in old]
     for row, before in zip(rows, old):
-        assert row == {**before, "run_dir": row["run_dir"]}, row["name"]
+        figures = json.loads((root / "runs" / row["name"] / "metrics.json").read_text())
+        shipped = row["figures"]["shipped"]  # the shipped predictor's figures (issue 23)
+        metric = row["metric"]
+        assert (row["best_val_f1"], row["test_f1"]) == (shipped["val"], shipped["test"])
+        assert (shipped["val"], shipped["test"]) == (figures["val_metrics"][metric], figures["metrics"][metric])
+        unchanged = {k: v for k, v in before.items() if k not in ("run_dir", "best_val_f1", "test_f1")}
+        assert {k: row[k] for k in unchanged} == unchanged, row["name"]
+        assert set(row) - set(before) == RUNS_KEYS_ADDED
         assert Path(row["run_dir"]).name == Path(before["run_dir"]).name

@@ -91,7 +91,8 @@ def test_report_html_is_self_contained_offline_and_private(trained, tmp_path):
         assert base64.b64decode(src.split(",", 1)[1], validate=True)[:8] == b"\x89PNG\r\n\x1a\n"
     assert "http://" not in html and "https://" not in html and "//cdn" not in html
     for heading in ("Metrics with 95% intervals", "Calibration", "Operating point", "Comparison with the baseline",
-                    "Leakage between splits", "Model card", "[to be completed]", "Data and splits (of the training run)"):
+                    "Leakage between the training run's splits", "Model card", "[to be completed]",
+                    "Data and splits of the training run"):
         assert heading in html
     report = json.loads(out.with_suffix(".json").read_text())
     assert CANARY.lower() not in html.lower() and CANARY.lower() not in json.dumps(report).lower()

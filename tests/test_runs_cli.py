@@ -75,7 +75,7 @@ def test_runs_list_table_and_json_every_status(root):
     result = runner.invoke(app, ["runs", "list", "--runs-root", str(root)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:5] == ["name", "status", "kind", "model", "data"]
+    assert lines[0].split()[:6] == ["name", "status", "kind", "model", "predicts", "data"]
     assert "started" in lines[0] and "duration" in lines[0]
     body = "\n".join(lines[1:])
     for status in ("finished", "failed", "stopped", "crashed", "created"):

@@ -148,7 +148,7 @@ def runs_show(
             print_json({**as_json(summary), "metrics": metrics})
             return
         for label, value in detail_lines(summary):
-            typer.echo(f"{label:<14} {value}")
+            typer.echo(f"{label:<12} {value}")
         if summary.description is not None and summary.kind.classifier:
             for line in figures_lines(summary.description):
                 typer.echo(f"  {line}")

@@ -97,8 +97,8 @@ def detail_lines(r: RunSummary) -> list[tuple[str, str]]:
     d = r.description
     scores = [("best val F1", fmt_metric(r.best_f1, 4)), ("test F1", fmt_metric(r.test_f1, 4))]
     if d is not None and d.shipped.test is not None:  # finished: both figures are the shipped predictor's
-        scores = [(f"val {d.metric_label}", fmt_metric(d.shipped.val, 4)),
-                  (f"test {d.metric_label}", fmt_metric(d.shipped.test, 4))]
+        scores = [("val F1", f"{fmt_metric(d.shipped.val, 4)} ({d.metric_label})"),
+                  ("test F1", f"{fmt_metric(d.shipped.test, 4)} ({d.metric_label})")]
     if not r.kind.classifier:
         scores = [("val MLM loss", fmt_metric(r.mlm_loss, 4)), ("perplexity", fmt_metric(r.perplexity, 2))]
     lines = [("name", r.name), ("folder", str(r.path)), ("status", r.status), ("kind", kind_label(r.kind, r.members)),

@@ -31,7 +31,10 @@ class LossChart(PlotextPlot):
         val_f1 = [(e.get("step", 0), e["f1_macro"]) for e in state.evals if e.get("f1_macro") is not None]
         if val_f1:
             steps, values = zip(*val_f1)
-            plt.plot(list(steps), list(values), label="val F1", color=VAL_F1, marker="*", yside="right")
+            # a blended run's epochs evaluate its network alone: the blend is made once, at the end
+            blended = (state.config.get("model") or {}).get("ensemble") not in (None, "", "none")
+            plt.plot(list(steps), list(values), label="val F1 (network)" if blended else "val F1", color=VAL_F1,
+                     marker="*", yside="right")
             plt.ylim(0, 1, yside="right")
         if state.total_steps:
             plt.xlim(0, state.total_steps)

@@ -31,6 +31,7 @@ def test_wheel_ships_every_preset_and_they_load(tmp_path):
         shipped = sorted(n.removeprefix("clinitui/presets/") for n in zf.namelist()
                          if n.startswith("clinitui/presets/") and n.endswith(".toml"))
         assert "clinitui/report/template.html.j2" in zf.namelist()  # clinitui report's layout
+        assert "clinitui/cli/templates/console_page.html.j2" in zf.namelist()  # clinitui serve's page
         zf.extractall(tmp_path / "site")
     expected = sorted(str(p.relative_to(ROOT / "presets")) for p in (ROOT / "presets").rglob("*.toml"))
     assert shipped == expected and len(expected) > 20

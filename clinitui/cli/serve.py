@@ -3,7 +3,8 @@
 Each browser tab starts its own ``clinitui tui`` process over the same runs root (the console
 never trains in-process, so tabs only read run directories and start detached workers). The
 server has no authentication of its own: it listens on 127.0.0.1 and the operator reaches it
-through an SSH tunnel; another address needs ``--allow-remote`` and prints a warning.
+through an SSH tunnel; another address needs ``--allow-remote`` and prints a warning. The page
+(console_server.py) asks no other host for anything and works through a tunnel on any local port.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def serve_command(
             raise ConfigError(f"--host {host}: the console has no authentication of its own, so it listens on "
                               f"127.0.0.1 only; reach it with `{tunnel_hint(port)}`, or add --allow-remote")
         try:
-            from textual_serve.server import Server
+            from clinitui.cli.console_server import ConsoleServer
         except ImportError:
             raise ConfigError("serving the console needs textual-serve; install it with pip install 'clinitui[serve]'") from None
         _check_port(host, port)
@@ -79,5 +80,5 @@ def serve_command(
         sys.stdout.write(f"clinitui console on http://{url_host}:{port}\n"
                          f"from your computer: {tunnel_hint(port)}  then open http://localhost:{port}\n")
         sys.stdout.flush()
-        Server(shlex.join(command), host=host, port=port, title="clinitui",
-               public_url=f"http://{url_host}:{port}").serve()
+        ConsoleServer(shlex.join(command), host=host, port=port, title="clinitui",
+                      public_url=f"http://{url_host}:{port}").serve()

@@ -87,6 +87,9 @@ class Description:
         if self.predicts is Predicts.BLEND:
             if self.weight is None:
                 return f"a blend of the network ({self.network_name}) and a TF-IDF model"
+            if self.weight in (0.0, 1.0):  # validation gave one part all the weight: say which, plainly
+                part = "the TF-IDF model" if self.weight == 0.0 else f"the network ({self.network_name})"
+                return f"{part} alone (the blend's weight, chosen on validation, gives it all of the weight)"
             return (f"a blend: {self.weight:.0%} network ({self.network_name}) + {1 - self.weight:.0%} TF-IDF model "
                     f"(weight chosen on validation)")
         if self.predicts is Predicts.TFIDF:

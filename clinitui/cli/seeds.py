@@ -8,14 +8,6 @@ from pathlib import Path
 from clinitui.cli.common import print_json
 
 
-def ensemble_line(payload: dict) -> str:
-    """One line: the network alone, the TF-IDF model alone and their blend, on the same test notes."""
-    net, base, blend = payload["network"], payload["baseline"], payload["metrics"]
-    weight = (payload.get("ensemble") or {}).get("weight")
-    return (f"test macro-F1: network alone {net['f1_macro']:.4f}, TF-IDF alone {base['f1_macro']:.4f}, "
-            f"ensemble {blend['f1_macro']:.4f} (network weight {weight}, chosen on validation)")
-
-
 def run_seeds(prepared, root: Path, run_dir: Path | None, n: int, *, detach: bool, json_out: bool, quiet: bool) -> None:
     from clinitui.cli.progress import make_progress
     from clinitui.engine.recipes.seeds import run_seed_group

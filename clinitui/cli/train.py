@@ -198,20 +198,22 @@ def _print_result(payload: dict, *, json_out: bool, quiet: bool) -> None:
     if json_out:
         print_json(payload)
     elif not quiet:
-        from clinitui.cli.report import print_metrics
+        from clinitui.cli.report import print_assessment, print_metrics
+        from clinitui.cli.runs_table import figures_lines
+        from clinitui.describe import describe_run
 
-        print_metrics(payload["metrics"], payload["labels"], title="test metrics (best checkpoint)")
-        from clinitui.cli.report import print_assessment
-
+        described = describe_run(Path(payload["run_dir"]))
+        title = "test metrics of the shipped model" if described else "test metrics (best checkpoint)"
+        if described is not None:
+            sys.stdout.write(f"model: {described.sentence()}\n")
+        print_metrics(payload["metrics"], payload["labels"], title=title)
         print_assessment(payload)
         if payload.get("baseline") and not payload.get("vs_baseline"):
             b, m = payload["baseline"], payload["metrics"]
             sys.stderr.write(f"baseline TF-IDF + logistic regression on the same split: macro-F1 {b['f1_macro']:.4f} "
                              f"(model {m['f1_macro']:.4f}, {m['f1_macro'] - b['f1_macro']:+.4f})\n")
-        if payload.get("network"):
-            from clinitui.cli.seeds import ensemble_line
-
-            sys.stderr.write(ensemble_line(payload) + "\n")
+        if described is not None and len(described.parts) > 1:  # each predictor's val and test, one per row
+            sys.stderr.write("\n".join(figures_lines(described)) + "\n")
         if payload.get("truncation"):
             from clinitui.data.windows import describe
 

@@ -6,7 +6,7 @@ The engine raises these; the CLI prints ``str(error)`` as one line and exits wit
 
 from __future__ import annotations
 
-# Exit codes (documented in README.md and docs/exit-codes.md).
+# Exit codes (documented in README.md, "Exit codes").
 EXIT_OK = 0
 EXIT_INTERNAL = 1  # a bug: unexpected exception (traceback goes to worker.log, never to the user)
 EXIT_BAD_INPUT = 2  # bad data, configuration, checkpoint or command line

@@ -142,7 +142,8 @@ def test_damaged_ensemble_and_bad_format_are_refused(exported, tmp_path):
     cfg["ensemble"] = {"name": "tfidf", "weight": 0.5, "path": "tfidf"}  # no TF-IDF files behind it
     (ckpt / "config.json").write_text(json.dumps(cfg))
     result = runner.invoke(app, ["export", str(ckpt), "--out", str(tmp_path / "e")])
-    assert result.exit_code == 2 and "TF-IDF" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.exit_code == 2 and "TF-IDF" in result.stderr
+    assert result.stderr.splitlines() == [f"using checkpoint {ckpt}", result.stderr.splitlines()[-1]]
     result = runner.invoke(app, ["export", str(run), "--format", "tflite", "--out", str(tmp_path / "f")])
     assert result.exit_code == 2 and "onnx" in result.stderr
     assert not (tmp_path / "e").exists() and not (tmp_path / "f").exists()

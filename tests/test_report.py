@@ -176,7 +176,8 @@ def test_report_without_its_extra_is_one_line_exit_2(trained, tmp_path, monkeypa
     monkeypatch.setitem(sys.modules, "jinja2", None)  # as if not installed
     result = CliRunner().invoke(app, ["report", str(run), "--out", str(tmp_path / "x.html")])
     assert result.exit_code == 2 and "clinitui[report]" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.html").exists()
+    assert result.stderr.splitlines()[0] == f"using run {run.name} (finished)"  # then the one-line error
+    assert len(result.stderr.strip().splitlines()) == 2 and not (tmp_path / "x.html").exists()
 
 
 def test_bad_threshold_rule_fails_before_a_run_directory_exists(tmp_path):

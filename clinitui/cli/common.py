@@ -46,3 +46,13 @@ def boundary() -> Iterator[None]:
         if os.environ.get("CLINITUI_DEBUG"):
             raise
         raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def announce(path, quiet: bool = False):
+    """Say on stderr which run a name, prefix, ``last`` or folder resolved to (one line; none with
+    ``--quiet``), and return ``path``: stdout stays for the command's own output (JSON stays JSON)."""
+    if not quiet:
+        from clinitui.runs import using_line
+
+        sys.stderr.write(using_line(path) + "\n")
+    return path

@@ -11,10 +11,12 @@ from typing import Optional
 import typer
 from typing_extensions import Annotated
 
-from clinitui.cli.common import boundary, print_json
+from clinitui.cli.common import announce, boundary, print_json
 
 Opt = typer.Option
 Arg = typer.Argument
+RootOpt = Annotated[Optional[Path], Opt("--runs-root", help="Where run names are looked up [default: "
+                                                            "$CLINITUI_RUNS_ROOT or ~/.local/share/clinitui/runs].")]
 
 
 def eval_command(
@@ -29,9 +31,10 @@ def eval_command(
     json_out: Annotated[bool, Opt("--json", help="Print the metrics as JSON on stdout.")] = False,
     bootstrap: Annotated[int, Opt("--bootstrap", min=0, help="Bootstrap resamples for the 95% intervals (0 = none).")] = 1000,
     threshold_rule: Annotated[Optional[str], Opt("--threshold-rule", help="Binary: choose the threshold again on the file's dev rows (needs --split-col): f1, youden, sensitivity:0.95, specificity:0.90 or a number.")] = None,
-    compare: Annotated[Optional[Path], Opt("--compare", help="A second checkpoint: paired comparison on the same notes (ΔF1, ΔAUC, McNemar).")] = None,
+    compare: Annotated[Optional[str], Opt("--compare", help="A second checkpoint (run name, unique prefix, `last` or folder): paired comparison on the same notes (ΔF1, ΔAUC, McNemar).")] = None,
     group_col: Annotated[Optional[str], Opt("--group-col", help="Column with a subgroup (ward, site, age band): metrics per group.")] = None,
     id_col: Annotated[Optional[str], Opt("--id-col", help="Column with a note/patient id: list the ids (never the text) of the most confident errors.")] = None,
+    runs_root: RootOpt = None,
 ) -> None:
     """Score a saved checkpoint on a labelled file: metrics with 95% intervals, calibration, operating point."""
     with boundary():
@@ -39,10 +42,13 @@ def eval_command(
         from clinitui.engine.inference.apply import evaluate
         from clinitui.runs import resolve_checkpoint
 
-        ckpt = resolve_checkpoint(checkpoint)
+        ckpt = resolve_checkpoint(checkpoint, runs_root)
+        other = resolve_checkpoint(compare, runs_root) if compare is not None else None
+        for path in (ckpt, other) if other is not None else (ckpt,):
+            announce(path)  # once both resolved: a refused --compare is the only line
         metrics = evaluate(ckpt, data, text_col=text_col, label_col=label_col,
                            split_col=split_col, split=split, n_boot=bootstrap, threshold_rule=threshold_rule,
-                           compare=resolve_checkpoint(compare) if compare is not None else None,
+                           compare=other,
                            group_col=group_col, id_col=id_col, delimiter=delimiter, encoding=encoding)
         description = describe_checkpoint(ckpt)
         metrics["model"] = description.as_json() if description else None  # what computed these predictions
@@ -65,10 +71,11 @@ def predict_command(
     text_col: Annotated[str, Opt(help="Column with the note text.")] = "text",
     delimiter: Annotated[Optional[str], Opt(help="CSV separator: comma, semicolon, tab or pipe [default: from the header row].")] = None,
     encoding: Annotated[Optional[str], Opt(help="Text encoding, e.g. cp1252 [default: UTF-8, else Windows-1252].")] = None,
+    runs_root: RootOpt = None,
 ) -> None:
     """Predict a label and class probabilities for every note (row order kept; note text not repeated)."""
     with boundary():
-        names, rows = _predict_rows(checkpoint, data, text_col, delimiter=delimiter, encoding=encoding)
+        names, rows = _predict_rows(checkpoint, data, text_col, runs_root, delimiter=delimiter, encoding=encoding)
         if out is None:
             for row in rows:
                 sys.stdout.write(json.dumps(row) + "\n")
@@ -85,7 +92,8 @@ def predict_command(
         sys.stderr.write(f"wrote {len(rows)} predictions to {out}\n")
 
 
-def _predict_rows(checkpoint: str, data: Path, text_col: str, **read) -> tuple[list[str], list[dict]]:
+def _predict_rows(checkpoint: str, data: Path, text_col: str, runs_root: Optional[Path],
+                  **read) -> tuple[list[str], list[dict]]:
     """An ONNX export runs on onnxruntime (torch never imported); anything else is a PyTorch checkpoint."""
     from clinitui.export.bundle import is_export
     from clinitui.runs import resolve_checkpoint
@@ -96,4 +104,4 @@ def _predict_rows(checkpoint: str, data: Path, text_col: str, **read) -> tuple[l
         return predict_export(Path(checkpoint), data, text_col=text_col, **read)
     from clinitui.engine.inference.apply import predict
 
-    return predict(resolve_checkpoint(checkpoint), data, text_col=text_col, **read)
+    return predict(announce(resolve_checkpoint(checkpoint, runs_root)), data, text_col=text_col, **read)

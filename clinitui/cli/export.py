@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from typing_extensions import Annotated
 
-from clinitui.cli.common import boundary, print_json
+from clinitui.cli.common import announce, boundary, print_json
 
 Opt = typer.Option
 Arg = typer.Argument
@@ -19,7 +19,7 @@ def export_command(
     run: Annotated[str, Arg(help="The run (name, unique prefix, `last` or folder) or a checkpoint/ folder.")],
     out: Annotated[Path, Opt("--out", "-o", help="Folder to write (new or empty).")],
     fmt: Annotated[str, Opt("--format", help="Export format: onnx.")] = "onnx",
-    runs_root: Annotated[Optional[Path], Opt(help="Runs root [default: $CLINITUI_RUNS_ROOT or ~/.local/share/clinitui/runs].")] = None,
+    runs_root: Annotated[Optional[Path], Opt("--runs-root", help="Where run names are looked up [default: $CLINITUI_RUNS_ROOT or ~/.local/share/clinitui/runs].")] = None,
     json_out: Annotated[bool, Opt("--json", help="Print the export's manifest as JSON.")] = False,
 ) -> None:
     """Export a run for a pipeline without torch: model.onnx, tokenizer.json, export.json (run: `clinitui predict OUT`)."""
@@ -29,7 +29,7 @@ def export_command(
 
         if fmt.lower() != "onnx":
             raise ConfigError(f"--format {fmt}: unknown; the only export format is onnx")
-        checkpoint = resolve_checkpoint(run, runs_root)
+        checkpoint = announce(resolve_checkpoint(run, runs_root))
         from clinitui.export.onnx_export import export_onnx
 
         manifest = export_onnx(checkpoint, out)

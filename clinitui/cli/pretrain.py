@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 from typing_extensions import Annotated
 
-from clinitui.cli.common import boundary, print_json
+from clinitui.cli.common import announce, boundary, print_json
 from clinitui.cli.progress import PlainProgress
 from clinitui.kinds import RunKind
 from clinitui.signals import StopFlag
@@ -71,7 +71,7 @@ def pretrain(
     sets: Annotated[Optional[list[str]], Opt("--set", "-s", help="Override any setting: --set pretrain.mask_prob=0.2 (repeatable).")] = None,
     run_dir: Annotated[Optional[Path], Opt(help="Exact run directory to create (must be new or empty).")] = None,
     runs_root: Annotated[Optional[Path], Opt(help="Where run directories go [default: $CLINITUI_RUNS_ROOT or ~/.local/share/clinitui/runs].")] = None,
-    resume: Annotated[Optional[Path], Opt("--resume", help="Continue a stopped or killed pretraining run.")] = None,
+    resume: Annotated[Optional[str], Opt("--resume", help="Continue a stopped or killed pretraining run (name, unique prefix, `last` = the newest stopped, crashed or failed run, or folder).")] = None,
     detach: Annotated[bool, Opt("--detach", help="Start a background worker and return at once.")] = False,
     json_out: Annotated[bool, Opt("--json", help="Print one JSON document (run_dir, checkpoint = the backbone folder).")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress output.")] = False,
@@ -82,7 +82,10 @@ def pretrain(
         from clinitui.runs import default_runs_root, new_run_dir
 
         if resume is not None:
-            _resume(resume, detach=detach, json_out=json_out, quiet=quiet)
+            from clinitui.runs import resolve_run
+
+            path = announce(resolve_run(resume, runs_root, last="resumable"), quiet)
+            _resume(path, detach=detach, json_out=json_out, quiet=quiet)
             return
         if not data:
             from clinitui.errors import ConfigError

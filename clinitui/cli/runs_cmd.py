@@ -1,6 +1,8 @@
 """``clinitui runs``: list, show, stop, resume, rm and prune the runs under the runs root.
 
-Every command takes a run by name, unique prefix, ``last`` or folder (``clinitui.runs.resolve_run``).
+Every command takes a run by name, unique prefix, ``last`` or folder (``clinitui.runs.resolve_run``)
+and says on stderr which run that was. ``last`` is the newest run for ``show`` and ``rm``, the
+newest running one for ``stop`` and the newest stopped, crashed or failed one for ``resume``.
 Deleting never touches a live run: its lock is taken first, so a worker that starts in the
 meantime makes the deletion fail instead of losing its folder.
 """
@@ -16,7 +18,7 @@ from typing import List, Optional
 import typer
 from typing_extensions import Annotated
 
-from clinitui.cli.common import boundary, print_json
+from clinitui.cli.common import announce, boundary, print_json
 
 Opt = typer.Option
 Arg = typer.Argument
@@ -25,7 +27,7 @@ runs_app = typer.Typer(help="Runs under the runs root: list, show, stop, resume,
 
 RootOpt = Annotated[Optional[Path], Opt("--runs-root", help="Runs root [default: $CLINITUI_RUNS_ROOT or "
                                                             "~/.local/share/clinitui/runs].")]
-RunArg = Annotated[str, Arg(help="The run: its name, a unique prefix of it, `last`, or its folder.")]
+RunArg = Annotated[str, Arg(help="The run: its name, a unique prefix of it, `last` (the newest), or its folder.")]
 
 
 def _root(runs_root: Optional[Path]) -> Path:
@@ -141,7 +143,7 @@ def runs_show(
         from clinitui.describe import read_metrics
         from clinitui.runs import resolve_run, summarize
 
-        path = resolve_run(run, _root(runs_root))
+        path = announce(resolve_run(run, _root(runs_root)))
         summary = summarize(path)
         metrics = (read_metrics(path) or {}).get("metrics")
         if json_out:
@@ -160,7 +162,7 @@ def runs_show(
 
 @runs_app.command("stop")
 def runs_stop(
-    run: RunArg,
+    run: Annotated[str, Arg(help="The run: its name, a unique prefix of it, `last` (the newest running run), or its folder.")],
     runs_root: RootOpt = None,
     force: Annotated[bool, Opt("--force", help="SIGKILL instead of a graceful stop (state saved at the last save point).")] = False,
 ) -> None:
@@ -170,7 +172,7 @@ def runs_stop(
         from clinitui.launcher import stop_worker
         from clinitui.runs import resolve_run
 
-        path = resolve_run(run, _root(runs_root))
+        path = announce(resolve_run(run, _root(runs_root), last="running"))
         if not stop_worker(path, force=force):
             raise ConfigError(f"{path.name}: no live worker to stop")
         typer.echo(f"{'killed' if force else 'asked to stop'}: {path}", err=True)
@@ -178,7 +180,8 @@ def runs_stop(
 
 @runs_app.command("resume")
 def runs_resume(
-    run: Annotated[str, Arg(help="A stopped, killed or crashed run: name, unique prefix, `last` or folder.")],
+    run: Annotated[str, Arg(help="A stopped, killed, crashed or failed run: name, unique prefix, `last` (the newest of "
+                                 "those) or folder.")],
     runs_root: RootOpt = None,
     json_out: Annotated[bool, Opt("--json", help="JSON output.")] = False,
 ) -> None:
@@ -187,7 +190,8 @@ def runs_resume(
         from clinitui.cli.train import _resume
         from clinitui.runs import resolve_run
 
-        _resume(resolve_run(run, _root(runs_root)), detach=True, json_out=json_out, quiet=True)
+        _resume(announce(resolve_run(run, _root(runs_root), last="resumable")), detach=True, json_out=json_out,
+                quiet=True)
 
 
 def _delete(paths: list[Path], yes: bool, what: str) -> None:
@@ -229,7 +233,7 @@ def runs_rm(
         from clinitui.runs import resolve_run
 
         root = _root(runs_root)
-        paths = list(dict.fromkeys(resolve_run(r, root) for r in runs))
+        paths = list(dict.fromkeys(announce(resolve_run(r, root)) for r in runs))
         _delete(paths, yes, "run" if len(paths) == 1 else "runs")
 
 

@@ -57,7 +57,7 @@ def run_command(
     address: Annotated[Optional[str], Opt(help="Ray cluster HOST:PORT (default: start a local Ray).")] = None,
     sweep_dir: Annotated[Optional[Path], Opt(help="Exact sweep directory to create (new or empty).")] = None,
     sweeps_root: Annotated[Optional[Path], Opt(help="Where sweep directories go [default: beside the runs root].")] = None,
-    resume: Annotated[Optional[Path], Opt("--resume", help="Continue a stopped or killed sweep; finished trials are kept.")] = None,
+    resume: Annotated[Optional[str], Opt("--resume", help="Continue a stopped or killed sweep (folder, name, unique prefix or `last`); finished trials are kept.")] = None,
     detach: Annotated[bool, Opt("--detach", help="Run the scheduler in the background (survives logout).")] = False,
     json_out: Annotated[bool, Opt("--json", help="Print the sweep's JSON (with --detach: sweep_dir and pid).")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress lines.")] = False,
@@ -68,8 +68,8 @@ def run_command(
 
         overrides = {"slots": slots, "gpus": gpus, "per_gpu": per_gpu, "backend": backend, "address": address}
         if resume is not None:
-            path = Path(resume)
-            J.read_spec(path)  # is it a sweep directory?
+            path = J.resolve_sweep(resume, sweeps_root)
+            _announce(path, quiet)
             _check_not_running(path)
         else:
             spec = _load_spec(spec_file, preset, data=data, backbones=backbones, adapters=adapters, budget=budget,
@@ -172,18 +172,30 @@ def _check_not_running(path: Path) -> None:
         raise RunBusyError(f"{path}: its scheduler (process {holder}) is still running; nothing to resume")
 
 
+def _announce(path: Path, quiet: bool = False) -> None:
+    """The one stderr line naming the sweep a name, prefix or ``last`` resolved to."""
+    if not quiet:
+        sys.stderr.write(f"using sweep {path.name}\n")
+
+
+SweepArg = Annotated[str, Arg(help="The sweep: its folder, its name under the sweeps root, a unique prefix, or `last`.")]
+SweepsRoot = Annotated[Optional[Path], Opt("--sweeps-root", help="Where sweep names are looked up [default: beside the runs root].")]
+
+
 @sweep_app.command("show")
 def show_command(
-    path: Annotated[Path, Arg(help="The sweep directory.")],
+    sweep: SweepArg,
     json_out: Annotated[bool, Opt("--json", help="JSON: sweep_dir, status, baseline, trials.")] = False,
     csv_out: Annotated[bool, Opt("--csv", help="CSV, one line per trial.")] = False,
+    sweeps_root: SweepsRoot = None,
 ) -> None:
     """The study's table: every trial ranked on validation macro-F1, the baseline row, each status."""
     with boundary():
-        from clinitui.sweep.journal import read_spec
+        from clinitui.sweep.journal import resolve_sweep
         from clinitui.sweep.table import collect, render, to_csv
 
-        read_spec(path)
+        path = resolve_sweep(sweep, sweeps_root)
+        _announce(path)
         payload = collect(path)
         if json_out:
             print_json(payload)
@@ -194,16 +206,17 @@ def show_command(
 
 
 @sweep_app.command("stop")
-def stop_command(path: Annotated[Path, Arg(help="The sweep directory.")]) -> None:
+def stop_command(sweep: SweepArg, sweeps_root: SweepsRoot = None) -> None:
     """Stop a sweep gracefully: its trials save their state and stop; `sweep --resume` continues it."""
     with boundary():
         import os
         import signal
 
         from clinitui.rundir import lock_holder
-        from clinitui.sweep.journal import read_spec
+        from clinitui.sweep.journal import resolve_sweep
 
-        read_spec(path)
+        path = resolve_sweep(sweep, sweeps_root)
+        _announce(path)
         pid = lock_holder(path)
         if pid is None or pid < 0:
             sys.stderr.write(f"{path}: no scheduler is running\n")

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from typing_extensions import Annotated
 
-from clinitui.cli.common import boundary, print_json
+from clinitui.cli.common import announce, boundary, print_json
 from clinitui.kinds import RunKind, Task, config_kind
 from clinitui.signals import StopFlag
 
@@ -68,7 +68,7 @@ def train(
     sets: Annotated[Optional[list[str]], Opt("--set", "-s", help="Override any setting: --set train.lr=3e-4 (repeatable).")] = None,
     run_dir: Annotated[Optional[Path], Opt(help="Exact run directory to create (must be new or empty).")] = None,
     runs_root: Annotated[Optional[Path], Opt(help="Where run directories go [default: $CLINITUI_RUNS_ROOT or ~/.local/share/clinitui/runs].")] = None,
-    resume: Annotated[Optional[str], Opt("--resume", help="Continue a stopped, killed or crashed run (name, unique prefix, `last` or folder) from its last saved state.")] = None,
+    resume: Annotated[Optional[str], Opt("--resume", help="Continue a stopped, killed, crashed or failed run (name, unique prefix, `last` = the newest of those, or folder) from its last saved state.")] = None,
     detach: Annotated[bool, Opt("--detach", help="Start a background worker (survives logout) and return at once.")] = False,
     json_out: Annotated[bool, Opt("--json", help="Print one JSON document (run_dir, checkpoint, metrics) on stdout.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress output.")] = False,
@@ -85,7 +85,8 @@ def train(
         if resume is not None:
             from clinitui.runs import resolve_run
 
-            _resume(resolve_run(resume, runs_root), detach=detach, json_out=json_out, quiet=quiet, nproc=nproc,
+            path = announce(resolve_run(resume, runs_root, last="resumable"), quiet)
+            _resume(path, detach=detach, json_out=json_out, quiet=quiet, nproc=nproc,
                     nnodes=nnodes, node_rank=node_rank, rdzv_endpoint=rdzv_endpoint)
             return
         dist = {"nproc": nproc, "nnodes": nnodes, "node_rank": node_rank, "rdzv_endpoint": rdzv_endpoint}

@@ -61,6 +61,27 @@ def new_sweep_dir(root: Path, explicit: Path | None = None) -> Path:
         raise RunDirectoryError(f"{explicit or root}: permission denied; choose a writable --sweep-dir") from None
 
 
+def resolve_sweep(arg: str | Path, sweeps_root: Path | None = None) -> Path:
+    """The sweep directory meant by ``arg``: its folder, its name under the sweeps root, a unique
+    prefix of it, or ``last`` (the newest), matched as run names are (clinitui/runs.py)."""
+    from clinitui.runs import by_name, looks_like_path
+
+    text = str(arg).strip()
+    path = Path(text).expanduser()
+    if not ((path / SPEC_FILE).is_file() or looks_like_path(text)):
+        root = Path(sweeps_root) if sweeps_root is not None else default_sweeps_root()
+        try:
+            dirs = [p for p in root.iterdir() if (p / SPEC_FILE).is_file()]
+        except OSError:
+            dirs = []
+        if text == "last" and not dirs:
+            raise ConfigError(f"no sweeps under {root} yet, so no `last` sweep; start one with `clinitui sweep`")
+        path = (max(dirs, key=lambda p: ((p / SPEC_FILE).stat().st_mtime, p.name)) if text == "last" else
+                by_name(text, dirs, root, noun="sweep", listing=f"the folders under {root}"))
+    read_spec(path)  # a folder that is not a sweep: one line saying so
+    return path
+
+
 def write_spec(path: Path, doc: dict) -> None:
     import tomli_w
 

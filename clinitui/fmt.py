@@ -38,15 +38,28 @@ def fmt_metric(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def fmt_count(n: int | None) -> str:
-    """``279,170`` → ``279k``; ``110,000,000`` → ``110M``."""
+def fmt_params(n: int | None) -> str:
+    """A parameter count for a person: ``845``, ``845 k``, ``1.22 M``, ``3.1 B`` (three significant
+    digits at most, trailing zeros dropped); ``-`` for unknown. JSON keeps the raw integer."""
     if n is None:
         return "-"
-    if n >= 1_000_000:
-        return f"{n / 1_000_000:.1f}M"
-    if n >= 10_000:
-        return f"{n / 1000:.0f}k"
-    return f"{n:,}"
+    units, value, i = ("", " k", " M", " B", " T"), float(n), 0
+    while abs(value) >= 999.5 and i < len(units) - 1:  # 999,500 is ``1 M``, never ``1e+03 k``
+        value, i = value / 1000, i + 1
+    return str(int(n)) if i == 0 else f"{value:.3g}{units[i]}"
+
+
+def aligned(header: list[str] | None, rows: list[list[str]], right: tuple[int, ...] = (), indent: str = "") -> list[str]:
+    """A table as plain text lines: columns two spaces apart, no border, never wrapped (off a terminal:
+    a pipe, a file, cron's mail). Columns at the indexes in ``right`` are right-aligned (numbers);
+    without a ``header`` only the rows are written."""
+    body = ([list(header)] if header is not None else []) + [list(r) for r in rows]
+    if not body:
+        return []
+    widths = [max(len(r[i]) for r in body) for i in range(len(body[0]))]
+    return [(indent + "  ".join(cell.rjust(w) if i in right else cell.ljust(w)
+                                for i, (cell, w) in enumerate(zip(row, widths)))).rstrip()
+            for row in body]
 
 
 def short_run_name(name: str) -> str:

@@ -73,11 +73,11 @@ def test_paired_deltas_zero_for_a_model_against_itself_and_positive_for_a_better
     y, pred, probs = _noisy(400)
     same = stats.paired_deltas(y, pred, probs, pred, probs, 1, n_resamples=200)
     assert same["delta_f1_macro"] == 0 and same["delta_f1_macro_ci"] == [0, 0] and same["mcnemar_p"] == 1.0
-    assert same["verdict"].startswith("no detectable difference")
+    assert same["verdict"].startswith("No detectable difference")
     perfect = np.column_stack([1 - y, y]).astype(float) * 0.9 + 0.05
     better = stats.paired_deltas(y, perfect.argmax(axis=1), perfect, pred, probs, 1, n_resamples=200)
     assert better["delta_f1_macro"] > 0 and better["delta_f1_macro_ci"][0] > 0 and better["mcnemar_p"] < 0.001
-    assert better["verdict"].startswith("the model beats the baseline: ΔF1 +")
+    assert better["verdict"].startswith("The model beats the baseline: ΔF1 +")
 
 
 def test_multiclass_intervals_are_one_vs_rest_per_class():

@@ -10,6 +10,7 @@ import typer
 
 from clinitui import __version__
 from clinitui.cli import bench, evaluate, export, misc, pretrain, report_cmd, runs_cmd, serve, sweep, train
+from clinitui.cli.common import FullHelpGroup
 from clinitui.cli.presets import presets_app
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=FullHelpGroup,  # full command descriptions in --help, never cut with "..."
     rich_markup_mode=None,  # plain help: Rich's markup formatter costs 0.1–0.2 s of start-up
 )
 

@@ -8,8 +8,26 @@ import sys
 from typing import Iterator
 
 import typer
+from typer.core import TyperGroup
 
 from clinitui.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ClinituiError
+
+
+class FullHelpGroup(TyperGroup):
+    """Every ``--help`` lists each command with its whole first paragraph, wrapped, never cut: click
+    shortens it to one line (the width minus the longest name) ending in "...", which cut most of
+    ours mid-sentence. Every Typer app of the CLI is built with ``cls=FullHelpGroup``."""
+
+    def format_commands(self, ctx, formatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            rows.append((name, cmd.short_help or " ".join((cmd.help or "").partition("\n\n")[0].split())))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 def err_console():
@@ -31,6 +49,11 @@ def boundary() -> Iterator[None]:
     except ClinituiError as exc:
         sys.stderr.write(f"clinitui: error: {exc}\n")
         raise typer.Exit(exc.exit_code) from None
+    except BrokenPipeError:  # `clinitui presets list | head`: the reader has what it wanted; no error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        raise typer.Exit(0) from None
     except KeyboardInterrupt:
         sys.stderr.write("clinitui: interrupted\n")
         raise typer.Exit(EXIT_INTERRUPTED) from None

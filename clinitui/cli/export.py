@@ -22,7 +22,7 @@ def export_command(
     runs_root: Annotated[Optional[Path], Opt("--runs-root", help="Where run names are looked up [default: $CLINITUI_RUNS_ROOT or ~/.local/share/clinitui/runs].")] = None,
     json_out: Annotated[bool, Opt("--json", help="Print the export's manifest as JSON.")] = False,
 ) -> None:
-    """Export a run for a pipeline without torch: model.onnx, tokenizer.json, export.json (run: `clinitui predict OUT`)."""
+    """Export a run for a pipeline without torch: model.onnx, tokenizer.json, export.json, and a blend's tfidf/ (run: `clinitui predict OUT`)."""
     with boundary():
         from clinitui.errors import ConfigError
         from clinitui.runs import resolve_checkpoint
@@ -33,8 +33,18 @@ def export_command(
         from clinitui.export.onnx_export import export_onnx
 
         manifest = export_onnx(checkpoint, out)
+        files = written_files(out)
         if json_out:
-            print_json({"out": str(out), **manifest})
+            print_json({"out": str(out), **manifest, "files": [name for name, _ in files]})
         else:
-            sys.stderr.write(f"exported {checkpoint} to {out} (model.onnx, tokenizer.json, export.json); "
-                             f"run it with: clinitui predict {out} --data FILE\n")
+            from clinitui.fmt import aligned, fmt_bytes
+
+            listing = aligned(None, [[name, fmt_bytes(size)] for name, size in files], right=(1,), indent="  ")
+            sys.stderr.write(f"exported {checkpoint} to {out}:\n" + "\n".join(listing) +
+                             f"\nrun it with: clinitui predict {out} --data FILE\n")
+
+
+def written_files(out: Path) -> list[tuple[str, int]]:
+    """What is on disk under the export folder (relative names, sizes), read back after writing, so the
+    list is the folder's and never a second description of it (a blend's ``tfidf/`` included)."""
+    return [(p.relative_to(out).as_posix(), p.stat().st_size) for p in sorted(Path(out).rglob("*")) if p.is_file()]

@@ -8,12 +8,13 @@ from pathlib import Path
 import typer
 from typing_extensions import Annotated
 
-from clinitui.cli.common import boundary, print_json
+from clinitui.cli.common import FullHelpGroup, boundary, print_json
 
 Opt = typer.Option
 Arg = typer.Argument
 
-models_app = typer.Typer(help="Backbones and adapters you can choose.", no_args_is_help=False, invoke_without_command=True)
+models_app = typer.Typer(cls=FullHelpGroup, help="Backbones and adapters you can choose.", no_args_is_help=False,
+                         invoke_without_command=True)
 
 
 def demo_data(
@@ -46,8 +47,12 @@ def models(ctx: typer.Context, json_out: Annotated[bool, Opt("--json", help="JSO
     if json_out:
         print_json(listing)
         return
+    from clinitui.fmt import aligned
+
+    lines = iter(aligned(None, [[name, text] for entries in listing.values() for name, text in entries.items()],
+                         indent="  "))  # one name column for both kinds
     for kind, entries in listing.items():
         typer.echo(f"{kind}:")
-        for name, description in entries.items():
-            typer.echo(f"  {name:<22} {description}")
+        for _ in entries:
+            typer.echo(next(lines))
     typer.echo("\nA Hugging Face model id or a local folder also works as a backbone.")

@@ -7,13 +7,14 @@ from typing import Any, Optional
 import typer
 from typing_extensions import Annotated
 
-from clinitui.cli.common import boundary, print_json
+from clinitui.cli.common import FullHelpGroup, boundary, print_json
 
 Opt = typer.Option
 Arg = typer.Argument
 
 presets_app = typer.Typer(
-    help="Budgets, backbones, adapters and experiments you can start from (TOML files).", no_args_is_help=True
+    cls=FullHelpGroup, help="Budgets, backbones, adapters and experiments you can start from (TOML files).",
+    no_args_is_help=True,
 )
 _ORDER = ("experiment", "backbone", "adapter", "budget", "sweep")
 
@@ -53,14 +54,17 @@ def list_command(
         if json_out:
             print_json({"presets": rows, "search_path": [str(p) for p, _ in search_path()]})
             return
+        from clinitui.fmt import aligned
+
+        lines = aligned(None, [[row["name"], (f"INVALID: {row['error']}" if row["error"] else row["description"])
+                                + ("" if row["origin"] == "packaged" else f" [{row['origin']}]")] for row in rows],
+                        indent="  ")
         current = None
-        for row in rows:
+        for row, line in zip(rows, lines):
             if row["kind"] != current:
                 current = row["kind"]
                 typer.echo(f"{current}s:")
-            origin = "" if row["origin"] == "packaged" else f" [{row['origin']}]"
-            text = f"INVALID: {row['error']}" if row["error"] else row["description"]
-            typer.echo(f"  {row['name']:<34} {text}{origin}")
+            typer.echo(line)
         typer.echo("\nshow one with `clinitui presets show NAME`; use with `clinitui train --preset NAME` "
                    "or --backbone/--adapter/--budget NAME; a sweep with `clinitui sweep --preset NAME`")
 

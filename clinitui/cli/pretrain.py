@@ -15,6 +15,7 @@ from typing_extensions import Annotated
 
 from clinitui.cli.common import announce, boundary, print_json
 from clinitui.cli.progress import PlainProgress
+from clinitui.fmt import fmt_params
 from clinitui.kinds import RunKind
 from clinitui.signals import StopFlag
 
@@ -29,7 +30,7 @@ class PretrainProgress(PlainProgress):
         if kind == "run_started":
             return (f"run {event['run_dir']}\n  pretraining text: {event['data_summary']}\n"
                     f"  {event['n_windows']} windows of up to {event['window']} tokens, {event['total_steps']} steps, "
-                    f"{event['params']['total']:,} parameters, device {event['device']}")
+                    f"{fmt_params(event['params']['total'])} parameters, device {event['device']}")
         if kind == "eval":
             return (f"step {event['step']}: held-out MLM loss {event['mlm_loss']:.4f} (token frequencies alone: "
                     f"{event['unigram_loss']:.4f}), perplexity {event['perplexity']:.1f}")

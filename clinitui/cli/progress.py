@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+from clinitui.fmt import fmt_params
+
 
 def _fmt_counts(counts: dict) -> str:
     from clinitui.data.guard import summarize_counts  # many classes: the top ones and "… N more"
@@ -36,7 +38,7 @@ class PlainProgress:
             line = (f"run {event['run_dir']}\n  data {event['data_source']} ({event['split']})\n"
                     f"  classes {_fmt_counts(event['counts'])}\n"
                     f"  model {event['config']['model']['backbone']} + {event['config']['model']['adapter']}, "
-                    f"{p['trainable']:,} trainable / {p['total']:,} parameters, freeze={event['freeze']}, "
+                    f"{fmt_params(p['trainable'])} trainable / {fmt_params(p['total'])} parameters, freeze={event['freeze']}, "
                     f"device {event['device']}")
             if event.get("truncation"):  # --long-notes: how many notes exceed the window, what is dropped
                 from clinitui.data.windows import describe

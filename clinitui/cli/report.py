@@ -1,4 +1,4 @@
-"""Metric reports: a Rich table in a terminal (stdout), plain aligned text otherwise."""
+"""Metric reports on stdout (tables through ``cli.tables``) and the assessment lines on stderr."""
 
 from __future__ import annotations
 
@@ -21,41 +21,27 @@ def fmt_ci(value, ci=None, digits: int = 3) -> str:
 
 
 def print_metrics(metrics: dict, labels: list[str], title: str = "metrics") -> None:
-    from rich.console import Console
-    from rich.table import Table
+    """The summary, per-class and confusion tables (``cli.tables``: Rich at a terminal, plain text elsewhere)."""
+    from clinitui.cli.tables import print_heading, print_table
 
-    console = Console(highlight=False)
-    console.print(f"[bold]{title}[/bold] (n={metrics.get('n', '?')})")
-    summary = Table(show_header=True)
-    summary.add_column("metric")
-    summary.add_column("value [95% CI]", justify="right")
-    for key, name in METRIC_ROWS:
-        if key in metrics:
-            summary.add_row(name, fmt_ci(metrics[key], metrics.get(f"{key}_ci")))
-    console.print(summary)
-
-    per_class = Table(show_header=True)
-    for col in ("class", "precision", "recall", "F1", "support"):
-        per_class.add_column(col, justify="left" if col == "class" else "right")
-    for name, row in metrics.get("per_class", {}).items():
-        per_class.add_row(name, fmt_ci(row["precision"], row.get("precision_ci")), fmt_ci(row["recall"], row.get("recall_ci")),
-                          fmt_ci(row["f1"], row.get("f1_ci")), str(row["support"]))
-    if metrics.get("per_label"):  # multi-label: one row per label, no confusion matrix
-        for name, row in metrics["per_label"].items():
-            per_class.add_row(name, fmt_ci(row["precision"]), fmt_ci(row["recall"]), fmt_ci(row["f1"]),
-                              str(row["support"]))
-        console.print(per_class)
+    print_heading(f"{title} (n={metrics.get('n', '?')})")
+    print_table(["metric", "value [95% CI]"],
+                [[name, fmt_ci(metrics[key], metrics.get(f"{key}_ci"))] for key, name in METRIC_ROWS if key in metrics],
+                right=["value [95% CI]"])
+    per_class = [[name, fmt_ci(row["precision"], row.get("precision_ci")), fmt_ci(row["recall"], row.get("recall_ci")),
+                  fmt_ci(row["f1"], row.get("f1_ci")), str(row["support"])]
+                 for name, row in metrics.get("per_class", {}).items()]
+    # multi-label: one row per label, no confusion matrix
+    per_class += [[name, fmt_ci(row["precision"]), fmt_ci(row["recall"]), fmt_ci(row["f1"]), str(row["support"])]
+                  for name, row in (metrics.get("per_label") or {}).items()]
+    print_table(["class", "precision", "recall", "F1", "support"], per_class,
+                right=["precision", "recall", "F1", "support"])
+    if metrics.get("per_label"):
         return
-    console.print(per_class)
-
-    console.print("confusion matrix (rows: true label, columns: predicted)")
-    matrix = Table(show_header=True)
-    matrix.add_column("true \\ pred")
-    for name in labels:
-        matrix.add_column(name, justify="right")
-    for name, row in zip(labels, metrics.get("confusion_matrix", [])):
-        matrix.add_row(name, *[str(v) for v in row])
-    console.print(matrix)
+    print_heading("confusion matrix (rows: true label, columns: predicted)")
+    print_table(["true \\ pred", *labels],
+                [[name, *map(str, row)] for name, row in zip(labels, metrics.get("confusion_matrix", []))],
+                right=labels)
 
 
 def assessment_lines(payload: dict) -> list[str]:

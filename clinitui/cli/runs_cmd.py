@@ -18,12 +18,13 @@ from typing import List, Optional
 import typer
 from typing_extensions import Annotated
 
-from clinitui.cli.common import announce, boundary, print_json
+from clinitui.cli.common import FullHelpGroup, announce, boundary, print_json
 
 Opt = typer.Option
 Arg = typer.Argument
 
-runs_app = typer.Typer(help="Runs under the runs root: list, show, stop, resume, rm, prune.", no_args_is_help=True)
+runs_app = typer.Typer(cls=FullHelpGroup, help="Runs under the runs root: list, show, stop, resume, rm, prune.",
+                       no_args_is_help=True)
 
 RootOpt = Annotated[Optional[Path], Opt("--runs-root", help="Runs root [default: $CLINITUI_RUNS_ROOT or "
                                                             "~/.local/share/clinitui/runs].")]
@@ -75,27 +76,15 @@ def _fit(rows: list[list[str]], width: int) -> tuple[list[str], list[list[str]]]
 
 
 def _print_table(rows: list[list[str]]) -> None:
+    """At a terminal the columns are fitted to its width first; off it every cell is printed whole."""
     from clinitui.cli.runs_table import COLUMNS
+    from clinitui.cli.tables import on_terminal, print_table, terminal_width
 
-    right = ("epoch", "val F1", "test F1", "duration")
-    if sys.stdout.isatty():
-        from rich.console import Console
-        from rich.table import Table
-
-        console = Console(highlight=False)
-        columns, rows = _fit(rows, console.width)
-        table = Table(box=None, header_style="bold", pad_edge=False)
-        for name in columns:
-            table.add_column(name, justify="right" if name in right else "left",
-                             no_wrap=name not in ("name", "model", "data"), overflow="ellipsis")
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
-        return
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
-    for row in [list(COLUMNS), *rows]:
-        typer.echo("  ".join(cell.rjust(w) if COLUMNS[i] in right else cell.ljust(w)
-                             for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
+    columns = list(COLUMNS)
+    if on_terminal():
+        columns, rows = _fit(rows, terminal_width())
+    print_table(columns, rows, right=("epoch", "val F1", "test F1", "duration"), boxed=False,
+                no_wrap=[c for c in columns if c not in ("name", "model", "data")])
 
 
 @runs_app.command("list")
@@ -157,7 +146,8 @@ def runs_show(
         if metrics:
             from clinitui.cli.report import print_metrics
 
-            print_metrics(metrics, list(metrics["per_class"]), title="test metrics")
+            # a multi-label run has per_label rows, no per_class: the labels come from the file itself
+            print_metrics(metrics, metrics.get("labels") or list(metrics.get("per_class") or {}), title="test metrics")
 
 
 @runs_app.command("stop")

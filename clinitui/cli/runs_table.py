@@ -13,7 +13,7 @@ from datetime import datetime
 from clinitui.describe import Description
 from clinitui.kinds import label as kind_label
 from clinitui.runs import RunSummary
-from clinitui.fmt import fmt_bytes, fmt_duration, fmt_metric
+from clinitui.fmt import aligned, fmt_bytes, fmt_duration, fmt_metric
 
 # `runs list --json` keys (documented in docs/runs.md; add keys, never rename them)
 JSON_KEYS = ("name", "status", "run_dir", "backbone", "adapter", "budget", "data", "epoch", "epochs",
@@ -117,12 +117,11 @@ def figures_lines(d: Description) -> list[str]:
     a blend's figures are never shown beside the network's without saying which is which."""
     if not d.parts:
         return []
-    rows = [("", f"val {d.metric_label}", f"test {d.metric_label}")]
+    rows = []
     for label, f in d.rows():
         ci = f" [{f.test_ci[0]:.3f}, {f.test_ci[1]:.3f}]" if f.test_ci else ""
-        rows.append((label, fmt_metric(f.val, 4), fmt_metric(f.test, 4) + ci))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        rows.append([label, fmt_metric(f.val, 4), fmt_metric(f.test, 4) + ci])
+    lines = aligned(["", f"val {d.metric_label}", f"test {d.metric_label}"], rows)
     return lines + ([f"note: {d.note}"] if d.note else [])
 
 

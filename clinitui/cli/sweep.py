@@ -12,16 +12,15 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from typer.core import TyperGroup
 from typing_extensions import Annotated
 
-from clinitui.cli.common import boundary, print_json
+from clinitui.cli.common import FullHelpGroup, boundary, print_json
 
 Opt = typer.Option
 Arg = typer.Argument
 
 
-class _RunByDefault(TyperGroup):
+class _RunByDefault(FullHelpGroup):
     """``clinitui sweep SPEC.toml --slots 2`` means ``clinitui sweep run SPEC.toml --slots 2``."""
 
     def parse_args(self, ctx, args):

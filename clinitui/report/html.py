@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from clinitui.errors import ConfigError, RunDirectoryError
+from clinitui.fmt import fmt_params
 
 
 def _require_extra() -> None:
@@ -55,7 +56,7 @@ def render(report: dict, figures: dict[str, str]) -> str:
 
     env = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=select_autoescape(["j2", "html"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(fmt=fmt, ci=ci, signed_ci=signed_ci, pval=pval)
+    env.filters.update(fmt=fmt, ci=ci, signed_ci=signed_ci, pval=pval, params=fmt_params)
     return env.get_template("template.html.j2").render(r=report, fig=figures)
 
 

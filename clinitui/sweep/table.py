@@ -13,6 +13,7 @@ import json
 import statistics
 from pathlib import Path
 
+from clinitui.fmt import aligned, fmt_params
 from clinitui.sweep import journal as J
 from clinitui.sweep.trial import trial_dir
 
@@ -149,14 +150,11 @@ def _bytes(value) -> str:
 
 
 def _params(trainable, total) -> str:
-    if not total:
-        return "-"
-    short = lambda n: f"{n / 1e6:.2f}M" if n >= 1e5 else f"{n / 1e3:.1f}k"  # noqa: E731
-    return f"{short(trainable)}/{short(total)}"
+    return "-" if not total else f"{fmt_params(trainable)} / {fmt_params(total)}"
 
 
 def render(payload: dict) -> str:
-    """The study's table as fixed-width text (``clinitui sweep show``)."""
+    """The study's table as aligned plain text, never wrapped (``clinitui sweep show``)."""
     groups = payload["groups"]
     keys = list(dict.fromkeys(k for g in groups for k in g["settings"]))
     head = ["", *keys, "seeds", "val F1", "test F1", "95% CI", "acc", "prec", "rec", "train s", "params", "peak", "status"]
@@ -175,14 +173,12 @@ def render(payload: dict) -> str:
                       _ci(b.get("test_f1_macro_ci")),
                       _num(b["test_accuracy"]), _num(b["test_precision_macro"]), _num(b["test_recall_macro"]),
                       "", "", "", "reference"])
-    widths = [max(len(row[i]) for row in [head, *lines]) for i in range(len(head) - 1)]
-    fmt = lambda row: "  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1]  # noqa: E731
     counts: dict[str, int] = {}
     for t in payload["trials"]:
         counts[t["status"]] = counts.get(t["status"], 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     return "\n".join([f"sweep {payload['sweep_dir']} ({payload['status']}; {summary}); ranked on validation macro-F1, "
-                      "* = best", fmt(head), *map(fmt, lines)]) + "\n"
+                      "* = best", *aligned(head, lines)]) + "\n"
 
 
 def to_csv(payload: dict) -> str:

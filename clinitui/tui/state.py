@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from clinitui.events import FINAL_TYPES
-from clinitui.fmt import fmt_bytes, fmt_metric, fmt_offset
+from clinitui.fmt import fmt_bytes, fmt_metric, fmt_offset, fmt_params
 from clinitui.kinds import RunKind, config_kind
 
 LOG_TYPES = ("run_started", "eval", "baseline", "checkpoint", "oom_backoff", "warning", "run_finished", "run_failed",
@@ -232,7 +232,7 @@ def describe(e: dict, state: RunState) -> LogLine | None:
         plan = e.get("plan") or {}
         text = (f"started on {e.get('device', '?')} ({e.get('precision', '?')}): "
                 f"{e.get('n_train', '?')}/{e.get('n_val', '?')}/{e.get('n_test', '?')} notes, "
-                f"{p.get('trainable', 0):,} of {p.get('total', 0):,} params trainable, "
+                f"{fmt_params(p.get('trainable'))} of {fmt_params(p.get('total'))} params trainable, "
                 f"micro-batch {plan.get('micro_batch', '?')} x {plan.get('grad_accumulation', '?')}")
         if e.get("truncation"):  # --long-notes: notes past the window and the share of tokens dropped
             from clinitui.data.windows import describe as long_notes_line

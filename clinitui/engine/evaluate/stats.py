@@ -187,15 +187,18 @@ def paired_deltas(y: np.ndarray, pred_a: np.ndarray, probs_a: np.ndarray, pred_b
 
 
 def verdict(delta: dict, a: str = "the model", b: str = "the baseline") -> str:
-    """The comparison in words: beats / falls short of / no detectable difference."""
+    """The comparison as a sentence: beats / falls short of / no detectable difference. It starts with a
+    capital letter (it is printed and written into reports on its own); a checkpoint's name given as
+    ``a`` is case-sensitive and left as it is."""
     ci = delta.get("delta_f1_macro_ci")
     text = (f"ΔF1 {delta['delta_f1_macro']:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}], McNemar p {_p(delta['mcnemar_p'])}"
             if ci else f"ΔF1 {delta['delta_f1_macro']:+.3f}, McNemar p {_p(delta['mcnemar_p'])}")
+    subject = a[:1].upper() + a[1:] if a.startswith("the ") else a
     if ci and ci[0] > 0:
-        return f"{a} beats {b}: {text}"
+        return f"{subject} beats {b}: {text}"
     if ci and ci[1] < 0:
-        return f"{a} falls short of {b}: {text}"
-    return f"no detectable difference between {a} and {b}: {text}"
+        return f"{subject} falls short of {b}: {text}"
+    return f"No detectable difference between {a} and {b}: {text}"
 
 
 def _p(p: float) -> str:

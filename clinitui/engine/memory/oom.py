@@ -19,6 +19,7 @@ from typing import Callable, TypeVar
 import torch
 
 from clinitui.errors import OutOfMemoryError
+from clinitui.fmt import fmt_params
 
 T = TypeVar("T")
 
@@ -88,7 +89,7 @@ def optimizer_step(scaler: torch.amp.GradScaler, optimizer: torch.optim.Optimize
     state_mib = trainable_params * 8 / 2**20  # two fp32 states per parameter
     raise OutOfMemoryError(
         f"out of GPU memory in the optimizer step: AdamW keeps ≈ {state_mib:,.0f} MiB of state for "
-        f"{trainable_params:,} trainable parameters; use --adapter lora or --set model.freeze=backbone, "
+        f"{fmt_params(trainable_params)} trainable parameters; use --adapter lora or --set model.freeze=backbone, "
         "or choose a larger --budget"
     )
 

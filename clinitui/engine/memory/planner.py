@@ -28,6 +28,7 @@ from typing import Any
 from clinitui.config.schema import BudgetConfig, RunConfig
 from clinitui.engine.memory.shapes import ModelShape
 from clinitui.errors import ConfigError
+from clinitui.fmt import fmt_params
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -306,9 +307,9 @@ def describe_plan(plan: Plan) -> list[str]:
     e = plan.estimate
     m = plan.model
     lines = [
-        f"model       {m.backbone} ({m.source}): {plan.trainable_params:,} trainable / {m.total_params:,} parameters, "
+        f"model       {m.backbone} ({m.source}): {fmt_params(plan.trainable_params)} trainable / {fmt_params(m.total_params)} parameters, "
         f"freeze={plan.freeze}" + (f" (at most: the vocabulary learnt from the training split may have fewer than "
-                                   f"{m.vocab:,} pieces, up to {m.vocab * m.hidden:,} parameters fewer)"
+                                   f"{m.vocab:,} pieces, up to {fmt_params(m.vocab * m.hidden)} parameters fewer)"
                                    if not m.pretrained else ""),
         f"budget      {plan.budget_name}: {gib(plan.available_bytes)} on {plan.device}",
         f"plan        micro-batch {plan.micro_batch} × accumulation {plan.grad_accumulation} "

@@ -16,7 +16,7 @@ from textual_plotext import PlotextPlot
 
 from clinitui.events import read_events
 from clinitui.runs import summarize
-from clinitui.fmt import ellipsize, fmt_bytes, fmt_count, fmt_duration, fmt_metric, short_run_name
+from clinitui.fmt import ellipsize, fmt_bytes, fmt_duration, fmt_metric, fmt_params, short_run_name
 from clinitui.tui.state import RunState
 
 COLORS = ("cyan", "yellow", "green", "magenta", "red", "blue", "white")
@@ -47,7 +47,7 @@ def comparison_table(runs: list[tuple[Path, RunState, str]]) -> Table:
     row("adapter", [s.config.get("model", {}).get("adapter", "?") for s, _ in states])
     row("budget", [s.config.get("budget", {}).get("name", "?") for s, _ in states])
     row("device", [s.started.get("device", "?") for s, _ in states])
-    row("trainable", [fmt_count((s.started.get("params") or {}).get("trainable")) for s, _ in states])
+    row("trainable", [fmt_params((s.started.get("params") or {}).get("trainable")) for s, _ in states])
     row("epochs run", [str(len(s.evals)) for s, _ in states])
     row("best val F1", [fmt_metric((s.best_eval or {}).get("f1_macro")) for s, _ in states])
     for key, label in (("accuracy", "test accuracy"), ("precision_macro", "test precision"),

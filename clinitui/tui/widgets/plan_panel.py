@@ -6,7 +6,7 @@ from rich.text import Text
 from textual import work
 from textual.widgets import Static
 
-from clinitui.fmt import fmt_bytes, fmt_count
+from clinitui.fmt import fmt_bytes, fmt_params
 from clinitui.tui.form import cli_command
 from clinitui.tui.launch_values import LaunchValues
 from clinitui.tui.messages import PlanReady
@@ -35,11 +35,11 @@ def plan_text(payload: dict) -> Text:
         model = plan.get("model") or {}
         if model.get("pretrained") is False and model.get("vocab") and model.get("hidden"):
             # a from-scratch backbone learns its vocabulary when the run starts: the count is a ceiling
-            text.append(f" · ≤{fmt_count(plan['trainable_params'])} of ≤{fmt_count(plan.get('total_params'))} "
+            text.append(f" · ≤{fmt_params(plan['trainable_params'])} of ≤{fmt_params(plan.get('total_params'))} "
                         f"params trainable (before the vocabulary is learnt: up to "
-                        f"{fmt_count(model['vocab'] * model['hidden'])} fewer)")
+                        f"{fmt_params(model['vocab'] * model['hidden'])} fewer)")
         else:
-            text.append(f" · {fmt_count(plan['trainable_params'])} of {fmt_count(plan.get('total_params'))} "
+            text.append(f" · {fmt_params(plan['trainable_params'])} of {fmt_params(plan.get('total_params'))} "
                         "params trainable")
     for note in (plan.get("notes") or [])[:2]:
         text.append(f"\n{note}", style="dim")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from clinitui.fmt import fmt_count, fmt_duration, fmt_metric
+from clinitui.fmt import fmt_duration, fmt_metric, fmt_params
 from clinitui.tui.state import RunState
 
 STATUS_STYLE = {
@@ -43,7 +43,7 @@ class StatsBar(Static):
         if state.is_pretrain:  # masked-LM pretraining trains the encoder alone: no adapter
             bits = [f"{model.get('backbone', '?')} · pretraining (masked LM)"]
         if params:
-            bits.append(f"{fmt_count(params.get('trainable'))}/{fmt_count(params.get('total'))} trainable")
+            bits.append(f"{fmt_params(params.get('trainable'))} / {fmt_params(params.get('total'))} trainable")
         if state.micro_batch:
             accum = state.grad_accumulation
             bits.append(f"micro-batch {state.micro_batch}" + (f"×{accum}" if accum else ""))

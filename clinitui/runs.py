@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from clinitui.describe import Description, describe_run
-from clinitui.errors import ConfigError, RunDirectoryError
+from clinitui.errors import RunDirectoryError
 from clinitui.events import FINAL_TYPES, read_events
 from clinitui.kinds import SEEDS_FILE, RunKind, data_label, is_seed_group, kind_of, seed_members
 from clinitui.rundir import lock_holder, pid_alive, read_pid
@@ -238,21 +238,6 @@ def summarize_seed_group(group: Path) -> RunSummary:
         max(peaks) if peaks else None, next((r.error for r in runs if r.error), None), data=first.data,
         test_f1=score("metrics"), kind=RunKind.SEEDS, members=len(runs)))
 
-
-
-# ---- runs by name ---------------------------------------------------------------------------------
-# What `last` means depends on what the command does with the run (docs/operator.md, "Runs by name"):
-# showing or deleting takes the newest run whatever its state, stopping the newest live one,
-# resuming the newest one that can be continued, and a checkpoint command (resolve_checkpoint)
-# the newest that finished, so `eval last` never scores a failed run's leftover checkpoint.
-LAST = {
-    "started": (None, "run"),
-    "running": (frozenset({"running"}), "running run"),
-    "resumable": (frozenset({"stopped", "crashed", "failed"}), "stopped, crashed or failed run to resume"),
-    "finished": (frozenset({"finished"}), "finished run with a checkpoint"),
-}
-
-
 def is_run_dir(path: Path) -> bool:
     """A run directory (``run.toml``) or a ``train --seeds`` group of them (clinitui/kinds.py)."""
     return (Path(path) / "run.toml").is_file() or is_seed_group(path)
@@ -263,142 +248,3 @@ def run_dirs(root: Path) -> list[Path]:
         return [p for p in Path(root).iterdir() if p.is_dir() and is_run_dir(p)]
     except OSError:
         return []
-
-
-def started_key(path: Path) -> tuple[float, str]:
-    """When a run started: its ``run.toml``'s time (written before training; a seeds group: its
-    newest member's), then its name."""
-    tomls = [path / "run.toml"] if not is_seed_group(path) else [m / "run.toml" for m in seed_members(path)]
-    times = []
-    for toml in tomls:
-        try:
-            times.append(toml.stat().st_mtime)
-        except OSError:
-            continue
-    return (max(times, default=0.0), path.name)
-
-
-def newest_run(dirs: list[Path]) -> Path:
-    """The run started last (:func:`started_key`)."""
-    return max(dirs, key=started_key)
-
-
-def looks_like_path(text: str) -> bool:
-    return "/" in text or os.sep in text or text.startswith(("~", "."))
-
-
-def by_name(text: str, dirs: list[Path], root: Path, noun: str = "run",
-            listing: str = "`clinitui runs list`") -> Path:
-    """The folder among ``dirs`` named ``text``, else the one whose name starts so; one line otherwise."""
-    exact = [p for p in dirs if p.name == text]
-    if exact:
-        return exact[0]
-    matches = sorted((p for p in dirs if p.name.startswith(text)), key=lambda p: p.name)
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        shown = ", ".join(p.name for p in matches[:6]) + (f" and {len(matches) - 6} more" if len(matches) > 6 else "")
-        raise ConfigError(f"'{text}' matches {len(matches)} {noun}s: {shown}; type more of the name")
-    raise ConfigError(f"no {noun} named '{text}' under {root}; see {listing} (or pass the {noun}'s folder)")
-
-
-def resolve_run(arg: str | Path, runs_root: Path | None = None, *, last: str = "started") -> Path:
-    """The run directory meant by ``arg``: a path, a run's name, a unique prefix of it, or ``last``.
-
-    A path (absolute, relative, or any argument naming an existing folder) wins over a name; a run's
-    ``checkpoint/`` folder means its run. ``last`` is the newest run whose status fits ``last`` (a key
-    of :data:`LAST`). An ambiguous prefix, an unknown name or a folder without ``run.toml`` raises
-    ``ConfigError`` with one line saying what to type instead.
-    """
-    text = str(arg).strip()
-    root = Path(runs_root) if runs_root is not None else default_runs_root()
-    if not text:
-        raise ConfigError("no run given; pass a run's name, a unique prefix of it, `last`, or its folder")
-    path = Path(text).expanduser()
-    if path.is_dir():
-        if is_run_dir(path):
-            return path
-        if path.name == "checkpoint" and is_run_dir(path.parent):
-            return path.parent
-        if looks_like_path(text) or not any(p.name.startswith(text) for p in run_dirs(root)):
-            raise ConfigError(f"{path}: not a clinitui run directory (no run.toml); pass a run's folder or its name")
-    elif looks_like_path(text):
-        raise ConfigError(f"{text}: no such run folder; see `clinitui runs list` for the runs under {root}")
-    dirs = run_dirs(root)
-    if text == "last":
-        return _last(dirs, root, last)
-    return by_name(text, dirs, root)
-
-
-def _last(dirs: list[Path], root: Path, last: str) -> Path:
-    statuses, what = LAST[last]
-    if not dirs:
-        raise ConfigError(f"no runs under {root} yet, so no `last` run; start one with `clinitui train`")
-    for path in sorted(dirs, key=started_key, reverse=True):
-        if statuses is None:
-            return path
-        if summarize(path).status in statuses and (last != "finished" or has_checkpoint(path)):
-            return path
-    raise ConfigError(f"`last`: no {what} under {root} (newest: {newest_run(dirs).name}, "
-                      f"{summarize(newest_run(dirs)).status}); see `clinitui runs list`")
-
-
-def has_checkpoint(run: Path) -> bool:
-    """Whether the run saved a classifier checkpoint (a pretraining run's product is a backbone)."""
-    from clinitui.engine.checkpoint.swap import current  # a crash between the swap's renames leaves <dir>.old
-
-    return (current(Path(run) / "checkpoint") / "config.json").is_file()
-
-
-def resolve_checkpoint(arg: str | Path, runs_root: Path | None = None) -> Path:
-    """The checkpoint folder meant by ``arg``: a checkpoint folder given as a path, or the
-    ``checkpoint/`` of a run that *finished* (``last``: the newest finished run with one).
-
-    A checkpoint folder given directly (a run's ``checkpoint/``, or a copy outside any run) is taken
-    as it is: loading checks it. A run named explicitly that did not finish (failed, crashed,
-    stopped, running) is refused with one line (``ConfigError``, exit 2) saying what to do, and a
-    finished run without a checkpoint with ``CheckpointError`` (exit 2).
-    """
-    from clinitui.engine.checkpoint.swap import current
-    from clinitui.errors import CheckpointError
-
-    text = str(arg).strip()
-    path = Path(text).expanduser()
-    if current(path).is_dir() and not is_run_dir(path):
-        return path  # a checkpoint folder (inside a run or copied elsewhere): loading checks it
-    if not current(path).exists() and looks_like_path(text):
-        raise CheckpointError(f"{text}: no such checkpoint folder or run; pass a run's name (see `clinitui runs "
-                              f"list`), its folder or its checkpoint/ folder")
-    run = resolve_run(arg, runs_root, last="finished")
-    summary = summarize(run)
-    if summary.status != "finished":
-        raise ConfigError(unfinished_line(summary))
-    if not has_checkpoint(run):
-        raise CheckpointError(f"{run.name}: this run saved no classifier checkpoint (a {summary.kind} run); "
-                              f"pick a run that trained a classifier (`clinitui runs list`)")
-    return run / "checkpoint"
-
-
-def unfinished_line(summary: RunSummary) -> str:
-    """Why a run that did not finish is not taken for its checkpoint, and what to do instead (one line)."""
-    name = summary.name
-    anyway = f"or pass {summary.path / 'checkpoint'} to use its checkpoint anyway"
-    resume = f"continue it with `clinitui runs resume {name}`, {anyway}"
-    why = {
-        "running": f"is still running, so its checkpoint is not final; wait for it (`clinitui runs show {name}`), "
-                   f"{anyway}",
-        "failed": f"failed, so its checkpoint is not a result; see why with `clinitui runs show {name}`, pick a "
-                  f"finished run (`clinitui runs list --status finished`), {anyway}",
-        "stopped": f"was stopped before it finished, so its checkpoint is not a result; {resume}",
-        "crashed": f"crashed before it finished, so its checkpoint is not a result; {resume}",
-    }.get(summary.status, "never started, so it has no checkpoint; pick a finished run (`clinitui runs list`)")
-    return f"{name}: the run {why}"
-
-
-def using_line(path: Path) -> str:
-    """The line a command prints on stderr after resolving a run argument: the run and its status."""
-    path = Path(path)
-    run = path if is_run_dir(path) else path.parent if is_run_dir(path.parent) else None
-    if run is None:
-        return f"using checkpoint {path}"
-    return f"using run {run.name} ({summarize(run).status})"

@@ -61,7 +61,8 @@ def test_eval_off_a_terminal_is_plain_and_never_wrapped(root, how, monkeypatch):
         assert done.returncode == 0, done.stderr
     assert_plain(done.stdout)
     lines = done.stdout.splitlines()
-    assert lines[0] == "notes.csv [all] (n=240)"  # the title's brackets are not eaten as markup
+    assert lines[0].startswith("model: a blend")  # what computed the predictions (clinitui/describe.py)
+    assert lines[1] == "notes.csv [all] (n=240)"  # the title's brackets are not eaten as markup
     f1 = next(line for line in lines if line.startswith("F1 (macro) "))
     assert re.search(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]$", f1)  # the whole interval on the row's line
     rows = [line for line in lines if re.match(r"[01] ", line)]  # per-class rows, then the confusion matrix
@@ -74,8 +75,8 @@ def test_runs_list_and_show_off_a_terminal_are_plain(root, columns):
     assert listing.returncode == 0, listing.stderr
     assert_plain(listing.stdout)
     head, *rows = listing.stdout.splitlines()
-    assert head.split() == ["name", "status", "kind", "model", "data", "epoch", "val", "F1", "test", "F1",
-                            "started", "duration"]
+    assert head.split() == ["name", "status", "kind", "model", "predicts", "data", "epoch", "val", "F1", "test",
+                            "F1", "started", "duration"]
     assert sorted(r.split()[0] for r in rows) == ["blend", "multi", "tfidf"]  # one run per line
     for name in ("blend", "multi"):  # a binary and a multi-label run
         show = cli(["runs", "show", name], root, columns)

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from clinitui.cli.app import app
 from clinitui.events import read_events
-from clinitui.runs import resolve_checkpoint, resolve_run, summarize
+from clinitui.runs import summarize
+from clinitui.names import resolve_checkpoint, resolve_run
 from tests.conftest import TINY, make_rows, write_csv
 
 runner = CliRunner()

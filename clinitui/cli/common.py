@@ -75,7 +75,7 @@ def announce(path, quiet: bool = False):
     """Say on stderr which run a name, prefix, ``last`` or folder resolved to (one line; none with
     ``--quiet``), and return ``path``: stdout stays for the command's own output (JSON stays JSON)."""
     if not quiet:
-        from clinitui.runs import using_line
+        from clinitui.names import using_line
 
         sys.stderr.write(using_line(path) + "\n")
     return path

@@ -40,7 +40,7 @@ def eval_command(
     with boundary():
         from clinitui.describe import describe_checkpoint
         from clinitui.engine.inference.apply import evaluate
-        from clinitui.runs import resolve_checkpoint
+        from clinitui.names import resolve_checkpoint
 
         ckpt = resolve_checkpoint(checkpoint, runs_root)
         other = resolve_checkpoint(compare, runs_root) if compare is not None else None
@@ -96,7 +96,7 @@ def _predict_rows(checkpoint: str, data: Path, text_col: str, runs_root: Optiona
                   **read) -> tuple[list[str], list[dict]]:
     """An ONNX export runs on onnxruntime (torch never imported); anything else is a PyTorch checkpoint."""
     from clinitui.export.bundle import is_export
-    from clinitui.runs import resolve_checkpoint
+    from clinitui.names import resolve_checkpoint
 
     if is_export(checkpoint):
         from clinitui.export.onnx_predict import predict_export

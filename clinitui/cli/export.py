@@ -25,7 +25,7 @@ def export_command(
     """Export a run for a pipeline without torch: model.onnx, tokenizer.json, export.json, and a blend's tfidf/ (run: `clinitui predict OUT`)."""
     with boundary():
         from clinitui.errors import ConfigError
-        from clinitui.runs import resolve_checkpoint
+        from clinitui.names import resolve_checkpoint
 
         if fmt.lower() != "onnx":
             raise ConfigError(f"--format {fmt}: unknown; the only export format is onnx")

@@ -83,7 +83,7 @@ def pretrain(
         from clinitui.runs import default_runs_root, new_run_dir
 
         if resume is not None:
-            from clinitui.runs import resolve_run
+            from clinitui.names import resolve_run
 
             path = announce(resolve_run(resume, runs_root, last="resumable"), quiet)
             _resume(path, detach=detach, json_out=json_out, quiet=quiet)

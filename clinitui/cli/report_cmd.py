@@ -45,7 +45,8 @@ def report_command(
 def _report_target(target: str, runs_root: Optional[Path]) -> Path:
     """A folder of runs (a sweep) given as a path is reported as it is; anything else names one
     run or checkpoint, resolved as by every other command (a run that did not finish is refused)."""
-    from clinitui.runs import is_run_dir, resolve_checkpoint
+    from clinitui.runs import is_run_dir
+    from clinitui.names import resolve_checkpoint
 
     path = Path(target).expanduser()
     if path.is_dir() and not is_run_dir(path) and path.name != "checkpoint" and not (path / "config.json").is_file():

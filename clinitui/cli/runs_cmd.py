@@ -1,6 +1,6 @@
 """``clinitui runs``: list, show, stop, resume, rm and prune the runs under the runs root.
 
-Every command takes a run by name, unique prefix, ``last`` or folder (``clinitui.runs.resolve_run``)
+Every command takes a run by name, unique prefix, ``last`` or folder (``clinitui.names.resolve_run``)
 and says on stderr which run that was. ``last`` is the newest run for ``show`` and ``rm``, the
 newest running one for ``stop`` and the newest stopped, crashed or failed one for ``resume``.
 Deleting never touches a live run: its lock is taken first, so a worker that starts in the
@@ -130,7 +130,8 @@ def runs_show(
     with boundary():
         from clinitui.cli.runs_table import as_json, detail_lines, figures_lines
         from clinitui.describe import read_metrics
-        from clinitui.runs import resolve_run, summarize
+        from clinitui.runs import summarize
+        from clinitui.names import resolve_run
 
         path = announce(resolve_run(run, _root(runs_root)))
         summary = summarize(path)
@@ -160,7 +161,7 @@ def runs_stop(
     with boundary():
         from clinitui.errors import ConfigError
         from clinitui.launcher import stop_worker
-        from clinitui.runs import resolve_run
+        from clinitui.names import resolve_run
 
         path = announce(resolve_run(run, _root(runs_root), last="running"))
         if not stop_worker(path, force=force):
@@ -178,7 +179,7 @@ def runs_resume(
     """Continue a run from its last saved state in a background worker (as `train --resume --detach`)."""
     with boundary():
         from clinitui.cli.train import _resume
-        from clinitui.runs import resolve_run
+        from clinitui.names import resolve_run
 
         _resume(announce(resolve_run(run, _root(runs_root), last="resumable")), detach=True, json_out=json_out,
                 quiet=True)
@@ -220,7 +221,7 @@ def runs_rm(
 ) -> None:
     """Delete runs (their folder: checkpoint, events, logs); a running run is refused."""
     with boundary():
-        from clinitui.runs import resolve_run
+        from clinitui.names import resolve_run
 
         root = _root(runs_root)
         paths = list(dict.fromkeys(announce(resolve_run(r, root)) for r in runs))

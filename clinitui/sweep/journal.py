@@ -64,7 +64,7 @@ def new_sweep_dir(root: Path, explicit: Path | None = None) -> Path:
 def resolve_sweep(arg: str | Path, sweeps_root: Path | None = None) -> Path:
     """The sweep directory meant by ``arg``: its folder, its name under the sweeps root, a unique
     prefix of it, or ``last`` (the newest), matched as run names are (clinitui/runs.py)."""
-    from clinitui.runs import by_name, looks_like_path
+    from clinitui.names import by_name, looks_like_path
 
     text = str(arg).strip()
     path = Path(text).expanduser()

@@ -1,6 +1,6 @@
 """Command-palette entries that open a run by name: type a name, a prefix of it, or ``last``.
 
-The same names ``clinitui runs show`` takes (``clinitui.runs.resolve_run``); the list is read
+The same names ``clinitui runs show`` takes (``clinitui.names.resolve_run``); the list is read
 from the runs root on each search, so runs started by another console appear at once.
 """
 
@@ -16,7 +16,8 @@ class RunNames(Provider):
     """``open <run name>`` for every run under the app's runs root, newest first."""
 
     def _runs(self) -> list[Path]:
-        from clinitui.runs import newest_run, run_dirs
+        from clinitui.runs import run_dirs
+        from clinitui.names import newest_run
 
         dirs = sorted(run_dirs(self.app.runs_root), key=lambda p: p.name, reverse=True)
         if dirs:

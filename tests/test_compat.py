@@ -6,6 +6,8 @@ TF-IDF model; ``runs/tfidf``: the TF-IDF model alone; ``runs/multi``: a multi-la
 per-label thresholds), and what that code printed for them (``expected/``: ``eval --json``,
 ``predict`` and ``runs list --json``). The resumable optimizer state (``state/trainer.pt``) was left
 out to keep the fixture small. ``@ROOT@`` stands for the folder the fixture was written in.
+The ``predict`` files gained one column since (issue 23): ``threshold``, the locked threshold the
+labels were chosen with (0.5 for both runs); every other cell is the old code's.
 """
 
 from __future__ import annotations

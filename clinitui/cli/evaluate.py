@@ -42,6 +42,8 @@ def eval_command(
                            split_col=split_col, split=split, n_boot=bootstrap, threshold_rule=threshold_rule,
                            compare=resolve_checkpoint(compare) if compare is not None else None,
                            group_col=group_col, id_col=id_col, delimiter=delimiter, encoding=encoding)
+        for warning in metrics.get("warnings") or []:  # metrics the file leaves undefined (null)
+            sys.stderr.write(f"warning: {warning}\n")
         if json_out:
             print_json(metrics)
         else:
@@ -62,7 +64,8 @@ def predict_command(
 ) -> None:
     """Predict a label and class probabilities for every note (row order kept; note text not repeated)."""
     with boundary():
-        names, rows = _predict_rows(checkpoint, data, text_col, delimiter=delimiter, encoding=encoding)
+        names, rows, said = _predict_rows(checkpoint, data, text_col, delimiter=delimiter, encoding=encoding)
+        sys.stderr.write(said + "\n")  # which rule and threshold chose the labels (the `threshold` column)
         if out is None:
             for row in rows:
                 sys.stdout.write(json.dumps(row) + "\n")
@@ -79,7 +82,7 @@ def predict_command(
         sys.stderr.write(f"wrote {len(rows)} predictions to {out}\n")
 
 
-def _predict_rows(checkpoint: str, data: Path, text_col: str, **read) -> tuple[list[str], list[dict]]:
+def _predict_rows(checkpoint: str, data: Path, text_col: str, **read) -> tuple[list[str], list[dict], str]:
     """An ONNX export runs on onnxruntime (torch never imported); anything else is a PyTorch checkpoint."""
     from clinitui.export.bundle import is_export
     from clinitui.runs import resolve_checkpoint

@@ -50,8 +50,8 @@ def with_ci(metrics: dict, key: str) -> str:
 
 
 def assessment(metrics: dict, run_metrics: dict | None) -> Text:
-    """Operating point, calibration and the comparisons, one line each."""
-    lines = []
+    """Operating point, calibration and the comparisons, one line each (after any undefined-metric warning)."""
+    lines = [f"warning: {w}" for w in metrics.get("warnings") or []]
     op = metrics.get("operating_point")
     if op:
         lines.append(f"operating point {op['threshold']:.3f} ({op['rule']}): sensitivity {with_ci(op, 'sensitivity')}"

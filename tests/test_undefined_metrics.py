@@ -105,6 +105,20 @@ def test_with_every_class_present_the_figures_are_the_earlier_ones(n_classes):
     assert np.array_equal(rows["recall_macro"], recall.mean(axis=1))
 
 
+@pytest.mark.parametrize("name", ["blend", "tfidf"])
+def test_a_finished_runs_test_metrics_are_recomputed_to_the_bit(name):
+    """metrics.json of a finished run, written before this change, from its predictions.json."""
+    run = FIXTURE / "runs" / name
+    pred = json.loads((run / "predictions.json").read_text(encoding="utf-8"))
+    stored = json.loads((run / "metrics.json").read_text(encoding="utf-8"))["metrics"]
+    config = json.loads((run / "checkpoint" / "config.json").read_text(encoding="utf-8"))
+    op = config["operating_point"]
+    metrics, _ = assess(pred["test"]["y"], pred["test"]["probs"], pred["labels"], pred["positive_index"],
+                        temperature=config["temperature"], threshold=op["threshold"], rule=op["rule"],
+                        n_boot=pred["bootstrap"]["resamples"], seed=pred["bootstrap"]["seed"])
+    assert {k: v for k, v in metrics.items() if k in stored} == {k: v for k, v in stored.items() if k in metrics}
+
+
 def test_a_label_without_positives_is_null_in_multilabel_metrics():
     from sklearn.metrics import precision_recall_fscore_support
 

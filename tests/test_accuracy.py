@@ -66,7 +66,7 @@ def test_tfidf_backbone_writes_a_normal_run_that_eval_and_predict_use(tfidf_run,
     result = runner.invoke(app, ["predict", tfidf_run["checkpoint"], "--data", str(data)])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(rows) == 240 and set(rows[0]) == {"row", "predicted", "p_0", "p_1", "p_2"}
+    assert len(rows) == 240 and set(rows[0]) == {"row", "predicted", "p_0", "p_1", "p_2", "threshold"}
 
 
 def test_tfidf_checkpoint_round_trips_exactly(data, tmp_path):

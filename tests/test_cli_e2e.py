@@ -75,7 +75,7 @@ def test_eval_matches_training_metrics_and_predict_matches_in_process(trained, t
     import csv
 
     rows = list(csv.DictReader(open(out, encoding="utf-8")))
-    assert len(rows) == 240 and set(rows[0]) == {"row", "predicted", "p_0", "p_1"}
+    assert len(rows) == 240 and set(rows[0]) == {"row", "predicted", "p_0", "p_1", "threshold"}
     assert "text" not in rows[0]
 
     from clinitui.engine.inference.apply import probabilities

@@ -12,6 +12,8 @@ issue 23 added keys to ``eval --json`` (:data:`EVAL_KEYS_ADDED`: what the checkp
 the comparison with a blend's own TF-IDF member) and made ``runs list``'s ``best_val_f1`` /
 ``test_f1`` the figures of the predictor the checkpoint ships, under its task's headline metric
 (a blend's validation F1 is the blend's, a multi-label run's is micro-F1), with new keys beside them.
+The ``predict`` files gained one column (issue 23): ``threshold``, the locked threshold the labels
+were chosen with (0.5 for both runs); every other cell is the old code's.
 """
 
 from __future__ import annotations

@@ -237,7 +237,8 @@ def test_eval_and_predict_agree_with_training(reference, notes, tmp_path):
     result = run_cli(["predict", str(run), "--data", str(notes), "--out", str(tmp_path / "p.csv")])
     assert result.exit_code == 0, result.output
     out = list(csv.DictReader(open(tmp_path / "p.csv", encoding="utf-8")))
-    assert len(out) == len(rows) and set(out[0]) == {"row", "predicted"} | {f"p_{n}" for n in reference["labels"]}
+    assert len(out) == len(rows) and set(out[0]) == {"row", "predicted"} | {
+        f"{c}_{n}" for n in reference["labels"] for c in ("p", "threshold")}
     thresholds = reference["label_thresholds"]
     for row in out[:50]:
         expect = {n for n in reference["labels"] if float(row[f"p_{n}"]) >= thresholds[n] - 1e-6}

@@ -87,4 +87,6 @@ def test_a_split_too_small_for_the_tfidf_vocabulary_is_one_line_exit_2(tmp_path)
     result = CliRunner().invoke(app, ["train", "--data", str(data), "--backbone", "tfidf",
                                       "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 2, result.output
-    assert "too small for the TF-IDF model" in result.output and "Traceback" not in result.output
+    assert "the TF-IDF model (--backbone tfidf) cannot be fitted" in result.output and "Traceback" not in result.output
+    assert "3 or more of the 6 training notes" in result.output and result.output.count("\n") == 1
+    assert not (tmp_path / "run").exists()  # refused before training: no failed run left behind

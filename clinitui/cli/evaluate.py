@@ -52,6 +52,8 @@ def eval_command(
                            group_col=group_col, id_col=id_col, delimiter=delimiter, encoding=encoding)
         description = describe_checkpoint(ckpt)
         metrics["model"] = description.as_json() if description else None  # what computed these predictions
+        for warning in metrics.get("warnings") or []:  # metrics the file leaves undefined (null)
+            sys.stderr.write(f"warning: {warning}\n")
         if json_out:
             print_json(metrics)
         else:
@@ -75,7 +77,9 @@ def predict_command(
 ) -> None:
     """Predict a label and class probabilities for every note (row order kept; note text not repeated)."""
     with boundary():
-        names, rows = _predict_rows(checkpoint, data, text_col, runs_root, delimiter=delimiter, encoding=encoding)
+        names, rows, said = _predict_rows(checkpoint, data, text_col, runs_root, delimiter=delimiter,
+                                          encoding=encoding)
+        sys.stderr.write(said + "\n")  # which rule and threshold chose the labels (the `threshold` column)
         if out is None:
             for row in rows:
                 sys.stdout.write(json.dumps(row) + "\n")
@@ -93,7 +97,7 @@ def predict_command(
 
 
 def _predict_rows(checkpoint: str, data: Path, text_col: str, runs_root: Optional[Path],
-                  **read) -> tuple[list[str], list[dict]]:
+                  **read) -> tuple[list[str], list[dict], str]:
     """An ONNX export runs on onnxruntime (torch never imported); anything else is a PyTorch checkpoint."""
     from clinitui.export.bundle import is_export
     from clinitui.names import resolve_checkpoint

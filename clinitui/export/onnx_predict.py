@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from clinitui.data.readers import read_table
-from clinitui.engine.inference.rows import prediction_rows
+from clinitui.engine.inference.rows import decision_rule, prediction_rows
 from clinitui.errors import CheckpointError, ConfigError
 from clinitui.export.bundle import MODEL, TOKENIZER, read_manifest
 from clinitui.kinds import Task
@@ -92,13 +92,27 @@ class ExportedModel:
             probs = blend(probs, tfidf.predict_proba(list(texts)), float(spec["weight"])).astype(np.float32)
         return apply_temperature(probs, self.manifest.get("temperature"))
 
+    def decision_rule(self) -> tuple[dict, str]:
+        """The threshold column(s) and sentence of :meth:`decide`'s rule (engine/inference/rows.py)."""
+        op = self.operating_point()
+        pos = self.manifest.get("positive_index")
+        return decision_rule(self.labels, self.task, None if pos is None else int(pos),
+                             threshold=op["threshold"] if op else None,
+                             label_thresholds=self.manifest.get("label_thresholds"), rule=(op or {}).get("rule"))
+
+    def operating_point(self) -> dict | None:
+        """The binary operating point the export applies, or None (argmax)."""
+        op = self.manifest.get("operating_point")
+        if op and self.manifest.get("positive_index") is not None and len(self.labels) == 2:
+            return op
+        return None
+
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """Predicted class per row: the operating threshold on the positive class if set, else argmax."""
         if self.task is Task.MULTILABEL:  # multi-hot rows at the per-label thresholds
             return (probs >= np.asarray(self.manifest["label_thresholds"], dtype=float)).astype(int)
-        op = self.manifest.get("operating_point")
-        pos = self.manifest.get("positive_index")
-        if op and pos is not None and len(self.labels) == 2:
+        op, pos = self.operating_point(), self.manifest.get("positive_index")
+        if op:
             return np.where(probs[:, int(pos)] >= float(op["threshold"]), int(pos), 1 - int(pos))
         return probs.argmax(axis=1)
 
@@ -114,10 +128,12 @@ def apply_temperature(probs: np.ndarray, temperature: float | None) -> np.ndarra
 
 
 def predict_export(path: Path, data: Path, *, text_col: str = "text", delimiter: str | None = None,
-                   encoding: str | None = None, threads: int | None = None) -> tuple[list[str], list[dict]]:
-    """(label names, one row per note: ``row``, ``predicted``, ``p_<label>`` ...), like ``predict``."""
+                   encoding: str | None = None, threads: int | None = None) -> tuple[list[str], list[dict], str]:
+    """(label names, one row per note: ``row``, ``predicted``, ``p_<label>`` ..., ``threshold``, the
+    sentence saying how labels were chosen), like ``predict``."""
     model = ExportedModel(path, threads)
     table = read_table(data, text_col, require_labels=False, delimiter=delimiter, encoding=encoding)
     probs = model.probabilities(table.texts)
+    columns, said = model.decision_rule()
     return model.labels, prediction_rows(model.labels, probs, model.decide(probs), model.task,
-                                         model.manifest.get("label_sep") or "|")
+                                         model.manifest.get("label_sep") or "|", columns), said

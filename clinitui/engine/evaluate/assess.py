@@ -45,11 +45,13 @@ def postprocess(probs: np.ndarray, info) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pr_auc(y: np.ndarray, probs: np.ndarray, positive_index: int | None) -> float | None:
+    """Average precision of the positive class (multi-class: the mean over the classes present); None
+    where a class has no positives or no negatives (every note positive gives 1.0 whatever the model)."""
     from sklearn.metrics import average_precision_score
 
     y = np.asarray(y)
     classes = [positive_index] if positive_index is not None else range(probs.shape[1])
-    values = [average_precision_score(y == k, probs[:, k]) for k in classes if (y == k).any()]
+    values = [average_precision_score(y == k, probs[:, k]) for k in classes if (y == k).any() and not (y == k).all()]
     return float(np.mean(values)) if values else None
 
 

@@ -11,7 +11,9 @@ Metrics (keys as scikit-learn names them): ``f1_micro``, ``f1_macro``, ``f1_samp
 ``f1_weighted``, ``precision_micro`` / ``recall_micro``, ``precision_macro`` / ``recall_macro``,
 ``subset_accuracy`` (the whole set right), ``hamming_loss`` (share of wrong label decisions),
 ``roc_auc`` (macro over labels with both outcomes present), and ``per_label``
-{precision, recall, f1, roc_auc, support}. ``f1_samples`` counts an empty set predicted for a
+{precision, recall, f1, roc_auc, support}. A label with no positive note in the rows has ``None``
+precision, recall and F1, and the macro averages run over the labels with positives only
+(scikit-learn's ``labels=``; docs/report.md, "Undefined metrics"). ``f1_samples`` counts an empty set predicted for a
 note with no label as right (F1 = 1), as ``zero_division=1`` does in scikit-learn.
 """
 
@@ -62,9 +64,14 @@ def multilabel_metrics(y, probs, label_names: list[str], y_pred=None, thresholds
     kw = {"zero_division": 0}
     p, r, f, support = precision_recall_fscore_support(y, pred, average=None, **kw)
     out: dict = {"task": TASK, "n": int(len(y))}
+    present = [k for k in range(len(label_names)) if support[k] > 0]
     for avg in ("micro", "macro"):
-        pa, ra, fa, _ = precision_recall_fscore_support(y, pred, average=avg, **kw)
+        # macro over the labels with positives (scikit-learn's labels=), as single-label macro averages
+        subset = {"labels": present} if avg == "macro" and 0 < len(present) < len(label_names) else {}
+        pa, ra, fa, _ = precision_recall_fscore_support(y, pred, average=avg, **subset, **kw)
         out[f"f1_{avg}"], out[f"precision_{avg}"], out[f"recall_{avg}"] = float(fa), float(pa), float(ra)
+    if not present:  # no positive label anywhere: recall, and the macro averages, are undefined
+        out["recall_micro"] = out["f1_macro"] = out["precision_macro"] = out["recall_macro"] = None
     out["f1_samples"] = samples_f1(y, pred)
     out["f1_weighted"] = float(f1_score(y, pred, average="weighted", **kw))
     out["subset_accuracy"] = float((pred == y).all(axis=1).mean()) if len(y) else 0.0
@@ -78,11 +85,29 @@ def multilabel_metrics(y, probs, label_names: list[str], y_pred=None, thresholds
         if 0 < y[:, k].sum() < len(y):
             auc = float(roc_auc_score(y[:, k], probs[:, k]))
             aucs.append(auc)
-        per_label[name] = {"precision": float(p[k]), "recall": float(r[k]), "f1": float(f[k]), "roc_auc": auc,
-                           "support": int(support[k])}
+        defined = support[k] > 0  # a label with no positive note has no recall, F1 or precision to report
+        per_label[name] = {"precision": float(p[k]) if defined else None, "recall": float(r[k]) if defined else None,
+                           "f1": float(f[k]) if defined else None, "roc_auc": auc, "support": int(support[k])}
     out["roc_auc"] = float(np.mean(aucs)) if aucs else None
     out["per_label"] = per_label
     return out
+
+
+def undefined_labels_warning(y, label_names: list[str]) -> str | None:
+    """One sentence naming the labels whose figures the rows leave undefined (null); None when none."""
+    y = np.asarray(y, dtype=int).reshape(-1, len(label_names))
+    never = [repr(n) for k, n in enumerate(label_names) if not y[:, k].any()]
+    always = [repr(n) for k, n in enumerate(label_names) if len(y) and y[:, k].all()]
+    parts = []
+    if never:
+        many = len(never) > 1
+        its, it = ("their", "them") if many else ("its", "it")
+        parts.append(f"no positive note for label{'s' if many else ''} {', '.join(never)}: {its} precision, recall, "
+                     f"F1 and ROC-AUC are undefined (null) and the macro averages leave {it} out")
+    if always:
+        parts.append(f"every note positive for label{'s' if len(always) > 1 else ''} {', '.join(always)}: "
+                     "ROC-AUC undefined (null)")
+    return "has " + "; ".join(parts) if parts else None
 
 
 def samples_f1(y: np.ndarray, pred: np.ndarray) -> float:

@@ -109,13 +109,19 @@ def metric_rows(y_true: np.ndarray, y_pred: np.ndarray, probs: np.ndarray, posit
     recall = _safe_div(tp, true)
     f1 = _safe_div(2 * precision * recall, precision + recall)
     weights = _safe_div(true, true.sum(axis=1, keepdims=True))
+    # as engine/evaluate/metrics.py: macro over the classes present (a stratified resample keeps the
+    # file's classes), NaN (no interval) for what the rows leave undefined
+    present = true.any(axis=0)
+    cols = slice(None) if present.all() else np.flatnonzero(present)
     out = {
         "accuracy": (y_true == y_pred).mean(axis=1),
-        "precision_macro": precision.mean(axis=1),
-        "recall_macro": recall.mean(axis=1),
-        "f1_macro": f1.mean(axis=1),
+        "precision_macro": precision[:, cols].mean(axis=1),
+        "recall_macro": recall[:, cols].mean(axis=1),
+        "f1_macro": f1[:, cols].mean(axis=1),
         "f1_weighted": (f1 * weights).sum(axis=1),
     }
+    precision, recall, f1 = (np.where(present, m, np.nan) for m in (precision, recall, f1))
+    both = present & (true < y_true.shape[1]).all(axis=0)  # classes with positives and negatives
     if positive_index is not None:
         out["f1_positive"] = f1[:, positive_index]
         out["precision_positive"] = precision[:, positive_index]
@@ -123,9 +129,12 @@ def metric_rows(y_true: np.ndarray, y_pred: np.ndarray, probs: np.ndarray, posit
         pos = y_true == positive_index
         out["roc_auc"] = auc_rows(pos, probs[..., positive_index])
         out["pr_auc"] = average_precision_rows(pos, probs[..., positive_index])
-    else:  # one-vs-rest, macro-averaged (as sklearn's multi_class="ovr")
+        if not both[positive_index]:
+            out["pr_auc"] = np.full(len(y_true), np.nan)
+    else:  # one-vs-rest, macro-averaged (as sklearn's multi_class="ovr"); PR-AUC over the classes present
         out["roc_auc"] = np.mean([auc_rows(y_true == k, probs[..., k]) for k in range(n_classes)], axis=0)
-        out["pr_auc"] = np.mean([average_precision_rows(y_true == k, probs[..., k]) for k in range(n_classes)], axis=0)
+        ovr = [average_precision_rows(y_true == k, probs[..., k]) for k in range(n_classes) if both[k]]
+        out["pr_auc"] = np.mean(ovr, axis=0) if ovr else np.full(len(y_true), np.nan)
     for k in range(n_classes):
         out[f"class{k}_precision"], out[f"class{k}_recall"], out[f"class{k}_f1"] = precision[:, k], recall[:, k], f1[:, k]
     return out

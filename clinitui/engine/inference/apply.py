@@ -26,7 +26,7 @@ import numpy as np
 from clinitui.data.readers import read_table
 from clinitui.engine.checkpoint.folder import read_checkpoint_info
 from clinitui.engine.evaluate import stats
-from clinitui.engine.inference.rows import file_dev_rows, prediction_rows, rows_for_split
+from clinitui.engine.inference.rows import decision_rule, file_dev_rows, prediction_rows, rows_for_split
 from clinitui.errors import ConfigError, DataError
 from clinitui.kinds import Predicts, Task, checkpoint_predicts
 
@@ -157,8 +157,11 @@ class SingleLabel:
             extras["vs_compare"] = {"other": str(other.info.path), **compare_models(
                 s.y, pred_a, probs_a, pred_b, probs_b, info.positive_index, req.n_boot, req.seed,
                 names=(Path(info.path).parent.name or "A", Path(other.info.path).parent.name or "B"))}
+        from clinitui.engine.evaluate.metrics import undefined_warning
+
         return {**metrics, **extras, "labels": info.label_names, "checkpoint": str(info.path), "data": str(req.data),
-                "split": req.split_name, "temperature": temperature}
+                "split": req.split_name, "temperature": temperature,
+                **_warnings(req, undefined_warning(s.y, info.label_names, info.positive_index))}
 
 
 def tfidf_member(info, texts: list[str]) -> tuple[np.ndarray | None, str]:
@@ -241,7 +244,8 @@ class MultiLabel:
 
     def payload(self, s: Scored, req: Request) -> dict:
         """Per-label and averaged metrics at the stored thresholds (or those re-chosen on the dev rows)."""
-        from clinitui.engine.evaluate.multilabel import choose_thresholds, multilabel_metrics, thresholds_of
+        from clinitui.engine.evaluate.multilabel import (choose_thresholds, multilabel_metrics, thresholds_of,
+                                                         undefined_labels_warning)
 
         info, names = s.info, s.info.label_names
         thresholds, rule = thresholds_of(info.raw, len(names)), (info.raw.get("label_thresholds") or {}).get("rule")
@@ -251,9 +255,16 @@ class MultiLabel:
         metrics = multilabel_metrics(s.y, s.raw_probs, names, thresholds=thresholds)
         return {**metrics, "vs_baseline": None,
                 "vs_baseline_note": "multi-label checkpoints keep no thresholds for their TF-IDF member; the "
-                                      "run's like-for-like comparison is in its metrics.json",
+                                    "run's like-for-like comparison is in its metrics.json",
                 "labels": names, "label_thresholds": dict(zip(names, thresholds)), "threshold_rule": rule,
-                "checkpoint": str(info.path), "data": str(req.data), "split": req.split_name}
+                "checkpoint": str(info.path), "data": str(req.data), "split": req.split_name,
+                **_warnings(req, undefined_labels_warning(s.y, names))}
+
+
+def _warnings(req: Request, undefined: str | None) -> dict:
+    """``{"warnings": [...]}`` naming the metrics the scored rows leave undefined (null); {} when none,
+    so the payload of a normal file keeps its keys."""
+    return {"warnings": [f"{Path(req.data).name} [{req.split_name}] {undefined}"]} if undefined else {}
 
 
 TASKS = {Task.MULTICLASS: SingleLabel(), Task.MULTILABEL: MultiLabel()}
@@ -265,13 +276,20 @@ def task_of(info) -> SingleLabel | MultiLabel:
 
 
 def predict(checkpoint: Path, data: Path, *, text_col: str = "text", device: str | None = None,
-            delimiter: str | None = None, encoding: str | None = None) -> tuple[list[str], list[dict]]:
-    """(label names, one row per note: ``row``, ``predicted``, ``p_<label>`` ...) in file order."""
+            delimiter: str | None = None, encoding: str | None = None) -> tuple[list[str], list[dict], str]:
+    """(label names, one row per note: ``row``, ``predicted``, ``p_<label>`` ..., ``threshold``, in file
+    order, the sentence saying which rule and threshold chose the labels)."""
     from clinitui.engine.evaluate.assess import postprocess
+    from clinitui.engine.evaluate.multilabel import thresholds_of
 
     info = read_checkpoint_info(checkpoint)
     table = read_table(data, text_col, require_labels=False, delimiter=delimiter, encoding=encoding)
     raw, info = probabilities(info.path, table.texts, device=device)
     probs, predicted = postprocess(raw, info)  # the stored temperature, then the locked threshold(s)
-    return info.label_names, prediction_rows(info.label_names, probs, predicted, Task.of(info.raw),
-                                             info.raw.get("label_sep") or "|")
+    task = Task.of(info.raw)
+    locked = info.raw.get("label_thresholds" if task is Task.MULTILABEL else "operating_point") or {}
+    columns, said = decision_rule(info.label_names, task, info.positive_index, threshold=locked.get("threshold"),
+                                  label_thresholds=thresholds_of(info.raw, len(info.label_names)),
+                                  rule=locked.get("rule"), chosen_on=locked.get("chosen_on"))
+    return info.label_names, prediction_rows(info.label_names, probs, predicted, task,
+                                             info.raw.get("label_sep") or "|", columns), said

@@ -29,14 +29,38 @@ def file_dev_rows(table, what: str) -> list[int]:
     return [i for i, s in enumerate(table.splits) if s == "val"]
 
 
-def prediction_rows(names: list[str], probs, decided, task: Task, sep: str) -> list[dict]:
+def decision_rule(names: list[str], task: Task, positive_index: int | None, *, threshold: float | None = None,
+                  label_thresholds: list[float] | None = None, rule: str | None = None,
+                  chosen_on: str | None = None) -> tuple[dict, str]:
+    """(the threshold column(s) every ``predict`` row carries, the sentence that says how labels were chosen).
+
+    Binary with a locked operating point: ``threshold`` (the positive class when p(positive) >= it, so a
+    row may read label 1 with p(1) < 0.5); otherwise ``threshold`` is empty (null): the most probable
+    class. Multi-label: ``threshold_<label>``, each label's own. docs/report.md documents the columns."""
+    how = ", ".join(x for x in (f"rule {rule}" if rule else "", f"chosen on {chosen_on}" if chosen_on else "") if x)
+    how = f" ({how})" if how else ""
+    if task is Task.MULTILABEL:
+        values = [round(float(t), 6) for t in (label_thresholds or [0.5] * len(names))]
+        shown = ", ".join(f"{n} {t:.3f}" for n, t in zip(names, values))
+        return ({f"threshold_{n}": t for n, t in zip(names, values)},
+                f"predicted each label when p(label) reaches its own threshold: {shown}{how}")
+    if positive_index is not None and threshold is not None:
+        t = round(float(threshold), 6)
+        return ({"threshold": t}, f"predicted {names[positive_index]} when p({names[positive_index]}) >= {t:.3f}, "
+                                  f"the locked threshold{how}; otherwise {names[1 - positive_index]}")
+    return {"threshold": None}, "predicted the most probable class (no threshold locked in the checkpoint)"
+
+
+def prediction_rows(names: list[str], probs, decided, task: Task, sep: str, decision: dict | None = None) -> list[dict]:
     """One row per note: ``row``, ``predicted`` (the class; multi-label: the predicted set joined by
-    ``sep``, possibly empty) and ``p_<label>`` rounded to 6 digits, from the decided rows of ``probs``."""
+    ``sep``, possibly empty), ``p_<label>`` rounded to 6 digits, from the decided rows of ``probs``,
+    then the columns of ``decision`` (:func:`decision_rule`: the threshold(s) applied)."""
     rows = []
     for i, (p, chosen) in enumerate(zip(probs, decided)):
         if task is Task.MULTILABEL:
             predicted = sep.join(n for n, on in zip(names, chosen) if on)
         else:
             predicted = names[int(chosen)]
-        rows.append({"row": i, "predicted": predicted, **{f"p_{name}": round(float(v), 6) for name, v in zip(names, p)}})
+        rows.append({"row": i, "predicted": predicted, **{f"p_{name}": round(float(v), 6) for name, v in zip(names, p)},
+                     **(decision or {})})
     return rows

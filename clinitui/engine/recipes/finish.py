@@ -155,7 +155,8 @@ class MultiLabel:
                     for i, split in enumerate(("val", "test")) for key in ("f1_micro", "f1_macro")})
         extras: dict = {"task": TASK, "label_thresholds": dict(zip(names, thresholds)), "threshold_rule": rule}
         if baseline is not None:
-            extras["vs_baseline"] = {k: round(metrics[k] - baseline[k], 6) for k in ("f1_micro", "f1_macro", "f1_samples")}
+            extras["vs_baseline"] = {k: None if metrics[k] is None or baseline[k] is None  # undefined: no positive
+                                     else round(metrics[k] - baseline[k], 6) for k in ("f1_micro", "f1_macro", "f1_samples")}
         record = {"task": TASK, "labels": names, "thresholds": thresholds,
                   "val": {"y": y_val.tolist(), "probs": np.asarray(val_probs).round(6).tolist()},
                   "test": {"y": y_test.tolist(), "probs": np.asarray(test_probs).round(6).tolist()}}

@@ -56,7 +56,9 @@ def prepare(config: RunConfig) -> Prepared:
 
     parse_rule(config.train.threshold_rule)  # a bad rule fails before any run directory exists
     if not getattr(backbone_cls, "neural", True):  # the TF-IDF model: no tokenizer, network or memory plan
-        return Prepared(config, *_dataset(config))
+        dataset, leaks = _dataset(config)
+        _check_tfidf(config, dataset, neural=False)
+        return Prepared(config, dataset, leakage=leaks)
     b_opts = parse_options(backbone_cls, config.model.backbone_options, f"backbone '{config.model.backbone}'")
     effective_freeze(config.model, backbone_cls)
     if config.model.adapter == "lora" and not backbone_cls.pretrained:
@@ -73,6 +75,7 @@ def prepare(config: RunConfig) -> Prepared:
         config = config.model_copy(deep=True)
         config.model.freeze = "backbone"  # the planner's fallback, recorded in run.toml
     dataset, leaks = _dataset(config)
+    _check_tfidf(config, dataset, neural=True)
     config, raised = raise_epochs(config, len(dataset.train.texts))  # small splits: more epochs, in run.toml
     return Prepared(config, dataset, plan, leaks, raised)
 
@@ -81,6 +84,29 @@ def _dataset(config: RunConfig) -> tuple[Dataset, dict | None]:
     from clinitui.data.leakage import check_splits
 
     return check_splits(dataset_for(config), dedupe=config.data.dedupe)  # (dataset, leakage counts)
+
+
+def _check_tfidf(config: RunConfig, dataset: Dataset, *, neural: bool) -> None:
+    """DataError (exit 2) before any run directory exists when the run will fit the TF-IDF model (the
+    ``tfidf`` backbone, ``--ensemble tfidf`` or ``train.baseline``) and the training split cannot feed it:
+    otherwise the network trains its epochs and the run fails at the TF-IDF stage."""
+    from clinitui.engine.tfidf.blend import wanted
+    from clinitui.engine.tfidf.model import unusable_reason
+    from clinitui.errors import DataError
+
+    if neural and not wanted(config.model.ensemble) and not config.train.baseline:
+        return
+    reason = unusable_reason(dataset.train.texts)
+    if reason is None:
+        return
+    if not neural:
+        who, fix = "the TF-IDF model (--backbone tfidf)", "check --text-col, or add notes"
+    else:
+        who = ("the TF-IDF half of the blend (--ensemble tfidf)" if wanted(config.model.ensemble)
+               else "the TF-IDF baseline (train.baseline)")
+        fix = ("check --text-col, add notes, or train the network alone with --ensemble none "
+               "--set train.baseline=false")
+    raise DataError(f"{dataset.source}: {who} cannot be fitted: {reason}; {fix}")
 
 
 OOM_ADVICE = ("lower --set train.max_length, use --adapter lora or --set model.freeze=backbone, or choose a "

@@ -25,6 +25,9 @@ from typing import Sequence
 import numpy as np
 
 
+WORD_TOKEN = r"(?u)\b\w\w+\b"  # scikit-learn's default token pattern: what the word block counts as a word
+
+
 def make_vectorizer(params: dict, vocabulary: list[str] | None = None, idf: np.ndarray | None = None):
     """A TfidfVectorizer with the recipe's ``params``; with a vocabulary and idf, a fitted one."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -58,7 +61,7 @@ def fit_vectorizer(params: dict, texts: list[str]):
                 grams |= got
             df.update(grams)
     else:
-        find = re.compile(r"(?u)\b\w\w+\b").findall
+        find = re.compile(WORD_TOKEN).findall
         for text in texts:
             tokens = find(text.lower())
             grams = set(tokens) if lo == 1 else set()

@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from clinitui.digest import sha256_file
-from clinitui.engine.tfidf.features import (Pieces, char_wb_counts, fit_vectorizer, make_vectorizer, stack_features,
-                                            tfidf_logits, word_counts)
+from clinitui.engine.tfidf.features import (WORD_TOKEN, Pieces, char_wb_counts, fit_vectorizer, make_vectorizer,
+                                            stack_features, tfidf_logits, word_counts)
 from clinitui.errors import CheckpointError
 from clinitui.kinds import Task
 
@@ -214,6 +216,26 @@ def fit_vectorizers(texts: list[str]):
         raise DataError(f"the training split is too small for the TF-IDF model: no word or character n-gram occurs "
                         f"in {MIN_NOTES} or more of its {len(texts)} notes (the privacy rule of docs/privacy.md); "
                         "add notes, or train without it (--ensemble none --set train.baseline=false)") from None
+
+
+def unusable_reason(texts: Sequence[str]) -> str | None:
+    """Why the recipe could not be fitted on these training notes, or None when it can.
+
+    The word block needs a token (``\\w\\w+``: two or more letters or digits) in MIN_NOTES notes;
+    such a token's character n-grams recur as often, so the character block is then non-empty too.
+    The scan stops at the first token that recurs enough: on ordinary notes, after a few of them.
+    """
+    find = re.compile(WORD_TOKEN).findall
+    seen: Counter = Counter()
+    for text in texts:
+        for token in set(find(text.lower())):
+            seen[token] += 1
+            if seen[token] >= MIN_NOTES:
+                return None
+    letters = "" if any(ch.isalpha() for text in texts for ch in text) else \
+        "the text holds no letter at all (only numbers, signs or blanks): "
+    return (f"{letters}no word of two or more letters or digits occurs in {MIN_NOTES} or more of the "
+            f"{len(texts)} training notes (the privacy rule of docs/privacy.md)")
 
 
 def _params(vec) -> dict:

@@ -355,12 +355,13 @@ class _Fit:
     def keep_best(self, epoch: int, metrics: dict | None) -> None:
         """Save the checkpoint when validation improved (rank 0 decides for all); count stale epochs."""
         state = self.state
-        improved = self.main and metrics[self.select] > state.best_f1
+        # an undefined (None) validation metric (multi-label: no positive label at all) counts as 0, as before
+        improved = self.main and (metrics[self.select] or 0.0) > state.best_f1
         if self.dist is not None:  # rank 0's decision (and so early stopping) holds for every rank
             improved = bool(distributed.broadcast(self.dist, [int(improved)], self.device, "validation")[0])
         if improved:
             if self.main:
-                state.best_f1, state.best_epoch, state.best_val = metrics[self.select], epoch, metrics
+                state.best_f1, state.best_epoch, state.best_val = metrics[self.select] or 0.0, epoch, metrics
                 self.save_best(epoch, metrics)
             else:
                 state.best_epoch = epoch

@@ -50,8 +50,8 @@ def with_ci(metrics: dict, key: str) -> str:
 
 
 def assessment(metrics: dict, run_metrics: dict | None) -> Text:
-    """Operating point, calibration and the comparisons, one line each."""
-    lines = []
+    """Operating point, calibration and the comparisons, one line each (after any undefined-metric warning)."""
+    lines = [f"warning: {w}" for w in metrics.get("warnings") or []]
     model = metrics.get("model") or {}
     if model.get("summary"):  # what computed these predictions (clinitui/describe.py)
         lines.append(f"model: {model['summary']}")

@@ -17,6 +17,7 @@ from clinitui.errors import RunDirectoryError
 from clinitui.events import FINAL_TYPES, read_events
 from clinitui.kinds import SEEDS_FILE, RunKind, data_label, is_seed_group, kind_of, seed_members
 from clinitui.rundir import lock_holder, pid_alive, read_pid
+from clinitui.timebudget.layout import best_run, is_search_dir
 
 HEARTBEAT_STALE_S = 30.0
 
@@ -269,12 +270,16 @@ def resolve_run(arg: str | Path, runs_root: Path | None = None) -> Path:
     if path.is_dir():
         if is_run_dir(path):
             return path
+        if is_search_dir(path):
+            return _kept_run(path)
         if path.name == "checkpoint" and (path.parent / "run.toml").is_file():
             return path.parent
         if looks_like_path or not any(p.name.startswith(text) for p in run_dirs(root)):
             raise ConfigError(f"{path}: not a clinitui run directory (no run.toml); pass a run's folder or its name")
     elif looks_like_path:
         raise ConfigError(f"{text}: no such run folder; see `clinitui runs list` for the runs under {root}")
+    if not looks_like_path and is_search_dir(root / text):
+        return _kept_run(root / text)
     dirs = run_dirs(root)
     if text == "last":
         if not dirs:
@@ -292,6 +297,17 @@ def resolve_run(arg: str | Path, runs_root: Path | None = None) -> Path:
     raise ConfigError(f"no run named '{text}' under {root}; see `clinitui runs list` (or pass the run's folder)")
 
 
+def _kept_run(search: Path) -> Path:
+    """The run a time-budget search keeps so far (its ``best.json``, clinitui/timebudget/layout.py)."""
+    from clinitui.errors import ConfigError
+
+    run = best_run(search)
+    if run is None or not is_run_dir(run):
+        raise ConfigError(f"{search}: this time-budget search has kept no model yet (no candidate has finished); "
+                          "wait for its first candidate, or pass one of its trials/ runs")
+    return run
+
+
 def resolve_checkpoint(arg: str | Path, runs_root: Path | None = None) -> Path:
     """The checkpoint folder meant by ``arg``: a checkpoint folder, or any run ``resolve_run`` accepts.
 
@@ -302,7 +318,7 @@ def resolve_checkpoint(arg: str | Path, runs_root: Path | None = None) -> Path:
 
     text = str(arg).strip()
     path = Path(text).expanduser()
-    if current(path).exists() and not (path / "run.toml").is_file():
+    if current(path).exists() and not (path / "run.toml").is_file() and not is_search_dir(path):
         return path  # a checkpoint folder (inside a run or copied elsewhere): loading checks it
     if not current(path).exists() and ("/" in text or os.sep in text or text.startswith(("~", "."))):
         raise CheckpointError(f"{text}: no such checkpoint folder or run; pass a run's name (see `clinitui runs "

@@ -208,10 +208,10 @@ class Search:
         if not proposal.pretrain:
             if speed is None:
                 return proposal, config, E.network_prior(config, self.n_train, self.n_notes), None
-            return proposal, config, speed.total(E.planned_steps(config, self.n_train)), None
+            return proposal, config, speed.total(E.planned_steps(config, self.n_train), self._finish_s()), None
         if speed is None:
             return proposal, config, None, "no measured network speed to size the pretraining by"
-        fine_tune = speed.total(E.planned_steps(self.base, self.n_train))
+        fine_tune = speed.total(E.planned_steps(self.base, self.n_train), self._finish_s())
         step_s = speed.step_s * config.pretrain.window / max(8, self.base.train.max_length) * 1.2
         per_pass = pretrain_steps_per_pass(self.base, self.n_train)
         room = self.remaining() - self.grace - fine_tune - speed.startup_s
@@ -234,8 +234,8 @@ class Search:
         speed = self._speed(parent)
         if speed is not None and speed.finish_s is not None:
             return speed.finish_s
-        tfidf = (self.results.get("tfidf") or {}).get("wall_s") or E.tfidf_seconds(self.n_notes)
-        return 1.5 * max(1.0, tfidf - E.STARTUP_S)
+        fit = (self.results.get("tfidf") or {}).get("run_s") or E.tfidf_seconds(self.n_notes) - E.STARTUP_S
+        return 2.0 + 1.5 * fit  # + test scoring and the bootstrap
 
     # -- a running candidate ----------------------------------------------------------------------
     def _watch(self, run: Running) -> bool:
@@ -264,8 +264,8 @@ class Search:
         if run.proposal.name == "tfidf":
             return None
         speed = E.measured_speed(run.path, run.launched_t)
-        if speed is None or speed.step < 2:
-            return None
+        if speed is None or speed.step < 2 or speed.step >= speed.total_steps:
+            return None  # no rate yet, or every step done (only the finish is left: let it end)
         need = (speed.total_steps - speed.step) * speed.step_s + self._finish_s(run.proposal.parent or "network")
         if need > left - self.grace:
             return f"would not finish: needs ~{fmt_duration(need)} more, {fmt_duration(left)} left"
@@ -290,8 +290,9 @@ class Search:
         wall = run.prior_wall_s + _last_event_t(run.path, run.launched_t) - run.launched_t
         fields: dict = {"status": status, "wall_s": round(max(0.0, wall), 2), "note": note}
         speed = E.measured_speed(run.path, run.launched_t)
-        if speed is not None and speed.finish_s is not None and not run.proposal.pretrain:
-            fields["speed"] = speed.__dict__
+        if speed is not None and not run.proposal.pretrain:
+            fields["speed"] = speed.__dict__  # what later rungs are priced by (a stopped run's rate counts too)
+        fields["run_s"] = (_metrics(run.path) or {}).get("wall_seconds")  # inside the worker: no start-up
         if run.proposal.pretrain:
             fields["backbone"] = _backbone(run.path)
             if fields["backbone"] and status == "stopped":

@@ -174,3 +174,13 @@ def test_kill_then_resume_continues_the_same_search(tmp_path):
     assert finished.count("tfidf") == 1 and "network" in finished  # the interrupted rung continued, none re-ran
     _check_table(search, 80)
     assert _best_loads(search)
+
+
+def test_launch_form_offers_the_budget_as_the_cli_does():
+    from clinitui.tui.form import cli_command
+    from clinitui.tui.launch_values import TIME_BUDGETS, LaunchValues
+
+    assert "30m" in TIME_BUDGETS and all(parse_duration(t) > 0 for t in TIME_BUDGETS)
+    command = cli_command(LaunchValues(time_budget="30m", demo_size="300"))
+    assert command.startswith("clinitui train --time-budget 30m")
+    assert "--time-budget" not in cli_command(LaunchValues())

@@ -48,7 +48,7 @@ def resume(path: Path, budget_text: Optional[str], *, detach: bool, json_out: bo
 def _run(path: Path, *, detach: bool, json_out: bool, quiet: bool, started: float) -> None:
     from clinitui.signals import StopFlag
     from clinitui.timebudget import layout as L
-    from clinitui.timebudget.search import run_search, start_detached
+    from clinitui.timebudget.run import run_search, start_detached
     from clinitui.timebudget.table import render
 
     if detach:

@@ -13,13 +13,11 @@ and the table in ``budget.json``, so a usable best-so-far model exists at every 
 The clock counts only the seconds the search ran (``clock.json``, saved every few seconds): a
 killed search resumed with ``clinitui train --resume SEARCH`` continues with what is left,
 adopts a candidate whose worker outlived it, and resumes one that died from its saved state.
-``python -m clinitui.timebudget.search SEARCH`` is the detached form (the TUI's launch form).
+run.py starts it (in this process, or detached for the TUI's launch form).
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +28,7 @@ from clinitui.fmt import fmt_duration
 from clinitui.timebudget import estimate as E
 from clinitui.timebudget import layout as L
 from clinitui.timebudget.candidates import Proposal, ladder, pretrain_steps_per_pass, with_steps
+from clinitui.timebudget.trial import backbone_folder, last_event_t, metrics, run_config, worker_pid
 
 POLL_S = 0.5
 CLOCK_EVERY_S = 2.0
@@ -147,16 +146,16 @@ class Search:
             if proposal is None:
                 continue
             proposal.what = rec.get("what", proposal.what)
-            pid = _pid(path)
+            pid = worker_pid(path)
             box = rec.get("box_s")
             if pid is not None and not exited(pid, path):
                 return Running(proposal, path, pid, rec["launched_t"], rec.get("prior_wall_s", 0.0),
                                self.spent() + max(0.0, box - (time.time() - rec["launched_t"])) if box else None)
-            prior = rec.get("prior_wall_s", 0.0) + max(0.0, _last_event_t(path, rec["launched_t"]) - rec["launched_t"])
+            prior = rec.get("prior_wall_s", 0.0) + max(0.0, last_event_t(path, rec["launched_t"]) - rec["launched_t"])
             if self.remaining() <= self.grace:
                 self._close(Running(proposal, path, None, time.time(), prior), "stopped", "out of time")
                 continue
-            config = _run_config(path) or self._prepared(proposal.config)
+            config = run_config(path) or self._prepared(proposal.config)
             _, pid, _ = launch(self.dir, name, config)
             self.record("candidate_started", name=name, what=proposal.what, run_dir=rec["run_dir"],
                         estimate_s=rec.get("estimate_s"), box_s=box, prior_wall_s=round(prior, 2), resumed=True)
@@ -287,21 +286,21 @@ class Search:
         """Journal the candidate's end with what it measured; re-choose the kept model."""
         from clinitui.timebudget import select
 
-        wall = run.prior_wall_s + _last_event_t(run.path, run.launched_t) - run.launched_t
+        wall = run.prior_wall_s + last_event_t(run.path, run.launched_t) - run.launched_t
         fields: dict = {"status": status, "wall_s": round(max(0.0, wall), 2), "note": note}
         speed = E.measured_speed(run.path, run.launched_t)
         if speed is not None and not run.proposal.pretrain:
             fields["speed"] = speed.__dict__  # what later rungs are priced by (a stopped run's rate counts too)
-        fields["run_s"] = (_metrics(run.path) or {}).get("wall_seconds")  # inside the worker: no start-up
+        fields["run_s"] = (metrics(run.path) or {}).get("wall_seconds")  # inside the worker: no start-up
         if run.proposal.pretrain:
-            fields["backbone"] = _backbone(run.path)
+            fields["backbone"] = backbone_folder(run.path)
             if fields["backbone"] and status == "stopped":
                 fields["note"] = f"{note}; its last saved backbone is used"
         elif status == "finished":
             entry = select.load_entry(run.proposal.name, run.path, wall)
             if entry is not None:
                 fields["val_score"], fields["val_ci"] = select.score(entry)
-            fields["stopped_early"] = bool((_metrics(run.path) or {}).get("stopped_early"))
+            fields["stopped_early"] = bool((metrics(run.path) or {}).get("stopped_early"))
         self.record("candidate_finished", name=run.proposal.name, **fields)
         self._choose()
         self.write_table("running")
@@ -344,93 +343,3 @@ class Search:
         from clinitui.timebudget.table import payload
 
         L.write_table(self.dir, payload(self.dir, self.results, self.budget, self.spent(), status))
-
-
-def _pid(path: Path) -> int | None:
-    from clinitui.rundir import lock_holder, read_pid
-
-    holder = lock_holder(path)
-    return holder if holder and holder > 0 else read_pid(path)
-
-
-def _last_event_t(path: Path, default: float) -> float:
-    from clinitui.events import read_events
-
-    events = read_events(path)
-    return max([default] + [e["t"] for e in events[-3:]])
-
-
-def _run_config(path: Path):
-    """The config a candidate's run directory was started with (its run.toml), or None."""
-    from clinitui.config.overrides import from_toml
-
-    toml = Path(path) / "run.toml"
-    return from_toml(toml.read_text(encoding="utf-8"), str(toml)) if toml.is_file() else None
-
-
-def _metrics(path: Path) -> dict | None:
-    from clinitui.runs import read_metrics
-
-    return read_metrics(path)
-
-
-def _backbone(path: Path) -> str | None:
-    """The pretraining run's backbone folder once it has saved one (its first held-out evaluation)."""
-    from clinitui.engine.checkpoint.swap import current
-    from clinitui.models.pretrained import read_marker
-
-    folder = current(Path(path) / "checkpoint")
-    return str(folder.resolve()) if read_marker(folder) is not None else None
-
-
-def run_search(path: Path, *, should_stop: Callable[[], bool] = lambda: False,
-               on_event: Callable[[dict], None] | None = None, started: float | None = None) -> str:
-    """Run (or continue) the search in ``path`` in this process, holding its lock; returns its status.
-
-    ``started`` (``time.monotonic()`` when the command began) makes the clock count the command's
-    own start-up (reading the data, writing the directory) against the budget too."""
-    from clinitui.rundir import RunLock
-
-    lock = RunLock(Path(path))  # one search process per directory; the kernel frees it even after kill -9
-    try:
-        return Search(path, should_stop, on_event, started).run()
-    finally:
-        lock.release()
-
-
-def start_detached(path: Path) -> int:
-    """Run the search in its own session (the TUI's launch form); its output goes to search.log."""
-    import subprocess
-
-    log_fd = os.open(Path(path) / L.LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        proc = subprocess.Popen([sys.executable, "-m", "clinitui.timebudget.search", str(path)],
-                                stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, start_new_session=True,
-                                close_fds=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=os.getcwd())
-    finally:
-        os.close(log_fd)
-    return proc.pid
-
-
-def main(argv: list[str] | None = None) -> int:
-    from clinitui.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, ClinituiError
-    from clinitui.signals import StopFlag
-
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        sys.stderr.write("usage: python -m clinitui.timebudget.search SEARCH_DIR\n")
-        return EXIT_BAD_INPUT
-    stop = StopFlag()
-    stop.install()
-    try:
-        status = run_search(Path(argv[0]), should_stop=stop,
-                            on_event=lambda e: sys.stderr.write(f"{e['type']} {e.get('name', '')}\n"))
-    except ClinituiError as exc:
-        sys.stderr.write(f"clinitui: error: {exc}\n")
-        return exc.exit_code
-    sys.stderr.write(f"clinitui: time-budget search {status}\n")
-    return 0 if status == "finished" else EXIT_INTERRUPTED
-
-
-if __name__ == "__main__":
-    sys.exit(main())

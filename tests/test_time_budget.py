@@ -138,10 +138,12 @@ def _wait(predicate, timeout: float) -> None:
 
 def _best_loads(search: Path) -> bool:
     """The kept model's checkpoint is complete: its config.json reads (or nothing is kept yet)."""
-    run = L.best_run(search)
-    if run is None:
+    from clinitui.runs import resolve_checkpoint
+
+    if L.best_run(search) is None:
         return True
-    return json.loads((run / "checkpoint" / "config.json").read_text())["labels"] is not None
+    checkpoint = resolve_checkpoint(str(search))  # the search resolves to its kept run's checkpoint
+    return bool(json.loads((checkpoint / "config.json").read_text())["label_names"])
 
 
 @pytest.mark.slow

@@ -32,6 +32,8 @@ from clinitui.timebudget.trial import backbone_folder, last_event_t, metrics, ru
 
 POLL_S = 0.5
 CLOCK_EVERY_S = 2.0
+PROJECT_EVERY_S = 3.0
+OVERRUN = 1.25  # a running candidate projected past what is left by this factor is stopped at once
 KILL_AFTER = 0.03  # share of the budget a stopped run may take to exit before it is killed
 FINAL = ("candidate_finished", "candidate_skipped")
 
@@ -57,6 +59,7 @@ class Running:
     box_end: float | None = None  # pretraining: the clock reading at which its time box ends
     stopping: str | None = None  # why it was asked to stop
     stop_sent: float | None = None
+    projected: float = 0.0  # when its events were last read for a projection (monotonic)
 
 
 def read_results(path: Path) -> dict[str, dict]:
@@ -175,19 +178,21 @@ class Search:
             proposal = next((p for p in self._ladder() if p.name not in self.results), None)
             if proposal is None:
                 return None
-            try:
-                config = self._prepared(proposal.config)
-                proposal, config, cost, box = self._price(proposal, config)
+            room = self.remaining() - self.grace
+            try:  # priced before anything is read, so skipping the rest at the end costs no time
+                proposal, cost, why = self._price(proposal)
+                if cost is not None and cost <= room:
+                    config = self._prepared(proposal.config)  # checks and plans (reads the data)
             except ClinituiError as exc:
                 self.record("candidate_skipped", name=proposal.name, what=proposal.what, note=str(exc)[:300])
                 continue
-            room = self.remaining() - self.grace
             if cost is None or cost > room:
-                why = f"needs ~{fmt_duration(cost)}, {fmt_duration(max(0.0, room))} left" if cost else box
                 self.record("candidate_skipped", name=proposal.name, what=proposal.what,
-                            estimate_s=None if cost is None else round(cost, 1), note=why)
+                            estimate_s=None if cost is None else round(cost, 1),
+                            note=why or f"needs ~{fmt_duration(cost)}, {fmt_duration(max(0.0, room))} left")
                 continue
             path, pid, _ = launch(self.dir, proposal.name, config)
+            box = cost if proposal.pretrain else None
             self.record("candidate_started", name=proposal.name, what=proposal.what,
                         run_dir=str(path.relative_to(self.dir)), estimate_s=round(cost, 1),
                         box_s=None if box is None else round(box, 1))
@@ -198,18 +203,19 @@ class Search:
 
         return recipe_for(config).prepare(config).config  # checks, plans, raises the epochs of small splits
 
-    def _price(self, proposal: Proposal, config):
-        """(proposal, config, seconds, time box): what the rung should cost; a pretraining rung is shortened
-        to leave time for its fine-tuning (``cost`` None and the reason in ``box`` when it cannot)."""
+    def _price(self, proposal: Proposal) -> tuple[Proposal, float | None, str | None]:
+        """(proposal, seconds, why not): what the rung should cost. A pretraining rung is shortened to leave
+        time for its fine-tuning, and its price is its time box; None and the reason when it cannot run."""
+        config = proposal.config
         if proposal.name == "tfidf":
-            return proposal, config, E.tfidf_seconds(self.n_notes), None
+            return proposal, E.tfidf_seconds(self.n_notes), None
         speed = self._speed(proposal.parent or "network")
         if not proposal.pretrain:
             if speed is None:
-                return proposal, config, E.network_prior(config, self.n_train, self.n_notes), None
-            return proposal, config, speed.total(E.planned_steps(config, self.n_train), self._finish_s()), None
+                return proposal, E.network_prior(config, self.n_train, self.n_notes), None
+            return proposal, speed.total(E.planned_steps(config, self.n_train), self._finish_s()), None
         if speed is None:
-            return proposal, config, None, "no measured network speed to size the pretraining by"
+            return proposal, None, "no measured network speed to size the pretraining by"
         fine_tune = speed.total(E.planned_steps(self.base, self.n_train), self._finish_s())
         step_s = speed.step_s * config.pretrain.window / max(8, self.base.train.max_length) * 1.2
         per_pass = pretrain_steps_per_pass(self.base, self.n_train)
@@ -217,11 +223,9 @@ class Search:
         steps = min(config.pretrain.steps, int(room / step_s) if room > 0 else 0)
         if steps < 2 * per_pass:
             need = speed.startup_s + 2 * per_pass * step_s + fine_tune
-            return proposal, config, None, (f"needs ~{fmt_duration(need)} (2 passes, then fine-tuning), "
-                                            f"{fmt_duration(max(0.0, self.remaining() - self.grace))} left")
-        shorter = with_steps(proposal, steps)
-        box = speed.startup_s + steps * step_s * 1.1
-        return shorter, self._prepared(shorter.config), box, box
+            return proposal, None, (f"needs ~{fmt_duration(need)} (2 passes, then fine-tuning), "
+                                    f"{fmt_duration(max(0.0, self.remaining() - self.grace))} left")
+        return with_steps(proposal, steps), speed.startup_s + steps * step_s * 1.1, None
 
     def _speed(self, name: str) -> E.Speed | None:
         rec = self.results.get(name) or {}
@@ -260,13 +264,14 @@ class Search:
             return "out of time"
         if run.box_end is not None:
             return "its time box is spent" if self.spent() >= run.box_end else None
-        if run.proposal.name == "tfidf":
+        if run.proposal.name == "tfidf" or time.monotonic() - run.projected < PROJECT_EVERY_S:
             return None
+        run.projected = time.monotonic()  # events.jsonl grows all run long: read it every few seconds only
         speed = E.measured_speed(run.path, run.launched_t)
         if speed is None or speed.step < 2 or speed.step >= speed.total_steps:
             return None  # no rate yet, or every step done (only the finish is left: let it end)
         need = (speed.total_steps - speed.step) * speed.step_s + self._finish_s(run.proposal.parent or "network")
-        if need > left - self.grace:
+        if need > OVERRUN * (left - self.grace):  # a close race is run to the end of the budget: it may still win
             return f"would not finish: needs ~{fmt_duration(need)} more, {fmt_duration(left)} left"
         return None
 

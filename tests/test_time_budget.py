@@ -31,7 +31,7 @@ TINY_NET = ["--set", "data.demo_size=300", "--set", "model.backbone_options.size
             "--set", "model.backbone_options.vocab_size=300", "--set", "model.backbone_options.min_frequency=2",
             "--set", "train.max_length=48", "--set", "train.batch_size=16", "--set", "train.lr=3e-3",
             "--set", "train.log_every=2", "--set", "train.threads=1", "--set", "train.bootstrap=100"]
-SLACK_S = 4.0  # the interpreter's own start, before the command's clock starts
+SLACK_S = 8.0  # the interpreter's own start (imports, on a busy machine), before the command's clock starts
 
 
 def clinitui(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -186,3 +186,29 @@ def test_launch_form_offers_the_budget_as_the_cli_does():
     command = cli_command(LaunchValues(time_budget="30m", demo_size="300"))
     assert command.startswith("clinitui train --time-budget 30m")
     assert "--time-budget" not in cli_command(LaunchValues())
+
+
+def test_selection_on_multilabel_predictions():
+    rng = np.random.default_rng(1)
+    y = (rng.random((300, 3)) < 0.3).astype(int)
+    noisy = np.clip(y * 0.7 + rng.random((300, 3)) * 0.5, 0, 1)
+    sharp = np.clip(y * 0.9 + rng.random((300, 3)) * 0.2, 0, 1)
+    name, _ = choose([Entry("tfidf", 5.0, y, noisy), Entry("network", 60.0, y, sharp)])
+    assert name == "network"
+    point, (low, high) = score(Entry("tfidf", 5.0, y, noisy))
+    assert 0 < low <= point <= high <= 1
+
+
+def test_a_search_without_a_kept_model_is_refused_by_name(tmp_path):
+    from clinitui.cli.train import build_config
+    from clinitui.runs import resolve_run
+    from clinitui.timebudget.create import create_search
+
+    config = build_config(data=None, text_col=None, label_col=None, split_col=None, backbone="tfidf", adapter=None,
+                          epochs=None, max_length=None, seed=None, sets=["data.demo_size=300"])
+    search = create_search(config, "2m", unlabeled=[], root=tmp_path)
+    assert L.is_search_dir(search) and L.read_spec(search)["budget_s"] == 120
+    assert L.read_spec(search)["pretrain_text"] is None  # the TF-IDF model alone: nothing to pretrain
+    for arg in (str(search), search.name):
+        with pytest.raises(ConfigError, match="kept no model yet"):
+            resolve_run(arg, tmp_path)

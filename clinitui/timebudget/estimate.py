@@ -3,7 +3,7 @@
 Priors are deliberately rough and only decide the first of each kind: the TF-IDF model's time
 from the number of notes (it fits in seconds on thousands of notes), a network's from the memory
 planner's shapes (about 6 × parameters floating-point operations per training token, at a
-conservative device speed). As soon as a run has logged steps, its own events replace the prior:
+device speed measured on the default demo network, PRIOR_FLOPS). As soon as a run has logged steps, its own events replace the prior:
 the seconds from launch to its first step (interpreter, data, tokenizer, model), the seconds per
 optimizer step (evaluations included, as they recur every epoch), and the seconds from its last
 step to ``run_finished`` (the TF-IDF member of the blend, calibration, test bootstrap). A variant of
@@ -18,7 +18,13 @@ from pathlib import Path
 
 STARTUP_S = 8.0  # a worker's start before its first step: interpreter, imports, data (2 CPU cores, measured)
 TFIDF_S_PER_NOTE = 0.005  # word + char n-grams and the C search: ~25 s for the 5,400 demo notes on 2 busy cores
-PRIOR_FLOPS = {"cpu": 1.0e10, "cuda": 2.0e12}  # sustained training FLOP/s assumed before a run is measured
+# Training FLOP/s assumed before a run is measured, counting every note at the padded max_length. On CPU:
+# the default demo network (1.55 M parameters, 540 steps of 32 notes at 256 tokens) trained in 121 s on
+# 2 idle cores (23k real tokens/s): 6 × 1.55e6 × 540 × 32 × 256 / 121 s ≈ 3.4e11 (padding counted, so a
+# busy machine still tends to beat the prior). On CUDA a conservative figure for small models, which launch
+# overhead dominates. A wrong prior costs little: the run's own first steps replace it (search.py stops a
+# run projected well past the budget).
+PRIOR_FLOPS = {"cpu": 3.0e11, "cuda": 2.0e12}
 
 
 def tfidf_seconds(n_notes: int) -> float:

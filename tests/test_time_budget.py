@@ -212,3 +212,27 @@ def test_a_search_without_a_kept_model_is_refused_by_name(tmp_path):
     for arg in (str(search), search.name):
         with pytest.raises(ConfigError, match="kept no model yet"):
             resolve_run(arg, tmp_path)
+
+
+def test_the_ladder_cheapest_first_then_variants_of_the_best_network():
+    from clinitui.cli.train import build_config
+    from clinitui.timebudget.candidates import ladder
+
+    base = build_config(data=None, text_col=None, label_col=None, split_col=None, backbone=None, adapter=None,
+                        epochs=None, max_length=None, seed=None, sets=[])
+
+    def names(results, text="demo.csv"):
+        return [p.name for p in ladder(base, results, pretrain_text=text, unlabeled=[], n_train=4320)]
+
+    assert names({}) == ["tfidf", "network", "pretrain"]
+    assert names({}, text=None) == ["tfidf", "network"]
+    folder = {"status": "finished", "backbone": "/nowhere/checkpoint"}
+    done = {"tfidf": {"status": "finished", "val_score": 0.8}, "pretrain": folder,
+            "network": {"status": "finished", "val_score": 0.7, "stopped_early": True},
+            "network+seed": {"status": "finished", "val_score": 0.95}}  # a variant never becomes a parent
+    assert names(done)[3:] == ["pretrained", "network+tinyattention", "network+seed"]  # stopped early: no +epochs
+    done["pretrained"] = {"status": "finished", "val_score": 0.9}
+    assert names(done)[4:] == ["pretrained+epochs", "pretrained+tinyattention", "pretrained+seed"]
+    tfidf_only = build_config(data=None, text_col=None, label_col=None, split_col=None, backbone="tfidf", adapter=None,
+                              epochs=None, max_length=None, seed=None, sets=[])
+    assert [p.name for p in ladder(tfidf_only, {}, pretrain_text=None, unlabeled=[], n_train=10)] == ["tfidf"]

@@ -16,7 +16,7 @@ depend on how earlier ones ended, so the ladder is re-read after every candidate
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator
 
 from clinitui.kinds import RunKind, config_kind
@@ -34,7 +34,6 @@ class Proposal:
     config: object  # RunConfig
     pretrain: bool = False  # its product is a backbone for the next rung, not a model to keep
     parent: str | None = None  # the measured run that prices it (same network, other settings)
-    extra: dict = field(default_factory=dict)
 
 
 def _copy(config, **changes):
@@ -51,12 +50,9 @@ def _copy(config, **changes):
     return validate(data, "time-budget candidate")
 
 
-def describe(config) -> str:
-    """What a network config is, in the table's words (never a path of the user's machine)."""
-    backbone = config.model.backbone
-    if config.model.backbone_options.get("init_from"):
-        backbone = f"{backbone} pretrained here"
-    text = f"{backbone} + {config.model.adapter}, {config.train.epochs} epochs, seed {config.train.seed}"
+def describe(config, backbone: str | None = None) -> str:
+    """What a network config is, in the table's words (``backbone``: its name when the config holds a folder)."""
+    text = f"{backbone or config.model.backbone} + {config.model.adapter}, {config.train.epochs} epochs, seed {config.train.seed}"
     return text + (", blended with TF-IDF" if config.model.ensemble not in (None, "none") else "")
 
 
@@ -74,23 +70,23 @@ def ladder(base, results: dict[str, dict], *, pretrain_text: str | None, unlabel
         folder = (results.get("pretrain") or {}).get("backbone")
         if folder:
             tuned = _copy(base, **{"model.backbone": folder})
-            yield Proposal("pretrained", describe(base).replace(base.model.backbone,
-                                                                f"{base.model.backbone} pretrained here", 1),
-                           tuned, parent="network")
-    done = {n: r for n, r in results.items() if n.split("+")[0] in NETWORKS and r.get("status") == "finished"
-            and r.get("val_score") is not None}
+            yield Proposal("pretrained", describe(base, f"{base.model.backbone} pretrained here"), tuned,
+                           parent="network")
+    done = {n: results[n] for n in NETWORKS if (results.get(n) or {}).get("status") == "finished"
+            and results[n].get("val_score") is not None}  # variants of these two only, never of a variant
     if not done:
         return
     parent = max(done, key=lambda n: done[n]["val_score"])
     cfg = _parent_config(parent, base, results)
+    tuned = f"{base.model.backbone} pretrained here" if parent == "pretrained" else None
     if not done[parent].get("stopped_early"):
         more = _copy(cfg, **{"train.epochs": cfg.train.epochs * 2})
-        yield Proposal(f"{parent}+epochs", describe(more), more, parent=parent)
+        yield Proposal(f"{parent}+epochs", describe(more, tuned), more, parent=parent)
     adapter = ALT_ADAPTER.get(cfg.model.adapter, "grn")
     other = _copy(cfg, **{"model.adapter": adapter, "model.adapter_options": {}})
-    yield Proposal(f"{parent}+{adapter}", describe(other), other, parent=parent)
+    yield Proposal(f"{parent}+{adapter}", describe(other, tuned), other, parent=parent)
     seed = _copy(cfg, **{"train.seed": cfg.train.seed + 1})
-    yield Proposal(f"{parent}+seed", describe(seed), seed, parent=parent)
+    yield Proposal(f"{parent}+seed", describe(seed, tuned), seed, parent=parent)
 
 
 def _parent_config(parent: str, base, results: dict[str, dict]):

@@ -98,6 +98,11 @@ def train(
 
                 tb.resume(search, time_budget, detach=detach, json_out=json_out, quiet=quiet, started=started)
                 return
+            if time_budget is not None:
+                from clinitui.errors import ConfigError
+
+                raise ConfigError(f"{resume}: not a --time-budget search; --resume with --time-budget continues a "
+                                  "search (its folder or name); resume a single run without --time-budget")
             from clinitui.runs import resolve_run
 
             _resume(resolve_run(resume, runs_root), detach=detach, json_out=json_out, quiet=quiet, nproc=nproc,

@@ -26,6 +26,31 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
+_DURATION_UNITS = {"h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``90s``, ``15m``, ``1h30m``, ``2h`` or a bare number of seconds: the one parser of
+    durations (``train --time-budget``, the TUI's launch form); the inverse of :func:`fmt_duration`.
+
+    Raises ``ConfigError`` with one line naming the accepted forms.
+    """
+    import re
+
+    from clinitui.errors import ConfigError
+
+    raw = str(text).strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", raw):
+        seconds = float(raw)
+    elif re.fullmatch(r"(\d+(\.\d+)?h)?(\d+(\.\d+)?m)?(\d+(\.\d+)?s)?", raw) and raw:  # each unit once, h m s
+        seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)([hms])", raw))
+    else:
+        raise ConfigError(f"'{text}' is not a duration; write e.g. 90s, 15m, 1h30m or 2h")
+    if seconds <= 0:
+        raise ConfigError(f"'{text}': a duration must be above zero; write e.g. 90s, 15m, 1h30m or 2h")
+    return seconds
+
+
 def fmt_offset(seconds: float) -> str:
     """Time since the run started, ``+MM:SS`` (or ``+H:MM:SS``): stable across time zones."""
     s = max(0, int(seconds))

@@ -14,6 +14,7 @@ from pathlib import Path
 from clinitui.errors import ConfigError
 from clinitui.kinds import is_seed_group, seed_members
 from clinitui.runs import RunSummary, default_runs_root, is_run_dir, run_dirs, summarize
+from clinitui.timebudget.layout import best_run, is_search_dir
 
 # What `last` means depends on what the command does with the run (docs/operator.md, "Runs by name"):
 # showing or deleting takes the newest run whatever its state, stopping the newest live one,
@@ -84,16 +85,29 @@ def resolve_run(arg: str | Path, runs_root: Path | None = None, *, last: str = "
     if path.is_dir():
         if is_run_dir(path):
             return path
+        if is_search_dir(path):
+            return _kept_run(path)
         if path.name == "checkpoint" and is_run_dir(path.parent):
             return path.parent
         if looks_like_path(text) or not any(p.name.startswith(text) for p in run_dirs(root)):
             raise ConfigError(f"{path}: not a clinitui run directory (no run.toml); pass a run's folder or its name")
     elif looks_like_path(text):
         raise ConfigError(f"{text}: no such run folder; see `clinitui runs list` for the runs under {root}")
+    if not looks_like_path(text) and is_search_dir(root / text):
+        return _kept_run(root / text)
     dirs = run_dirs(root)
     if text == "last":
         return _last(dirs, root, last)
     return by_name(text, dirs, root)
+
+
+def _kept_run(search: Path) -> Path:
+    """The run a time-budget search keeps so far (its ``best.json``, clinitui/timebudget/layout.py)."""
+    run = best_run(search)
+    if run is None or not is_run_dir(run):
+        raise ConfigError(f"{search}: this time-budget search has kept no model yet (no candidate has finished); "
+                          "wait for its first candidate, or pass one of its trials/ runs")
+    return run
 
 
 def _last(dirs: list[Path], root: Path, last: str) -> Path:
@@ -130,7 +144,7 @@ def resolve_checkpoint(arg: str | Path, runs_root: Path | None = None) -> Path:
 
     text = str(arg).strip()
     path = Path(text).expanduser()
-    if current(path).is_dir() and not is_run_dir(path):
+    if current(path).is_dir() and not is_run_dir(path) and not is_search_dir(path):
         return path  # a checkpoint folder (inside a run or copied elsewhere): loading checks it
     if not current(path).exists() and looks_like_path(text):
         raise CheckpointError(f"{text}: no such checkpoint folder or run; pass a run's name (see `clinitui runs "

@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("data", ("clinitui.data",)),
     ("models", ("clinitui.models",)),
     ("engine", ("clinitui.engine",)),
-    ("services", ("clinitui.describe", "clinitui.runs", "clinitui.names", "clinitui.launcher", "clinitui.worker", "clinitui.sweep", "clinitui.bench",
+    ("services", ("clinitui.describe", "clinitui.runs", "clinitui.names", "clinitui.launcher", "clinitui.worker", "clinitui.sweep", "clinitui.timebudget", "clinitui.bench",
                   "clinitui.export", "clinitui.report")),
     ("front ends", ("clinitui.cli", "clinitui.tui", "clinitui.__main__")),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -79,10 +80,29 @@ def train(
     nnodes: Annotated[Optional[int], Opt("--nnodes", min=1, help="Machines in a multi-node run (same command on each; see docs/distributed.md).")] = None,
     node_rank: Annotated[Optional[int], Opt("--node-rank", min=0, help="This machine's rank (0 .. nnodes-1) in a multi-node run.")] = None,
     rdzv_endpoint: Annotated[Optional[str], Opt("--rdzv-endpoint", help="HOST:PORT where the nodes of a multi-node run meet (node 0).")] = None,
+    time_budget: Annotated[Optional[str], Opt("--time-budget", help="Search for the best model in this wall time (90s, 15m, 1h30m, 2h): TF-IDF, this network, a backbone pretrained on the notes, variants; one table, chosen on validation (docs/time-budget.md).")] = None,
+    unlabeled: Annotated[Optional[list[Path]], Opt("--unlabeled", help="With --time-budget: unlabeled notes added to the pretraining text (repeatable).")] = None,
 ) -> None:
     """Train a classifier and report its test metrics."""
+    started = time.monotonic()  # a --time-budget search counts its own start-up
     with boundary():
+        if unlabeled and time_budget is None:
+            from clinitui.errors import ConfigError
+
+            raise ConfigError("--unlabeled adds pretraining text to a --time-budget search; add --time-budget "
+                              "(or pretrain yourself: `clinitui pretrain --data FILE --data UNLABELED`)")
         if resume is not None:
+            search = _search_dir(resume, runs_root)
+            if search is not None:
+                from clinitui.cli import time_budget as tb
+
+                tb.resume(search, time_budget, detach=detach, json_out=json_out, quiet=quiet, started=started)
+                return
+            if time_budget is not None:
+                from clinitui.errors import ConfigError
+
+                raise ConfigError(f"{resume}: not a --time-budget search; --resume with --time-budget continues a "
+                                  "search (its folder or name); resume a single run without --time-budget")
             from clinitui.names import resolve_run
 
             path = announce(resolve_run(resume, runs_root, last="resumable"), quiet)
@@ -100,8 +120,29 @@ def train(
         if dry_run:
             _print_plan(config, json_out)
             return
+        if time_budget is not None:
+            from clinitui.cli import time_budget as tb
+
+            if seeds > 1:
+                from clinitui.errors import ConfigError
+
+                raise ConfigError("--time-budget tries other seeds itself when time remains; drop --seeds")
+            tb.start(config, time_budget, unlabeled=list(unlabeled or []), runs_root=runs_root, run_dir=run_dir,
+                     detach=detach, json_out=json_out, quiet=quiet, started=started)
+            return
         _start(config, runs_root=runs_root, run_dir=run_dir, seeds=seeds, detach=detach, json_out=json_out,
                quiet=quiet)
+
+
+def _search_dir(arg: str, runs_root: Optional[Path]) -> Optional[Path]:
+    """The time-budget search meant by ``--resume ARG`` (its folder, or its name under the runs root), or None."""
+    from clinitui.runs import default_runs_root
+    from clinitui.timebudget.layout import is_search_dir
+
+    for path in (Path(arg).expanduser(), (runs_root or default_runs_root()) / arg):
+        if is_search_dir(path):
+            return path
+    return None
 
 
 def _start(config, *, runs_root: Optional[Path], run_dir: Optional[Path], seeds: int, detach: bool, json_out: bool,

@@ -81,6 +81,8 @@ def cli_command(values: LaunchValues) -> str:
     if values.kind == RunKind.PRETRAIN:
         return pretrain_command(values)
     words = ["clinitui", "train"]
+    if values.time_budget:
+        words += ["--time-budget", values.time_budget]
     if values.preset:
         words += ["--preset", values.preset]
     parts = values.parts()

@@ -35,6 +35,7 @@ class LaunchValues:
     steps: str = ""  # pretraining: optimizer steps
     window: str = ""  # pretraining: tokens per window
     size: str = ""  # pretraining: model.backbone_options.size
+    time_budget: str = ""  # a `train --time-budget` search instead of one run ("" = none; clinitui/timebudget)
     # backbone/adapter/budget as the chosen experiment preset set them: only changes are passed on,
     # so that the preset's own settings are not overridden by its own parts
     preset_parts: dict[str, str] = field(default_factory=dict)
@@ -51,6 +52,9 @@ class LaunchValues:
         if out["budget"] == "auto":
             out["budget"] = None
         return out
+
+
+TIME_BUDGETS = ("15m", "30m", "1h", "2h")  # the launch form's choices (parsed by clinitui.fmt.parse_duration)
 
 
 def quoted(text: str) -> str:

@@ -70,6 +70,14 @@ class RunLaunched(Message):
 
 
 @dataclass
+class SearchLaunched(Message):
+    """A ``--time-budget`` search started detached (clinitui/timebudget/run.py)."""
+
+    search_dir: Path
+    pid: int
+
+
+@dataclass
 class LaunchFailed(Message):
     message: str
 

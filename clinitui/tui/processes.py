@@ -29,6 +29,18 @@ def launch(config: RunConfig, runs_root: Path) -> tuple[Path, int]:
     return path, pid
 
 
+def launch_search(config: RunConfig, budget: str, runs_root: Path) -> tuple[Path, int]:
+    """Create a time-budget search (the same checks as ``clinitui train --time-budget``) and run it detached."""
+    from clinitui.timebudget.create import create_search
+    from clinitui.timebudget.run import start_detached
+
+    path = create_search(config, budget, unlabeled=[], root=runs_root)
+    pid = start_detached(path)
+    with _lock:
+        _children.add(pid)
+    return path, pid
+
+
 def reap() -> None:
     """Collect exit statuses of our finished workers (so dead ones stop looking alive)."""
     with _lock:

@@ -12,7 +12,7 @@ from textual import work
 from textual.widgets import Button, Input
 
 from clinitui.errors import ClinituiError
-from clinitui.tui.messages import LaunchFailed, RunLaunched
+from clinitui.tui.messages import LaunchFailed, RunLaunched, SearchLaunched
 
 
 class LaunchAction:
@@ -62,13 +62,17 @@ class LaunchAction:
             return
         self.launching = True
         self.query_one("#start", Button).disabled = True
-        self.launch(config)
+        self.launch(config, self.values().time_budget)
 
     @work(thread=True, exclusive=True, group="launch")
-    def launch(self, config) -> None:
-        from clinitui.tui.processes import launch
+    def launch(self, config, time_budget: str = "") -> None:
+        from clinitui.tui.processes import launch, launch_search
 
         try:
+            if time_budget:
+                path, pid = launch_search(config, time_budget, self.app.runs_root)
+                self.post_message(SearchLaunched(path, pid))
+                return
             path, pid = launch(config, self.app.runs_root)
         except ClinituiError as exc:
             self.post_message(LaunchFailed(str(exc)))
@@ -85,6 +89,14 @@ class LaunchAction:
         self._form_changed_without_plan()
         self.notify(f"worker {message.pid} started: {message.run_dir.name}")
         self.app.push_screen(RunScreen(message.run_dir))
+
+    def on_search_launched(self, message: SearchLaunched) -> None:
+        """A time-budget search runs detached; its candidates appear as runs of its trials/ folder."""
+        self.launching = False
+        self._form_changed_without_plan()
+        self.notify(f"time-budget search {message.pid} started: {message.search_dir}; its table is "
+                    f"budget.json there, and `clinitui eval {message.search_dir.name}` scores the model it keeps",
+                    timeout=12)
 
     def on_launch_failed(self, message: LaunchFailed) -> None:
         self.launching = False

@@ -12,8 +12,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from clinitui.errors import ClinituiError
+from clinitui.kinds import RunKind
 from clinitui.tui import catalog
-from clinitui.tui.launch_values import LaunchValues
+from clinitui.tui.launch_values import TIME_BUDGETS, LaunchValues
 from clinitui.tui.messages import CatalogReady
 from clinitui.tui.screens.launch_pretrain import kind_row, pretrain_rows
 from clinitui.tui.widgets.dataset_preview import DatasetPreview
@@ -85,6 +86,10 @@ class LaunchForm:
                 yield Label("Settings", classes="label")
                 yield Input(compact=True, placeholder="more key=value, e.g. train.max_length=128 model.freeze=backbone",
                             id="extra")
+            with Horizontal(classes="row", id="time-budget-row"):
+                yield Label("Time budget", classes="label")
+                yield Select([("none: one run", "")] + [(t, t) for t in TIME_BUDGETS], value="", allow_blank=False,
+                             id="time-budget", compact=True)
             yield PlanPanel(id="plan", classes="panel")
             yield Static("", id="cli-equivalent", classes="help")
         with Horizontal(id="start-row"):
@@ -131,7 +136,7 @@ class LaunchForm:
             backbone=choice("backbone"), adapter=choice("adapter"), budget=choice("budget") or "auto",
             epochs=text("epochs"), lr=text("lr"), seed=text("seed"), nproc=text("nproc"), extra=text("extra"),
             kind=self.run_kind(), more_data=text("more-data"), steps=text("steps"), window=text("window"),
-            size=text("size"),
+            size=text("size"), time_budget=choice("time-budget") if self.run_kind() is RunKind.TRAIN else "",
         )
 
     def _apply_preset(self) -> None:

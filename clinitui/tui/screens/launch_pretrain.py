@@ -58,7 +58,7 @@ class LaunchPretrain:
         pretrain = self.run_kind() is RunKind.PRETRAIN
         for widget in self.query(".pretrain-only"):
             widget.display = pretrain
-        for widget_id in ("#adapter-row", "#adapter-help", "#preset-help"):
+        for widget_id in ("#adapter-row", "#adapter-help", "#preset-help", "#time-budget-row"):
             self.query_one(widget_id).display = not pretrain
         self.query_one("#preset-row").display = bool(self.experiments) and not pretrain
         self._show_nproc()  # pretraining runs in one process

@@ -138,7 +138,7 @@ def _wait(predicate, timeout: float) -> None:
 
 def _best_loads(search: Path) -> bool:
     """The kept model's checkpoint is complete: its config.json reads (or nothing is kept yet)."""
-    from clinitui.runs import resolve_checkpoint
+    from clinitui.names import resolve_checkpoint
 
     if L.best_run(search) is None:
         return True
@@ -201,7 +201,7 @@ def test_selection_on_multilabel_predictions():
 
 def test_a_search_without_a_kept_model_is_refused_by_name(tmp_path):
     from clinitui.cli.train import build_config
-    from clinitui.runs import resolve_run
+    from clinitui.names import resolve_run
     from clinitui.timebudget.create import create_search
 
     config = build_config(data=None, text_col=None, label_col=None, split_col=None, backbone="tfidf", adapter=None,

@@ -26,7 +26,11 @@ FINAL_TYPES = ("run_finished", "run_failed", "stopped")
 
 
 class EventWriter:
-    """Thread-safe appender to ``events.jsonl``; also forwards each event to in-process listeners."""
+    """Thread-safe appender to ``events.jsonl``; also forwards each event to in-process listeners.
+
+    A listener with an ``attach(writer)`` method is handed the writer first, so it can add events
+    of its own (the tracking listener's ``warning`` when MLflow cannot be reached: clinitui/tracking/).
+    """
 
     def __init__(self, path: Path, listeners: list[Callable[[dict], None]] | None = None) -> None:
         self.path = Path(path)
@@ -34,6 +38,9 @@ class EventWriter:
         self._fh = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
         self._lock = threading.Lock()
         self.listeners = list(listeners or [])
+        for listener in self.listeners:
+            if hasattr(listener, "attach"):
+                listener.attach(self)
 
     def emit(self, type: str, **fields: Any) -> dict:
         event = {"v": SCHEMA_VERSION, "t": round(time.time(), 3), "type": type, **fields}

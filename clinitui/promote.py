@@ -187,6 +187,20 @@ def _build(checkpoint: Path, deploy: Path, fmt: str, comparison: dict | None, on
     store = versions_dir(deploy)
     store.mkdir(mode=0o700, exist_ok=True)
     tmp = store / (version + ".tmp")
+    try:
+        record = _fill(checkpoint, deploy, fmt, tmp, version, run_dir, comparison, on_step)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a refused export, a full disk: nothing half-built stays
+        raise
+    os.rename(tmp, store / version)
+    _fsync(store)
+    on_step("sealed")
+    return record
+
+
+def _fill(checkpoint: Path, deploy: Path, fmt: str, tmp: Path, version: str, run_dir: Path | None,
+          comparison: dict | None, on_step) -> dict:
+    """Copy (or export) the model into ``tmp`` and write its promotion.json; every file fsynced."""
     if fmt == "onnx":
         from clinitui.export.onnx_export import export_onnx
 
@@ -211,9 +225,6 @@ def _build(checkpoint: Path, deploy: Path, fmt: str, comparison: dict | None, on
     (tmp / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     _seal(tmp)
     on_step("built")
-    os.rename(tmp, store / version)
-    _fsync(store)
-    on_step("sealed")
     return record
 
 

@@ -181,3 +181,42 @@ def test_runs_export_replays_a_finished_run_into_the_default_sqlite_store_once(u
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and json.loads(again.stdout)["runs"][0]["sent"] == []  # no duplicate
     assert len(client.search_runs([mlrun.info.experiment_id])) == 1
+
+
+SWEEP = """seeds = [1]
+[base]
+backbone = "scratch-tiny"
+budget = "cpu"
+data = "notes.csv"
+[base.set]
+"train.epochs" = 1
+"train.max_length" = 32
+"train.batch_size" = 16
+"train.threads" = 1
+"model.backbone_options.vocab_size" = 300
+"model.backbone_options.min_frequency" = 2
+"model.ensemble" = "none"
+[grid]
+adapter = ["grn", "linear"]
+[resources]
+slots = 2
+"""
+
+
+@pytest.mark.slow
+def test_a_sweep_is_a_parent_run_and_each_trial_a_nested_run(tmp_path):
+    write_csv(tmp_path / "notes.csv", make_rows(200, seed=3))
+    (tmp_path / "spec.toml").write_text(SWEEP, encoding="utf-8")
+    result = runner.invoke(app, ["sweep", str(tmp_path / "spec.toml"), "--sweep-dir", str(tmp_path / "sweep"),
+                                 "--log-to", "mlflow", "--log-to", "tensorboard", "--tracking-uri",
+                                 str(tmp_path / "mlruns"), "--json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    client = _client(str(tmp_path / "mlruns"))
+    parent = client.get_run(json.loads((tmp_path / "sweep" / "tracking.json").read_text())["mlflow"]["run_id"])
+    assert parent.info.status == "FINISHED" and parent.data.tags["clinitui.kind"] == "sweep"
+    runs = client.search_runs([parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert sorted(r.data.tags["clinitui.kind"] for r in runs) == ["trial", "trial"]
+    assert all(r.info.status == "FINISHED" and "test/f1_macro" in r.data.metrics for r in runs)
+    trials = sorted(p.name for p in (tmp_path / "sweep" / "trials").iterdir())
+    tb = tmp_path / "tensorboard" / "sweep"  # trials side by side under the sweep's name
+    assert sorted(p.name for p in tb.iterdir()) == trials

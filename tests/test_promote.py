@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from clinitui.cli.app import app
 from clinitui.digest import sha256_file
 from clinitui.errors import EXIT_NOT_BETTER
-from clinitui.promote import folder_sha256, previous_link, promote, read_record, rollback, versions_dir
+from clinitui.promote import folder_sha256, previous_link, promote, read_record, versions_dir
 from tests.conftest import TINY
 
 runner = CliRunner()

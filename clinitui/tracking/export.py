@@ -53,7 +53,7 @@ def export_run(run_dir: Path, tracking) -> Exported:
     if not todo:
         return Exported(run_dir, [], "already there (see its tracking.json)")
     t = tracking.model_copy(update={"log_to": todo})
-    tracker = Tracker(run_dir, lambda where: make_sinks(t, where), report=t.report)
+    tracker = Tracker(run_dir, lambda where: make_sinks(t, where), report=t.report, background=False)
     tracker.fresh = True  # a new record in the store, even if the run was tracked elsewhere before
     for event in events:
         tracker(event)

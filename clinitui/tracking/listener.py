@@ -5,15 +5,20 @@ CLI, the detached worker): the engine knows nothing about tracking. It must neve
 every sink call is guarded, and the first failure of a sink (server down, disk full, library
 missing) turns it off for the rest of the run with one ``warning`` event saying why.
 
-Metrics are sent in batches (at each validation, and every few seconds), so a run does not wait on
-the tracking store at each step. Where the run went is written to ``<run>/tracking.json``, so a
-resumed run goes on in the same MLflow run and the TUI's run screen can say where it is tracked.
+The training never waits on a store: the listener only queues each event; a thread of its own
+imports the libraries, opens the runs and sends the metrics in batches (at each validation, and
+every few seconds). Only the run's last event waits, up to FINISH_WAIT_S, for the queue to drain,
+so the final metrics and artifacts are recorded before the process ends. Where the run went is
+written to ``<run>/tracking.json``, so a resumed run goes on in the same MLflow run and the TUI's
+run screen can say where it is tracked.
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,7 @@ from clinitui.rundir import write_private
 from clinitui.tracking import record
 
 FLUSH_S = 10.0
+FINISH_WAIT_S = 120.0  # how long the run's last event waits for the store (each MLflow request times out sooner)
 STATUS = {"run_finished": "FINISHED", "run_failed": "FAILED", "stopped": "KILLED"}
 
 
@@ -52,7 +58,7 @@ class Guarded:
 class Tracker:
     """Event listener: ``Tracker(run_dir, config.tracking, make_sinks)`` in a recipe's ``listeners``."""
 
-    def __init__(self, run_dir: Path, make_sinks, report: bool = True) -> None:
+    def __init__(self, run_dir: Path, make_sinks, report: bool = True, background: bool = True) -> None:
         self.run_dir = Path(run_dir)
         self.make_sinks = make_sinks  # run_dir -> list of sinks; called at run_started (imports the libraries)
         self.report = report  # attach the HTML report (tracking.report) when the report extra is installed
@@ -64,6 +70,8 @@ class Tracker:
         self.last_t = 0.0
         self.warnings: list[str] = []
         self.fresh = False  # True: never continue the store's earlier record of the run (runs export)
+        self.queue: queue.SimpleQueue | None = queue.SimpleQueue() if background else None  # None: in the caller
+        self.thread: threading.Thread | None = None
 
     def attach(self, writer) -> None:
         """The event writer of the run (clinitui/events.py): where the tracker's warnings go."""
@@ -72,9 +80,44 @@ class Tracker:
     def warn(self, message: str) -> None:
         self.warnings.append(message)
         if self.writer is not None:
-            self.writer.emit("warning", message=message, source="tracking")
+            try:
+                self.writer.emit("warning", message=message, source="tracking")
+            except (OSError, ValueError):  # the event file is closed already (a store slower than FINISH_WAIT_S)
+                pass
 
     def __call__(self, event: dict) -> None:
+        """Queue ``event`` for the tracking thread (or, without one, record it now)."""
+        if self.queue is None:
+            self.safely(event)
+            return
+        if self.thread is None:
+            self.thread = threading.Thread(target=self.drain, name="clinitui-tracking", daemon=True)
+            self.thread.start()
+        self.queue.put((event, None))
+
+    def settle(self, final: str) -> None:
+        """Before the run's last event (``final``: its type) is written: record the end of the run, and wait.
+
+        So the final metrics, the artifacts and any warning are in before ``run_finished``, which stays
+        the last event; the run's own ``wall_seconds`` was measured before."""
+        if self.queue is None or self.thread is None:
+            self.safely({"type": "settle", "final": final})
+            return
+        done = threading.Event()
+        self.queue.put(({"type": "settle", "final": final}, done))
+        if not done.wait(FINISH_WAIT_S):
+            self.warn(f"tracking: the store did not answer within {FINISH_WAIT_S:.0f} s; its record of the run "
+                      "may lack the final metrics (`clinitui runs export` can send them)")
+
+    def drain(self) -> None:
+        """The tracking thread: every queued event, in order (a daemon: a hung store never holds the process)."""
+        while True:
+            event, done = self.queue.get()
+            self.safely(event)
+            if done is not None:
+                done.set()
+
+    def safely(self, event: dict) -> None:
         try:
             self.handle(event)
         except Exception as exc:  # noqa: BLE001 -- a bug here must not fail training either
@@ -90,8 +133,8 @@ class Tracker:
             return
         self.last_t = float(event.get("t") or self.last_t)
         self.pending.extend(self.stream.points(event))
-        if kind in STATUS:
-            self.finish(kind)
+        if kind == "settle" or kind in STATUS:  # live: settle, before the last event; a replay: the last event
+            self.finish(event.get("final", kind))
         elif kind in ("eval", "checkpoint") or len(self.pending) >= 500 or time.monotonic() - self.last_flush > FLUSH_S:
             self.flush()
 

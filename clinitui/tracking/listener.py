@@ -90,17 +90,22 @@ class Tracker:
         if self.queue is None:
             self.safely(event)
             return
-        if self.thread is None:
+        if event.get("type") in STATUS:  # the run's end was recorded by settle(), before this event was written
+            return
+        self.start_thread()
+        self.queue.put((event, None))
+
+    def start_thread(self) -> None:
+        if self.thread is None or not self.thread.is_alive():  # one per run: it ends once the run is settled
             self.thread = threading.Thread(target=self.drain, name="clinitui-tracking", daemon=True)
             self.thread.start()
-        self.queue.put((event, None))
 
     def settle(self, final: str) -> None:
         """Before the run's last event (``final``: its type) is written: record the end of the run, and wait.
 
         So the final metrics, the artifacts and any warning are in before ``run_finished``, which stays
         the last event; the run's own ``wall_seconds`` was measured before."""
-        if self.queue is None or self.thread is None:
+        if self.queue is None or self.thread is None or not self.thread.is_alive():
             self.safely({"type": "settle", "final": final})
             return
         done = threading.Event()
@@ -110,12 +115,15 @@ class Tracker:
                       "may lack the final metrics (`clinitui runs export` can send them)")
 
     def drain(self) -> None:
-        """The tracking thread: every queued event, in order (a daemon: a hung store never holds the process)."""
+        """The tracking thread: the run's queued events in order, to its end (a daemon: a hung store never
+        holds the process)."""
         while True:
             event, done = self.queue.get()
             self.safely(event)
             if done is not None:
                 done.set()
+            if event["type"] == "settle":
+                return
 
     def safely(self, event: dict) -> None:
         try:

@@ -80,7 +80,8 @@ def run_command(
             doc = spec.as_dict()
             doc["resources"].update({k: v for k, v in overrides.items() if v is not None})
             if log_to:  # every trial records itself where a run would (resolved now: run.toml holds the place)
-                root = Path(sweep_dir).expanduser().resolve().parent if sweep_dir else sweeps_root or J.default_sweeps_root()
+                # next to the sweeps root (the runs' places), or next to an explicit --sweep-dir
+                root = Path(sweep_dir).expanduser().resolve() if sweep_dir else sweeps_root or J.default_sweeps_root()
                 doc["base"].setdefault("set", {}).update(_tracking_sets(log_to, tracking_uri, root))
             from clinitui.sweep.spec import parse
 

@@ -14,6 +14,7 @@ EXIT_OUT_OF_MEMORY = 3  # did not fit, even at micro-batch 1
 EXIT_TRAINING_FAILED = 4  # the run started but could not go on (e.g. loss became NaN)
 EXIT_IO = 5  # the run directory could not be written (disk full, permissions)
 EXIT_BUSY = 6  # another live process holds the run directory
+EXIT_NOT_BETTER = 7  # `promote --if-better`: the candidate is worse than the deployed model (nothing changed)
 EXIT_INTERRUPTED = 130  # stopped by SIGINT / SIGTERM / the TUI's Stop, state saved
 
 

@@ -26,7 +26,13 @@ FINAL_TYPES = ("run_finished", "run_failed", "stopped")
 
 
 class EventWriter:
-    """Thread-safe appender to ``events.jsonl``; also forwards each event to in-process listeners."""
+    """Thread-safe appender to ``events.jsonl``; also forwards each event to in-process listeners.
+
+    A listener with an ``attach(writer)`` method is handed the writer first, so it can add events
+    of its own (the tracking listener's ``warning`` when MLflow cannot be reached: clinitui/tracking/);
+    one with a ``settle(type)`` method is called before the run's last event (``FINAL_TYPES``) is
+    written, so whatever it still has to add comes before that event, which stays the last.
+    """
 
     def __init__(self, path: Path, listeners: list[Callable[[dict], None]] | None = None) -> None:
         self.path = Path(path)
@@ -34,8 +40,15 @@ class EventWriter:
         self._fh = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
         self._lock = threading.Lock()
         self.listeners = list(listeners or [])
+        for listener in self.listeners:
+            if hasattr(listener, "attach"):
+                listener.attach(self)
 
     def emit(self, type: str, **fields: Any) -> dict:
+        if type in FINAL_TYPES:
+            for listener in self.listeners:
+                if hasattr(listener, "settle"):
+                    listener.settle(type)
         event = {"v": SCHEMA_VERSION, "t": round(time.time(), 3), "type": type, **fields}
         line = json.dumps(event, separators=(",", ":"), allow_nan=False, default=_jsonable)
         with self._lock:

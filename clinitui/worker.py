@@ -54,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     done = _exit_now if dist is not None else (lambda code: code)
     try:
-        recipe.execute(prepared, path, should_stop=stop, resume=resume)
+        from clinitui.tracking import listeners
+
+        tracking = listeners(config, path) if main else []  # MLflow / TensorBoard (--log-to): rank 0 alone
+        recipe.execute(prepared, path, listeners=tracking, should_stop=stop, resume=resume)
     except StopRequested as exc:
         sys.stderr.write(f"clinitui: error: {exc}\n")
         # under torchrun a non-zero exit would count as a failure (and --max-restarts would restart it)

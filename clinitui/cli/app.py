@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 
 from clinitui import __version__
-from clinitui.cli import bench, evaluate, export, misc, pretrain, report_cmd, runs_cmd, serve, sweep, train
+from clinitui.cli import (bench, evaluate, export, misc, pretrain, promote, report_cmd, runs_cmd, serve, sweep,
+                          tracking_cmd, train)
 from clinitui.cli.common import FullHelpGroup
 from clinitui.cli.presets import presets_app
 
@@ -67,6 +68,8 @@ app.command("serve")(serve.serve_command)
 app.command("demo-data")(misc.demo_data)
 app.command("bench")(bench.bench)
 app.add_typer(misc.models_app, name="models")
+app.command("promote")(promote.promote_command)
+runs_cmd.runs_app.command("export")(tracking_cmd.runs_export)
 app.add_typer(runs_cmd.runs_app, name="runs")
 app.add_typer(presets_app, name="presets")
 app.add_typer(sweep.sweep_app, name="sweep")

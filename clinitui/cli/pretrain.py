@@ -18,6 +18,8 @@ from clinitui.cli.progress import PlainProgress
 from clinitui.fmt import fmt_params
 from clinitui.kinds import RunKind
 from clinitui.signals import StopFlag
+from clinitui.tracking import LOG_TO_HELP, TRACKING_URI_HELP, resolve, with_options
+from clinitui.tracking import listeners as tracking_listeners
 
 Opt = typer.Option
 
@@ -76,6 +78,8 @@ def pretrain(
     detach: Annotated[bool, Opt("--detach", help="Start a background worker and return at once.")] = False,
     json_out: Annotated[bool, Opt("--json", help="Print one JSON document (run_dir, checkpoint = the backbone folder).")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress output.")] = False,
+    log_to: Annotated[Optional[list[str]], Opt("--log-to", help=LOG_TO_HELP)] = None,
+    tracking_uri: Annotated[Optional[str], Opt("--tracking-uri", help=TRACKING_URI_HELP)] = None,
 ) -> None:
     """Pretrain a backbone on unlabeled notes (masked language model); `train --backbone DIR` fine-tunes it."""
     with boundary():
@@ -95,9 +99,9 @@ def pretrain(
         config = build_config(data=data, text_col=text_col, label_col=label_col, split_col=split_col,
                               backbone=backbone, budget=budget, steps=steps, epochs=epochs, window=window,
                               stride=stride, include_test=include_test, seed=seed, allow_download=allow_download,
-                              sets=sets or [])
-        prepared = prepare(config)  # bad input fails here, before any run directory exists
+                              sets=with_options(sets or [], log_to, tracking_uri))
         root = runs_root or default_runs_root()
+        prepared = prepare(resolve(config, root))  # bad input fails here, before any run directory exists
         if detach:
             from clinitui.launcher import start_worker
 
@@ -145,7 +149,7 @@ def _run_here(prepared, path: Path, *, resume: bool, json_out: bool, quiet: bool
 
     stop = StopFlag()
     stop.install()
-    listeners = [] if quiet else [PretrainProgress()]
+    listeners = ([] if quiet else [PretrainProgress()]) + tracking_listeners(prepared.config, path)
     payload = execute(prepared, path, listeners=listeners, should_stop=stop, resume=resume)
     if json_out:
         print_json(payload)

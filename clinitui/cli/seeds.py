@@ -15,6 +15,7 @@ def run_seeds(prepared, root: Path, run_dir: Path | None, n: int, *, detach: boo
     from clinitui.rundir import RunLock
     from clinitui.runs import new_run_dir
     from clinitui.signals import StopFlag
+    from clinitui.tracking import listeners
 
     if detach:
         raise ConfigError("--seeds runs its runs one after another in this process; drop --detach "
@@ -31,8 +32,8 @@ def run_seeds(prepared, root: Path, run_dir: Path | None, n: int, *, detach: boo
     progress = make_progress(quiet)
     lock = RunLock(group)  # `runs list` shows the group running between its seeds and while it is finalized
     try:
-        payload = run_seed_group(prepared, group, n, listeners=[progress] if progress else [], should_stop=stop,
-                                 on_run=started)
+        payload = run_seed_group(prepared, group, n, should_stop=stop, on_run=started,
+                                 listeners=([progress] if progress else []) + listeners(prepared.config, group))
     finally:
         lock.release()
         if progress:

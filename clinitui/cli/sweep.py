@@ -15,6 +15,7 @@ import typer
 from typing_extensions import Annotated
 
 from clinitui.cli.common import FullHelpGroup, boundary, print_json
+from clinitui.tracking import LOG_TO_HELP, TRACKING_URI_HELP
 
 Opt = typer.Option
 Arg = typer.Argument
@@ -60,6 +61,8 @@ def run_command(
     detach: Annotated[bool, Opt("--detach", help="Run the scheduler in the background (survives logout).")] = False,
     json_out: Annotated[bool, Opt("--json", help="Print the sweep's JSON (with --detach: sweep_dir and pid).")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress lines.")] = False,
+    log_to: Annotated[Optional[list[str]], Opt("--log-to", help=LOG_TO_HELP + " Each trial is a run, nested under the sweep's.")] = None,
+    tracking_uri: Annotated[Optional[str], Opt("--tracking-uri", help=TRACKING_URI_HELP)] = None,
 ) -> None:
     """Start (or --resume) a sweep: SPEC.toml, --preset NAME, or --backbones/--adapters/--grid/--seeds."""
     with boundary():
@@ -75,6 +78,10 @@ def run_command(
                               experiment=experiment, seeds=seeds, sets=sets or [], grids=grids or [])
             doc = spec.as_dict()
             doc["resources"].update({k: v for k, v in overrides.items() if v is not None})
+            if log_to:  # every trial records itself where a run would (resolved now: run.toml holds the place)
+                # next to the sweeps root (the runs' places), or next to an explicit --sweep-dir
+                root = Path(sweep_dir).expanduser().resolve() if sweep_dir else sweeps_root or J.default_sweeps_root()
+                doc["base"].setdefault("set", {}).update(_tracking_sets(log_to, tracking_uri, root))
             from clinitui.sweep.spec import parse
 
             spec = parse(doc, "options")  # the command-line resources checked like the file's
@@ -105,6 +112,16 @@ def run_command(
             from clinitui.errors import EXIT_INTERRUPTED
 
             raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _tracking_sets(log_to: list[str], uri: Optional[str], root: Path) -> dict:
+    """``--log-to`` / ``--tracking-uri`` as every trial's settings (default places next to the sweeps root)."""
+    from clinitui.config.schema import TrackingConfig
+    from clinitui.tracking import resolve_tracking
+
+    t = resolve_tracking(TrackingConfig(log_to=log_to, uri=uri), root)
+    return {f"tracking.{k}": (",".join(v) if k == "log_to" else v)
+            for k, v in t.model_dump(include={"log_to", "uri", "tensorboard_dir"}).items() if v}
 
 
 def _run_here(path: Path, *, quiet: bool) -> str:

@@ -13,6 +13,7 @@ from typing_extensions import Annotated
 from clinitui.cli.common import announce, boundary, print_json
 from clinitui.kinds import RunKind, Task, config_kind
 from clinitui.signals import StopFlag
+from clinitui.tracking import LOG_TO_HELP, TRACKING_URI_HELP, with_options
 
 Opt = typer.Option
 
@@ -82,6 +83,8 @@ def train(
     rdzv_endpoint: Annotated[Optional[str], Opt("--rdzv-endpoint", help="HOST:PORT where the nodes of a multi-node run meet (node 0).")] = None,
     time_budget: Annotated[Optional[str], Opt("--time-budget", help="Search for the best model in this wall time (90s, 15m, 1h30m, 2h): TF-IDF, this network, a backbone pretrained on the notes, variants; one table, chosen on validation (docs/time-budget.md).")] = None,
     unlabeled: Annotated[Optional[list[Path]], Opt("--unlabeled", help="With --time-budget: unlabeled notes added to the pretraining text (repeatable).")] = None,
+    log_to: Annotated[Optional[list[str]], Opt("--log-to", help=LOG_TO_HELP)] = None,
+    tracking_uri: Annotated[Optional[str], Opt("--tracking-uri", help=TRACKING_URI_HELP)] = None,
 ) -> None:
     """Train a classifier and report its test metrics."""
     started = time.monotonic()  # a --time-budget search counts its own start-up
@@ -112,7 +115,8 @@ def train(
         dist = {"nproc": nproc, "nnodes": nnodes, "node_rank": node_rank, "rdzv_endpoint": rdzv_endpoint}
         config = build_config(data=data, text_col=text_col, label_col=label_col, split_col=split_col,
                               backbone=backbone, adapter=adapter, epochs=epochs, max_length=max_length,
-                              seed=seed, sets=sets or [], allow_download=allow_download, preset=preset,
+                              seed=seed, sets=with_options(sets or [], log_to, tracking_uri),
+                              allow_download=allow_download, preset=preset,
                               budget=budget, ensemble=ensemble, threshold_rule=threshold_rule, dedupe=dedupe,
                               bootstrap=bootstrap, delimiter=delimiter, encoding=encoding,
                               dist={k: v for k, v in dist.items() if v is not None}, task=task, label_sep=label_sep,
@@ -151,8 +155,11 @@ def _start(config, *, runs_root: Optional[Path], run_dir: Optional[Path], seeds:
     from clinitui.engine.recipes.train import prepare
     from clinitui.runs import default_runs_root, new_run_dir
 
-    prepared = prepare(config)  # bad input fails here, before any run directory exists
+    from clinitui.tracking import resolve
+
     root = runs_root or default_runs_root()
+    config = resolve(config, root)  # the MLflow / TensorBoard locations, written into run.toml
+    prepared = prepare(config)  # bad input fails here, before any run directory exists
     if seeds > 1:
         if prepared.dataset.task is Task.MULTILABEL:
             from clinitui.errors import ConfigError
@@ -224,12 +231,15 @@ def _run_here(prepared, path: Path, *, resume: bool, json_out: bool, quiet: bool
     from clinitui.cli.progress import make_progress
     from clinitui.engine.recipes.dispatch import recipe_for
 
+    from clinitui.tracking import listeners
+
     progress = make_progress(quiet)
     stop = StopFlag()
     stop.install()
     try:
-        payload = recipe_for(prepared.config).execute(prepared, path, listeners=[progress] if progress else [],
-                                                      should_stop=stop, resume=resume)
+        payload = recipe_for(prepared.config).execute(prepared, path, should_stop=stop, resume=resume,
+                                                      listeners=([progress] if progress else [])
+                                                      + listeners(prepared.config, path))
     finally:
         if progress:
             progress.close()

@@ -88,9 +88,11 @@ def from_toml(text: str, source: str) -> RunConfig:
 
 
 def config_digest(config: RunConfig) -> str:
-    """A short digest of the resolved config (``run_started.config_digest``)."""
+    """A short digest of the resolved config (``run_started.config_digest``).
+
+    ``tracking`` is left out: where a run is also recorded does not change the model it makes."""
     import hashlib
     import json
 
-    blob = json.dumps(config.model_dump(), sort_keys=True).encode()
+    blob = json.dumps(config.model_dump(exclude={"tracking"}), sort_keys=True).encode()
     return "sha256:" + hashlib.sha256(blob).hexdigest()[:16]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Section(BaseModel):
@@ -218,6 +218,33 @@ class DistConfig(Section):
         return self.nproc * self.nnodes
 
 
+class TrackingConfig(Section):
+    """Where the run is also recorded: MLflow and/or TensorBoard (clinitui/tracking/, docs/tracking.md)."""
+
+    log_to: list[Literal["mlflow", "tensorboard"]] = Field(
+        default_factory=list, description="Also record the run in MLflow and/or TensorBoard (`--log-to`, "
+        "repeatable); a logging failure is a warning event, never a failed run."
+    )
+    uri: Optional[str] = Field(
+        None, description="MLflow tracking URI: sqlite:///file.db, a folder (file store) or http(s)://server "
+        "[default: sqlite mlflow/mlflow.db next to the runs root]."
+    )
+    experiment: str = Field("clinitui", min_length=1, description="MLflow experiment the runs are recorded in.")
+    tensorboard_dir: Optional[str] = Field(
+        None, description="TensorBoard log folder; each run writes a sub-folder named after it "
+        "[default: tensorboard/ next to the runs root]."
+    )
+    report: bool = Field(
+        True, description="Also attach the HTML report as an artifact when the `report` extra is installed."
+    )
+
+    @field_validator("log_to", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        """``--set tracking.log_to=mlflow,tensorboard`` as well as a TOML list."""
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
+
 class RunConfig(Section):
     name: Optional[str] = Field(None, description="Experiment preset this run was built from, if any.")
     data: DataConfig = Field(default_factory=DataConfig)
@@ -228,3 +255,4 @@ class RunConfig(Section):
         None, description="Set for a pretraining run (`clinitui pretrain`): its checkpoint is a backbone folder."
     )
     dist: DistConfig = Field(default_factory=DistConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)

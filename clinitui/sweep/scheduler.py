@@ -268,12 +268,15 @@ def run_sweep(sweep_dir: Path, *, should_stop: Callable[[], bool] = lambda: Fals
     spec = J.read_spec(sweep_dir)
     lock = RunLock(sweep_dir)  # one scheduler per sweep; the kernel frees it even after kill -9
     write_private(sweep_dir / J.PID_FILE, f"{os.getpid()}\n")
-    try:
-        if spec.resources.get("backend") == "ray":
-            from clinitui.sweep.ray_backend import run_ray
+    from clinitui.tracking.sweep import sweep_parent
 
-            return run_ray(sweep_dir, spec, on_event=on_event)
-        return LocalScheduler(sweep_dir, spec, should_stop=should_stop, on_event=on_event).run()
+    try:
+        with sweep_parent(sweep_dir, spec):  # --log-to mlflow: the sweep's run, its trials nested under it
+            if spec.resources.get("backend") == "ray":
+                from clinitui.sweep.ray_backend import run_ray
+
+                return run_ray(sweep_dir, spec, on_event=on_event)
+            return LocalScheduler(sweep_dir, spec, should_stop=should_stop, on_event=on_event).run()
     finally:
         lock.release()
         (sweep_dir / J.PID_FILE).unlink(missing_ok=True)

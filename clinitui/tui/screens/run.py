@@ -58,6 +58,7 @@ class RunScreen(Screen):
         self._last_draw = 0.0
         self._last_chart = 0.0
         self._timer = None
+        self._tracked: str | None = None  # where the run is also recorded (MLflow, TensorBoard), once known
 
     def compose(self) -> ComposeResult:
         yield StatsBar(id="stats")
@@ -124,7 +125,11 @@ class RunScreen(Screen):
         now = self._last_draw = time.monotonic()
         state = self.state
         if "stats" in self._dirty:
-            self.query_one(StatsBar).show(state, self.run_dir.name)
+            if self._tracked is None and state.started:  # tracking.json is written at run_started
+                from clinitui.tracking import where
+
+                self._tracked = where(self.run_dir)
+            self.query_one(StatsBar).show(state, self.run_dir.name, self._tracked)
             self._dirty.discard("stats")
         active = self.query_one(TabbedContent).active
         if active not in self._dirty:

@@ -34,6 +34,7 @@ class RunsScreen(PollsWhileShown, Screen):
         Binding("e", "evaluate", "Evaluate"),
         Binding("s", "stop", "Stop run"),
         Binding("u", "resume", "Resume"),
+        Binding("p", "promote", "Promote", show=False),  # docs/tui.md; the footer keeps its room
         Binding("r", "refresh", "Refresh"),
         Binding("n", "app.switch_mode('launch')", "New run"),
     ]
@@ -177,3 +178,12 @@ class RunsScreen(PollsWhileShown, Screen):
         pid = resume_worker(run.path)  # a detached worker: it goes on if the console closes
         self.notify(f"resumed in worker {pid}")
         self.action_refresh()
+
+    def action_promote(self) -> None:
+        run = self.query_one(RunsTable).current
+        if run is None or run.status != "finished" or not run.kind.classifier or not (run.path / "checkpoint").is_dir():
+            self.notify("only a finished run with a classifier checkpoint can be promoted", severity="warning")
+            return
+        from clinitui.tui.screens.promote import PromoteScreen
+
+        self.app.push_screen(PromoteScreen(run.path))

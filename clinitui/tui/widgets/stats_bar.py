@@ -29,7 +29,8 @@ class StatsBar(Static):
     _shown: str | None = None
     _lines = -1
 
-    def show(self, state: RunState, name: str) -> None:
+    def show(self, state: RunState, name: str, tracked: str | None = None) -> None:
+        """``tracked``: where the run is also recorded (clinitui.tracking.where), shown as a last line."""
         model = state.config.get("model", {})
         params = state.started.get("params") or {}
         device = state.started.get("device")
@@ -78,6 +79,9 @@ class StatsBar(Static):
                         f"(ppl {fmt_metric(held.get('perplexity'), 1)})")
         text = Text("\n").join([line1, Text(" · ".join(bits), style="dim"),
                                 Text(" · ".join(progress)), Text(" · ".join(pace))])
+        if tracked:
+            text.append("\n")
+            text.append(f"tracked in {tracked}", style="dim")
         if state.error and state.status in ("failed", "crashed"):
             text.append("\n")
             text.append(state.error.strip().splitlines()[-1][:200], style="red")

@@ -127,6 +127,7 @@ class HFBackbone(Backbone):
     Options = HFOptions
     pretrained = True
     default_source: ClassVar[Optional[str]] = None  # named subclasses set their hub id
+    text_encoder: ClassVar[type] = HFTextEncoder  # the decoder entry pads its own way
 
     def __init__(self, model: Any, options: HFOptions) -> None:
         super().__init__()
@@ -196,7 +197,7 @@ class HFBackbone(Backbone):
                 tokenizer = AutoTokenizer.from_pretrained(src, **hub_kwargs(options))
             except Exception as exc:  # OSError when missing, ValueError for unusable tokenizer files
                 raise not_found(src, options, "tokenizer", exc) from None
-        return HFTextEncoder(tokenizer)
+        return cls.text_encoder(tokenizer)
 
     @classmethod
     def load_tokenizer(cls, directory: Path) -> TextEncoder:
@@ -208,7 +209,7 @@ class HFBackbone(Backbone):
             except Exception as exc:
                 raise CheckpointError(f"{directory}: the tokenizer files cannot be read ({type(exc).__name__}); "
                                       "the checkpoint is incomplete or damaged") from None
-        return HFTextEncoder(tokenizer)
+        return cls.text_encoder(tokenizer)
 
     @classmethod
     def create(cls, options: HFOptions, source: Optional[str], tokenizer: TextEncoder) -> "HFBackbone":

@@ -106,7 +106,6 @@ class DecoderBackbone(HFBackbone):
     text_encoder = DecoderTextEncoder
     causal: ClassVar[bool] = True  # a token sees only the tokens before it: "cls" pooling is meaningless
     default_freeze: ClassVar[str] = "lora"
-    exportable: ClassVar[bool] = False  # ONNX export refused (engine-side check in export/)
     architecture: ClassVar[Optional[dict]] = None  # named entries: config.json numbers for the planner
 
     def __init__(self, model: Any, options: DecoderOptions, base: Optional[dict] = None) -> None:

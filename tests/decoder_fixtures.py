@@ -17,14 +17,14 @@ WORDS = ("patient fièvre toux cardiaque souffle convulsion sommeil enfant soins
 FAMILIES = ("llama", "qwen2", "mistral", "gemma")
 
 
-def tiny_tokenizer(folder: Path, *, eos: bool = True, max_length: int = 64):
+def tiny_tokenizer(folder: Path, *, eos: bool = True, max_length: int = 64, words=WORDS):
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from tokenizers.processors import TemplateProcessing
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.train_from_iterator([" ".join(WORDS)], trainers.WordLevelTrainer(special_tokens=["<unk>", "<s>", "</s>"]))
+    tok.train_from_iterator([" ".join(words)], trainers.WordLevelTrainer(special_tokens=["<unk>", "<s>", "</s>"]))
     tok.post_processor = TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>" if eos else None,
                                    unk_token="<unk>", model_max_length=max_length)
@@ -33,12 +33,12 @@ def tiny_tokenizer(folder: Path, *, eos: bool = True, max_length: int = 64):
 
 
 def tiny_decoder(folder: Path, family: str = "llama", *, hidden: int = 32, layers: int = 2,
-                 vocab: int | None = None, seed: int = 0) -> Path:
+                 vocab: int | None = None, seed: int = 0, words=WORDS) -> Path:
     """A random ``family`` decoder (LlamaConfig, Qwen2Config, MistralConfig, GemmaConfig) in ``folder``."""
     import transformers
 
     folder = Path(folder)
-    tokenizer = tiny_tokenizer(folder)
+    tokenizer = tiny_tokenizer(folder, words=words)
     config_cls, model_cls = {
         "llama": (transformers.LlamaConfig, transformers.LlamaModel),
         "qwen2": (transformers.Qwen2Config, transformers.Qwen2Model),

@@ -44,7 +44,7 @@ def save_checkpoint(directory: Path, model, tokenizer, *, model_cfg: ModelConfig
         if model.backbone.stores_base:
             save_model(model, str(tmp / WEIGHTS), metadata={"format": "pt"})
         else:
-            state = {k: v.detach().contiguous() for k, v in model.checkpoint_state().items()}
+            state = {k: v.detach().cpu().contiguous() for k, v in model.checkpoint_state().items()}
             save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt"})
         tokenizer.save(tmp)
         model.backbone.save_extra(tmp)

@@ -276,3 +276,12 @@ def test_docs_models_table_is_the_planners():
     doc = (ROOT / "docs" / "models.md").read_text(encoding="utf-8")
     assert markdown() in doc, "regenerate with: python -m clinitui.engine.memory.decoder_table"
     assert re.search(r"qwen2\.5-0\.5b.*4-bit \(QLoRA\) \| [\d.]+ GiB", doc)
+
+
+def test_decoder_backbone_presets_state_the_planners_qlora_figures():
+    from clinitui.config.presets import find
+    from clinitui.engine.memory.decoder_table import MODELS, cell
+
+    for name in MODELS:
+        cells = ", ".join(f"{b} {cell(name, '4bit', b)}" for b in ("p620-2gb", "gpu-8gb"))
+        assert f"4-bit QLoRA plans: {cells}." in find(name, "backbone").description, name

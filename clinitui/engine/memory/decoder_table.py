@@ -16,7 +16,7 @@ LABELS = {"4bit": "4-bit (QLoRA)", "8bit": "8-bit", "none": "16-bit"}
 
 
 def cell(model: str, quantization: str, budget: str) -> str:
-    """``1.23 GiB (µb 4, ckpt)`` when it fits, ``✗ 5.53 GiB`` (the need at the smallest setting) when not."""
+    """``1.23 GiB (µb 4, ckpt)`` when it fits, ``✗ needs 5.50 GiB`` (at the smallest setting) when not."""
     import re
 
     from clinitui.config.presets import compose
@@ -30,7 +30,7 @@ def cell(model: str, quantization: str, budget: str) -> str:
         plan = plan_for_config(config, device=device)
     except ConfigError as exc:
         need = re.search(r"needs ≈ ([\d.]+ [GM]iB)", str(exc))
-        return f"✗ {need.group(1)}" if need else "✗"
+        return f"✗ needs {need.group(1)}" if need else "✗"
     ckpt = ", ckpt" if plan.gradient_checkpointing else ""
     return f"{gib(plan.estimate.total)} (µb {plan.micro_batch}{ckpt})"
 

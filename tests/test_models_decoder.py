@@ -29,9 +29,10 @@ from tests.decoder_fixtures import FAMILIES, tiny_decoder, tiny_tokenizer, write
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--adapter", "linear", "--set", "model.pooling=last", "--set", "train.max_length=16",
-        "--set", "train.threads=1", "--set", "train.epochs=1", "--set", "train.batch_size=8",
-        "--set", "model.backbone_options.lora_r=4", "--set", "model.ensemble=none"]
+BLENDED = ["--adapter", "linear", "--set", "model.pooling=last", "--set", "train.max_length=16",
+           "--set", "train.threads=1", "--set", "train.epochs=1", "--set", "train.batch_size=8",
+           "--set", "model.backbone_options.lora_r=4"]
+TINY = [*BLENDED, "--set", "model.ensemble=none"]
 
 
 @pytest.fixture(scope="module")
@@ -285,3 +286,39 @@ def test_decoder_backbone_presets_state_the_planners_qlora_figures():
     for name in MODELS:
         cells = ", ".join(f"{b} {cell(name, '4bit', b)}" for b in ("p620-2gb", "gpu-8gb"))
         assert f"4-bit QLoRA plans: {cells}." in find(name, "backbone").description, name
+
+
+def test_tfidf_blend_and_chunked_notes_work_with_a_decoder(llama, csv, tmp_path):
+    result = runner.invoke(app, ["train", "--data", str(csv), "--split-col", "split", "--backbone", str(llama),
+                                 "--json", "--quiet", "--runs-root", str(tmp_path), *BLENDED, "--set", "train.max_length=8",
+                                 "--long-notes", "chunk", "--set", "model.chunk_pooling=attention"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    raw = json.loads((Path(payload["checkpoint"]) / "config.json").read_text())
+    assert raw["ensemble"]["name"] == "tfidf" and raw["long_notes"]["mode"] == "chunk"
+    again = runner.invoke(app, ["eval", payload["checkpoint"], "--data", str(csv), "--split-col", "split", "--json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["confusion_matrix"] == payload["metrics"]["confusion_matrix"]
+
+
+@pytest.mark.slow
+def test_seed_group_and_multilabel_with_a_decoder(llama, csv, tmp_path):
+    common = ["--split-col", "split", "--backbone", str(llama), "--json", "--quiet", "--runs-root", str(tmp_path / "runs"), *TINY]
+    result = runner.invoke(app, ["train", "--data", str(csv), *common, "--seeds", "2"])
+    assert result.exit_code == 0, result.output
+    group = json.loads(result.stdout)["checkpoint"]
+    evaluated = runner.invoke(app, ["eval", group, "--data", str(csv), "--split-col", "split", "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    rows = ["text,label,split"]
+    for i in range(40):
+        labels = (["cardio"] if i % 2 else []) + (["respi"] if i % 3 == 0 else []) or ["autre"]
+        words = "patient " + " ".join({"cardio": "cardiaque", "respi": "respiratoire", "autre": "sommeil"}[x] for x in labels)
+        rows.append(f"{words},{'|'.join(labels)},{['train', 'train', 'dev', 'test'][i % 4]}")
+    data = tmp_path / "ml.csv"
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["train", "--data", str(data), *common, "--set", "data.task=multilabel"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    evaluated = runner.invoke(app, ["eval", payload["checkpoint"], "--data", str(data), "--split-col", "split", "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["f1_micro"] == pytest.approx(payload["metrics"]["f1_micro"])

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from clinitui.cli.app import app
 from clinitui.config.schema import ModelConfig
 from clinitui.engine.checkpoint.folder import load_checkpoint
-from clinitui.models.backbones.decoder import DecoderBackbone, DecoderOptions, DecoderTextEncoder
+from clinitui.models.backbones.decoder import DecoderBackbone, DecoderTextEncoder
 from clinitui.models.classifier import Classifier, build_classifier, make_tokenizer, resolve_backbone
 from clinitui.models.decoder_family import BASE_FILE
 from tests.decoder_fixtures import FAMILIES, tiny_decoder, tiny_tokenizer, write_csv

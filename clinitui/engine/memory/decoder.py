@@ -32,8 +32,8 @@ def decoder_numbers(cls: type, options: Any, source: str | None) -> dict[str, An
     if cfg is None and getattr(cls, "architecture", None):
         cfg, origin = dict(cls.architecture), f"architecture of {cls.default_source}"
     if cfg is None:
-        raise ConfigError(f"decoder '{where}': no config.json there; pass the model folder (holding config.json "
-                          "and model.safetensors) as --backbone DIR")
+        raise ConfigError(f"decoder '{where or cls.registry_name}': no config.json found; pass the model folder "
+                          "(holding config.json and model.safetensors) as --backbone DIR")
     n = fam.architecture_numbers(cfg)
     model_type = str(cfg.get("text_config", cfg).get("model_type", ""))
     total, embedding = fam.base_params(n, model_type)

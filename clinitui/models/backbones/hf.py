@@ -159,7 +159,8 @@ class HFBackbone(Backbone):
         """The folder or hub id to load: the ``path`` option, else ``--backbone``, else the entry's id."""
         src = getattr(options, "path", None) or source or cls.default_source
         if not src:
-            raise ConfigError("backbone 'hf' needs a model: pass `--backbone DIR` (a local folder) or a hub id")
+            raise ConfigError(f"backbone '{cls.registry_name}' needs a model: pass `--backbone DIR` (a local folder) "
+                              "or a hub id")
         folder = Path(src).expanduser()
         if folder.is_dir():
             if not (folder / "config.json").is_file():

@@ -3,7 +3,8 @@
 Backbone kinds and adapters are discovered from the registries, so a new entry file is tested
 without editing this file: from-scratch backbones run at their tiny size, Hugging Face ones from
 tiny random-weight CamemBERT / RoBERTa folders saved with ``save_pretrained`` and passed as
-``--backbone DIR`` (the path a user's offline folder takes). Each case checks that the loss goes
+``--backbone DIR`` (the path a user's offline folder takes), decoder LLMs from a tiny Llama folder
+(tests/decoder_fixtures.py). Each case checks that the loss goes
 down, that the checkpoint scores identically through ``clinitui eval``, and that the trainable
 parameters follow the freeze policy (a frozen backbone does not change).
 """
@@ -21,8 +22,9 @@ from typer.testing import CliRunner
 from clinitui.cli.app import app
 from clinitui.engine.checkpoint.folder import load_checkpoint
 from clinitui.models import registry
+from clinitui.models.backbones.decoder import DecoderBackbone
 from clinitui.models.backbones.hf import HFBackbone
-from clinitui.models.classifier import build_classifier
+from clinitui.models.classifier import build_classifier, resolve_backbone
 
 CLASS_WORDS = {
     "cardio": "insuffisance cardiaque souffle tachycardie inotrope échocardiographie fraction éjection "
@@ -114,8 +116,17 @@ def notes_csv(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def hf_folders(tmp_path_factory) -> dict[str, Path]:
+    from tests.decoder_fixtures import tiny_decoder
+
     root = tmp_path_factory.mktemp("hf")
-    return {arch: build_tiny_hf(root / f"tiny-{arch}", arch) for arch in ("camembert", "roberta")}
+    folders = {arch: build_tiny_hf(root / f"tiny-{arch}", arch) for arch in ("camembert", "roberta")}
+    words = sorted({w for ws in CLASS_WORDS.values() for w in ws} | set(FILLER))
+    folders["llama"] = tiny_decoder(root / "tiny-llama", "llama", words=words)
+    return folders
+
+
+def _is_decoder(name: str) -> bool:
+    return issubclass(registry.get("backbone", name).cls, DecoderBackbone)
 
 
 def _is_hf(name: str) -> bool:
@@ -127,12 +138,12 @@ def backbone_kinds() -> list[str]:
     names = registry.entries("backbone")
     # the TF-IDF model has no network, tokenizer or adapter: tests/test_accuracy.py covers it
     kinds = [n for n in sorted(names) if not _is_hf(n) and getattr(names[n].cls, "neural", True)]
-    return kinds + ["hf-folder:camembert", "hf-folder:roberta"]
+    return kinds + ["hf-folder:camembert", "hf-folder:roberta", "hf-folder:llama"]
 
 
 def named_hf_entries() -> list[str]:
-    """Named pre-trained entries (camembert-bio, drbert, ...): tested through their ``path`` option."""
-    return [n for n in sorted(registry.entries("backbone")) if _is_hf(n) and n != "hf"]
+    """Named pre-trained entries (camembert-bio, drbert, qwen2.5-0.5b ...): tested through their ``path`` option."""
+    return [n for n in sorted(registry.entries("backbone")) if _is_hf(n) and n not in ("hf", "decoder")]
 
 
 def backbone_args(kind: str, hf_folders: dict[str, Path]) -> tuple[str, dict]:
@@ -141,6 +152,7 @@ def backbone_args(kind: str, hf_folders: dict[str, Path]) -> tuple[str, dict]:
         return str(hf_folders[kind.split(":")[1]]), {}
     if _is_hf(kind):  # a named entry: its hub id is unreachable here, so point `path` at a tiny folder
         arch = "roberta" if "roberta" in (registry.get("backbone", kind).cls.__doc__ or "").lower() else "camembert"
+        arch = "llama" if _is_decoder(kind) else arch
         return kind, {"path": str(hf_folders[arch])}
     fields = registry.get("backbone", kind).cls.Options.model_fields
     return kind, {k: v for k, v in SCRATCH_OPTIONS.items() if k in fields}
@@ -150,7 +162,8 @@ def train_cli(tmp_path: Path, csv_path: Path, backbone: str, adapter: str, optio
     sets = list(TRAIN_SETS) + [f"model.backbone_options.{k}={json.dumps(v)}" for k, v in options.items()]
     # Frozen random-weight encoders give small-scale features: the head needs a larger step.
     pretrained = "/" in backbone or _is_hf(backbone)
-    sets.append(f"train.lr={3e-2 if pretrained else 3e-3}")
+    decoder = issubclass(resolve_backbone(backbone)[0], DecoderBackbone)  # LoRA inside: a smaller step
+    sets.append(f"train.lr={3e-2 if pretrained and not decoder else 3e-3}")
     if "dropout" in registry.get("adapter", adapter).cls.Options.model_fields:
         sets.append("model.adapter_options.dropout=0.0")
     sets += list(extra)
@@ -217,9 +230,16 @@ def test_backbone_adapter_pair(kind, adapter, tmp_path, notes_csv, hf_folders):
     check_run(tmp_path, notes_csv, payload)
 
 
-@pytest.mark.parametrize("name", named_hf_entries())
+def named_params() -> list:
+    """Named decoders differ only in their hub id and numbers: one runs in the default tier, all when slow."""
+    decoders = [n for n in named_hf_entries() if _is_decoder(n)]
+    return [pytest.param(n, marks=pytest.mark.slow) if n in decoders[1:] else n for n in named_hf_entries()]
+
+
+@pytest.mark.parametrize("name", named_params())
 def test_named_pretrained_entry_loads_from_path(name, tmp_path, notes_csv, hf_folders):
     backbone, options = backbone_args(name, hf_folders)
     payload = train_cli(tmp_path, notes_csv, backbone, "linear", options)
-    assert payload["freeze"] == "backbone"  # pre-trained: adapter + head train by default
+    # pre-trained: adapter + head train by default; decoders add LoRA on their projections
+    assert payload["freeze"] == ("lora" if _is_decoder(name) else "backbone")
     check_run(tmp_path, notes_csv, payload)

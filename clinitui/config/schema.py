@@ -68,7 +68,10 @@ class ModelConfig(Section):
         "scratch-transformer", description="Registry name, Hugging Face id or local folder of an encoder."
     )
     adapter: str = Field("grn", description="Final layers before the classifier: grn, adapter, lightweight, ...")
-    pooling: Literal["cls", "mean"] = Field("mean", description="How token states become one vector.")
+    pooling: Literal["cls", "mean", "last"] = Field(
+        "mean", description="How token states become one vector: cls (first token), mean, or last (the last real "
+        "token: what a decoder LLM reads the whole note with)."
+    )
     freeze: Optional[Literal["backbone", "none", "lora"]] = Field(
         None, description="What is frozen: backbone (adapter + head train), none (full fine-tuning) or lora; "
         "default: backbone for pre-trained encoders, none for from-scratch ones."

@@ -21,6 +21,7 @@ from pathlib import Path
 from clinitui.errors import ConfigError, RunDirectoryError
 from clinitui.export.bundle import FORMAT, FORMAT_VERSION, MANIFEST, MODEL, TOKENIZER
 from clinitui.kinds import Predicts, Task, checkpoint_predicts
+from clinitui.models.decoder_family import BASE_FILE
 
 OPSET = 17
 
@@ -76,6 +77,9 @@ def export_onnx(checkpoint: Path, out: Path, *, sample_length: int = 16) -> dict
     if checkpoint_predicts(info.raw) in (Predicts.SEED_AVERAGE, Predicts.TFIDF):
         raise ConfigError(f"{info.path}: a seed group or a tfidf checkpoint has no single network to export; "
                           "export one of its runs trained with a neural backbone")
+    if (info.path / BASE_FILE).is_file():  # LoRA + head only; the base weights live in their own folder
+        raise ConfigError(f"{info.path}: a decoder LLM checkpoint cannot be exported to ONNX (its multi-GB base "
+                          "model is not in the checkpoint); use `clinitui predict` with the checkpoint")
     notes = info.raw.get("long_notes") or {"mode": "truncate"}
     if notes.get("mode") == "chunk":  # the graph reads one window per note; pooling windows is not in it yet
         raise ConfigError(f"{info.path}: a --long-notes chunk checkpoint cannot be exported to ONNX yet (the graph "

@@ -49,6 +49,9 @@ class Backbone(nn.Module):
     registry_name: ClassVar[str]
     Options: ClassVar[type[BaseModel]] = Options
     pretrained: ClassVar[bool] = False  # True: freeze="backbone" is the default
+    # False: checkpoints leave out the frozen base weights (a decoder with LoRA: they stay in
+    # the base model's folder, Classifier.checkpoint_state)
+    stores_base: bool = True
 
     hidden_size: int
 

@@ -17,19 +17,30 @@ from clinitui.models.base import Adapter, Backbone
 from clinitui.models.window_pool import WindowPool
 
 PRETRAINED_ENTRY = "hf"  # the registry entry that loads any Hugging Face encoder by id or folder
+DECODER_ENTRY = "decoder"  # the one that loads a decoder LLM (models/backbones/decoder.py)
 
 
-def resolve_backbone(name: str) -> tuple[type[Backbone], str | None]:
+def resolve_backbone(name: str, checkpoint_dir: Path | None = None) -> tuple[type[Backbone], str | None]:
     """Registry class and source (HF id or folder) for ``model.backbone``.
 
     A registered name wins; a path to a folder, or a name with a '/', goes to the generic
-    Hugging Face entry (if installed) with the name as its source.
+    Hugging Face entry (if installed) with the name as its source: the decoder entry when the
+    folder's config.json is a causal LM's (Llama, Qwen ...), the encoder entry otherwise. A
+    checkpoint that names its base model (``checkpoint_dir``) is a decoder's, whether or not
+    the base folder is still there (the decoder entry then says that it is missing).
     """
+    from clinitui.models.decoder_family import BASE_FILE, is_decoder_config, read_config
+
     known = registry.registry_names("backbone")
     if name in known:
         entry = registry.get("backbone", name)
         return entry.cls, getattr(entry.cls, "default_source", None)
-    if (Path(name).expanduser().is_dir() or "/" in name) and PRETRAINED_ENTRY in known:
+    folder = Path(name).expanduser()
+    decoder = (checkpoint_dir is not None and (Path(checkpoint_dir) / BASE_FILE).is_file()) or (
+        folder.is_dir() and is_decoder_config(read_config(folder)))
+    if decoder and DECODER_ENTRY in known:
+        return registry.get("backbone", DECODER_ENTRY).cls, name
+    if (folder.is_dir() or "/" in name) and PRETRAINED_ENTRY in known:
         return registry.get("backbone", PRETRAINED_ENTRY).cls, name
     registry.get("backbone", name)  # raises the "did you mean" error
     raise AssertionError("unreachable")
@@ -46,13 +57,15 @@ def parse_options(cls: type, options: dict, what: str):
 
 
 def effective_freeze(cfg: ModelConfig, backbone_cls: type[Backbone]) -> str:
+    """What trains: the LoRA adapter forces ``lora``; a decoder (``attach_lora``) defaults to it."""
     if cfg.adapter == "lora":
         return "lora"
     if cfg.freeze is not None:
-        if cfg.freeze == "lora":
+        if cfg.freeze == "lora" and not hasattr(backbone_cls, "attach_lora"):
             raise ConfigError("model.freeze = 'lora' needs --adapter lora")
         return cfg.freeze
-    return "backbone" if backbone_cls.pretrained else "none"
+    default = getattr(backbone_cls, "default_freeze", None)
+    return default or ("backbone" if backbone_cls.pretrained else "none")
 
 
 class Classifier(nn.Module):
@@ -69,6 +82,10 @@ class Classifier(nn.Module):
     def pool(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.pooling == "cls":
             return states[:, 0]
+        if self.pooling == "last":  # the last real token, under right or left padding alike
+            positions = torch.arange(mask.shape[1], device=mask.device)
+            last = (mask.long() * positions).argmax(1)
+            return states[torch.arange(states.shape[0], device=states.device), last]
         m = mask.unsqueeze(-1).to(states.dtype)
         return (states * m).sum(1) / m.sum(1).clamp(min=1.0)
 
@@ -88,6 +105,25 @@ class Classifier(nn.Module):
             features = self.window_pool(features, owners)
         return self.head(self.dropout(features))
 
+    # -- what a checkpoint and a resumable state hold -----------------------------------------
+    def checkpoint_state(self) -> dict[str, torch.Tensor]:
+        """The weights to save: all of them, or, for a backbone whose frozen base stays in its own
+        folder (a decoder with LoRA: ``stores_base`` False), all but that base."""
+        state = self.state_dict()
+        if getattr(self.backbone, "stores_base", True):
+            return state
+        return {k: v for k, v in state.items() if not k.startswith("backbone.") or "lora_" in k}
+
+    def load_checkpoint_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Load :meth:`checkpoint_state`'s output; anything missing but the frozen base is an error."""
+        if getattr(self.backbone, "stores_base", True):
+            self.load_state_dict(state)
+            return
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.startswith("backbone.") or "lora_" in k]
+        if missing or unexpected:
+            raise RuntimeError(f"state does not match the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
+
 
 def build_classifier(cfg: ModelConfig, n_labels: int, tokenizer: TextEncoder, *,
                      checkpoint_dir: Path | None = None) -> tuple[Classifier, str]:
@@ -95,11 +131,14 @@ def build_classifier(cfg: ModelConfig, n_labels: int, tokenizer: TextEncoder, *,
 
     Returns the model and the effective freeze policy, already applied.
     """
-    backbone_cls, source = resolve_backbone(cfg.backbone)
+    backbone_cls, source = resolve_backbone(cfg.backbone, checkpoint_dir)
     b_opts = parse_options(backbone_cls, cfg.backbone_options, f"backbone '{cfg.backbone}'")
     adapter_cls = registry.get("adapter", cfg.adapter).cls
     a_opts = parse_options(adapter_cls, cfg.adapter_options, f"adapter '{cfg.adapter}'")
     freeze = effective_freeze(cfg, backbone_cls)
+    if cfg.pooling == "cls" and getattr(backbone_cls, "causal", False):
+        raise ConfigError(f"pooling 'cls' reads the first token, which in decoder '{cfg.backbone}' has seen nothing "
+                          "else; use --set model.pooling=last (or mean)")
     if checkpoint_dir is None:
         backbone = backbone_cls.create(b_opts, source, tokenizer)
         if hasattr(backbone, "load_pretrained"):  # a `clinitui pretrain` folder (models/pretrained.py)
@@ -110,6 +149,11 @@ def build_classifier(cfg: ModelConfig, n_labels: int, tokenizer: TextEncoder, *,
     model = Classifier(backbone, adapter, n_labels, cfg.pooling, cfg.dropout, cfg.chunk_pooling)
     if hasattr(adapter, "attach"):  # e.g. LoRA wraps the backbone's projections
         adapter.attach(model)
+    elif freeze == "lora" and hasattr(backbone, "attach_lora"):  # a decoder's own LoRA (its backbone options)
+        o = b_opts
+        backbone.attach_lora(o.lora_r, o.lora_alpha, o.lora_dropout)
+    if freeze == "none":
+        backbone.stores_base = True  # full fine-tuning: the checkpoint holds every weight
     apply_freeze(model, freeze)
     return model, freeze
 
@@ -127,7 +171,7 @@ def make_tokenizer(cfg: ModelConfig, train_texts: Sequence[str]) -> TextEncoder:
 
 
 def load_tokenizer(cfg: ModelConfig, directory: Path) -> TextEncoder:
-    backbone_cls, _ = resolve_backbone(cfg.backbone)
+    backbone_cls, _ = resolve_backbone(cfg.backbone, directory)
     return backbone_cls.load_tokenizer(directory)
 
 

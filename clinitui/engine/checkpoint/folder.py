@@ -33,11 +33,19 @@ class CheckpointInfo:
 
 def save_checkpoint(directory: Path, model, tokenizer, *, model_cfg: ModelConfig, freeze: str,
                     label_names: list[str], positive_index: int | None, max_length: int, extra: dict | None = None) -> Path:
-    """The network checkpoint: weights, tokenizer, backbone extras and config.json, swapped in atomically."""
-    from safetensors.torch import save_model
+    """The network checkpoint: weights, tokenizer, backbone extras and config.json, swapped in atomically.
+
+    A decoder with LoRA saves only its LoRA, adapter and head weights (Classifier.checkpoint_state);
+    its backbone extras name the base model's folder.
+    """
+    from safetensors.torch import save_file, save_model
 
     def fill(tmp: Path) -> None:
-        save_model(model, str(tmp / WEIGHTS), metadata={"format": "pt"})
+        if model.backbone.stores_base:
+            save_model(model, str(tmp / WEIGHTS), metadata={"format": "pt"})
+        else:
+            state = {k: v.detach().cpu().contiguous() for k, v in model.checkpoint_state().items()}
+            save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt"})
         tokenizer.save(tmp)
         model.backbone.save_extra(tmp)
         write_config(tmp, new_config(model_cfg.model_dump(), freeze=freeze, label_names=label_names,
@@ -100,7 +108,7 @@ def read_checkpoint_info(path: Path) -> CheckpointInfo:
 
 def load_checkpoint(path: Path, device: str = "cpu"):
     """(model, tokenizer, info) from a checkpoint folder, weights verified and loaded from safetensors."""
-    from safetensors.torch import load_model
+    from safetensors.torch import load_file, load_model
 
     from clinitui.models.classifier import build_classifier, load_tokenizer
 
@@ -112,7 +120,10 @@ def load_checkpoint(path: Path, device: str = "cpu"):
     tokenizer = load_tokenizer(info.model, info.path)
     model, _ = build_classifier(info.model, len(info.label_names), tokenizer, checkpoint_dir=info.path)
     try:
-        load_model(model, str(weights), strict=True, device=device)
+        if model.backbone.stores_base:
+            load_model(model, str(weights), strict=True, device=device)
+        else:  # LoRA + head: the frozen base was loaded from its own folder
+            model.load_checkpoint_state(load_file(str(weights), device=str(model.head.weight.device)))
     except Exception as exc:
         raise CheckpointError(f"{weights}: cannot be loaded into the model in {CONFIG} ({type(exc).__name__}); "
                               "the checkpoint is damaged or its config.json was changed") from None

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from clinitui.config.schema import BudgetConfig, RunConfig
+from clinitui.engine.memory import decoder
 from clinitui.engine.memory.shapes import ModelShape
 from clinitui.errors import ConfigError
 from clinitui.fmt import fmt_params
@@ -172,7 +173,11 @@ def transient_bytes(shape: ModelShape, micro: int, seq: int, act: int, fused_att
 
 def estimate(shape: ModelShape, *, freeze: str, micro: int, seq: int, precision: str, device: str,
              checkpointing: bool, overhead: int | None = None) -> Estimate:
-    """Peak memory of one training step (see the module docstring for the model)."""
+    """Peak memory of one training step (see the module docstring; decoders: engine/memory/decoder.py)."""
+    if shape.decoder is not None:
+        return decoder.estimate(shape, freeze=freeze, micro=micro, seq=seq, precision=precision, device=device,
+                                checkpointing=checkpointing, margin=MARGIN[device], estimate_cls=Estimate,
+                                overhead=DEFAULT_OVERHEAD[device] if overhead is None else overhead)
     act = 4 if precision == "fp32" else 2
     fused = device == "cuda"  # CUDA: memory-efficient SDPA; CPU: math attention when dropout is on
     trainable = shape.trainable_params(freeze)
@@ -191,6 +196,8 @@ def eval_estimate(shape: ModelShape, *, freeze: str, batch: int, seq: int, preci
     act = 4 if precision == "fp32" else 2
     trainable = shape.trainable_params(freeze)
     tensors = 4 * shape.total_params + 8 * trainable + transient_bytes(shape, batch, seq, act, device == "cuda")
+    if shape.decoder is not None:
+        tensors = decoder.eval_tensors(shape, freeze=freeze, batch=batch, seq=seq, precision=precision, device=device)
     return (DEFAULT_OVERHEAD[device] if overhead is None else overhead) + int(MARGIN[device] * tensors)
 
 
@@ -296,6 +303,8 @@ def refusal(config: RunConfig, shape: ModelShape, device: DeviceInfo, freeze: st
         tips = "try --set model.freeze=backbone or a lower --set train.max_length"
     else:
         tips = "try a lower --set train.max_length or a larger --budget"
+    if shape.decoder is not None:
+        tips = decoder.refusal_tips(shape)
     if config.train.micro_batch:
         tips = f"unset train.micro_batch (the planner picks one) or {tips}"
     how = f"micro-batch {micro}, {seq} tokens, {precision}" + (", gradient checkpointing" if ckpt else "")
@@ -359,7 +368,13 @@ def plan_for_config(config: RunConfig, n_labels: int = 2, device: DeviceInfo | N
     freeze = effective_freeze(config.model, backbone_cls)
     if freeze == "lora" and shape.lora_params == 0:
         shape = model_shape(config.model, n_labels, freeze="lora")
-    return plan_windows(plan_run(config, shape, device or probe_device(config.budget), freeze), config)
+    device = device or probe_device(config.budget)
+    notes = []
+    if shape.decoder is not None:  # CUDA for 8/4-bit; a note on the weights (engine/memory/decoder.py)
+        notes = [decoder.check_device(shape, device.kind, config.budget.name, resolve_precision(config.budget, device))]
+    plan = plan_run(config, shape, device, freeze)
+    plan.notes[:0] = notes
+    return plan_windows(plan, config)
 
 
 def plan_windows(plan: Plan, config: RunConfig) -> Plan:

@@ -63,6 +63,7 @@ class ModelShape:
     experts: int = 0  # mixture-of-experts feed-forwards per layer (0: dense)
     adapter_width: int = 0  # a token-level adapter's inner width (TinyAttention's a)
     checkpointing: bool = True  # whether the backbone can recompute activations
+    decoder: dict | None = None  # a decoder LLM's numbers (engine/memory/decoder.py), None for encoders
 
     @property
     def total_params(self) -> int:
@@ -184,6 +185,10 @@ def _backbone_shape(cfg: ModelConfig) -> tuple[dict[str, Any], bool]:
             return _pretrained_shape(cfg.backbone, None), True
         raise
     options = parse_options(cls, cfg.backbone_options, f"backbone '{cfg.backbone}'")
+    if hasattr(cls, "attach_lora"):  # a decoder LLM: its own formula
+        from clinitui.engine.memory.decoder import decoder_numbers
+
+        return decoder_numbers(cls, options, source), True
     if getattr(cls, "pretrained", False):
         return _pretrained_shape(cfg.backbone, getattr(options, "path", None) or source), True
     return _scratch_shape(cfg.backbone, cls, options), False
@@ -228,6 +233,15 @@ def model_shape(cfg: ModelConfig, n_labels: int = 2, freeze: str | None = None) 
                        adapter_level=level, head_params=h * n_labels + n_labels, **numbers)
     if level == "token":
         shape.adapter_width = int(getattr(options, "width", h))
+    if shape.decoder is not None:
+        if freeze == "lora" or cfg.adapter == "lora" or cfg.freeze in (None, "lora"):
+            from clinitui.engine.memory.decoder import add_lora
+            from clinitui.models.classifier import parse_options, resolve_backbone
+
+            cls, _ = resolve_backbone(cfg.backbone)
+            b_opts = parse_options(cls, cfg.backbone_options, f"backbone '{cfg.backbone}'")
+            add_lora(shape, b_opts, options if cfg.adapter == "lora" else None)
+        return shape
     if cfg.adapter == "lora" or freeze == "lora":
         rank, n_targets, widths = _lora_numbers(cfg, options, pretrained)
         shape.lora_targets = n_targets

@@ -94,13 +94,18 @@ class Stepper:
 
     def state(self, rng: torch.Tensor, progress: dict, ranks_rng: list | None = None) -> dict:
         """The resumable state: model, optimizer, schedule, scaler, RNG and the loop's ``progress``."""
-        return {MODEL: self.model.state_dict(), OPTIMIZER: self.optimizer.state_dict(),
+        # a decoder with LoRA keeps its frozen base out of the state (models/classifier.py)
+        model = self.model.checkpoint_state() if hasattr(self.model, "checkpoint_state") else self.model.state_dict()
+        return {MODEL: model, OPTIMIZER: self.optimizer.state_dict(),
                 SCHEDULER: self.scheduler.state_dict(), SCALER: self.scaler.state_dict(),
                 RNG: rng, PROGRESS: progress, **({RNG_RANKS: ranks_rng} if ranks_rng else {})}
 
     def restore(self, saved: dict, rank: int | None = None) -> dict:
         """Load a :meth:`state` back (``rank``: this rank's generator under torchrun); its progress dict."""
-        self.model.load_state_dict(saved[MODEL])
+        if hasattr(self.model, "load_checkpoint_state"):
+            self.model.load_checkpoint_state(saved[MODEL])
+        else:
+            self.model.load_state_dict(saved[MODEL])
         self.optimizer.load_state_dict(saved[OPTIMIZER])
         self.scheduler.load_state_dict(saved[SCHEDULER])
         self.scaler.load_state_dict(saved[SCALER])

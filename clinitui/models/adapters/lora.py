@@ -67,6 +67,9 @@ class LoRA(Adapter):
         from peft import LoraConfig, inject_adapter_in_model
 
         o = self.options
+        if hasattr(model.backbone, "attach_lora"):  # a decoder: its family's attention and MLP projections
+            model.backbone.attach_lora(o.r, o.alpha, o.dropout, o.target_modules)
+            return
         targets = o.target_modules or attention_targets(model.backbone)
         config = LoraConfig(r=o.r, lora_alpha=o.alpha, lora_dropout=o.dropout, target_modules=targets, bias="none")
         try:

@@ -127,6 +127,7 @@ class HFBackbone(Backbone):
     Options = HFOptions
     pretrained = True
     default_source: ClassVar[Optional[str]] = None  # named subclasses set their hub id
+    text_encoder: ClassVar[type] = HFTextEncoder  # the decoder entry pads its own way
 
     def __init__(self, model: Any, options: HFOptions) -> None:
         super().__init__()
@@ -158,7 +159,8 @@ class HFBackbone(Backbone):
         """The folder or hub id to load: the ``path`` option, else ``--backbone``, else the entry's id."""
         src = getattr(options, "path", None) or source or cls.default_source
         if not src:
-            raise ConfigError("backbone 'hf' needs a model: pass `--backbone DIR` (a local folder) or a hub id")
+            raise ConfigError(f"backbone '{cls.registry_name}' needs a model: pass `--backbone DIR` (a local folder) "
+                              "or a hub id")
         folder = Path(src).expanduser()
         if folder.is_dir():
             if not (folder / "config.json").is_file():
@@ -196,7 +198,7 @@ class HFBackbone(Backbone):
                 tokenizer = AutoTokenizer.from_pretrained(src, **hub_kwargs(options))
             except Exception as exc:  # OSError when missing, ValueError for unusable tokenizer files
                 raise not_found(src, options, "tokenizer", exc) from None
-        return HFTextEncoder(tokenizer)
+        return cls.text_encoder(tokenizer)
 
     @classmethod
     def load_tokenizer(cls, directory: Path) -> TextEncoder:
@@ -208,7 +210,7 @@ class HFBackbone(Backbone):
             except Exception as exc:
                 raise CheckpointError(f"{directory}: the tokenizer files cannot be read ({type(exc).__name__}); "
                                       "the checkpoint is incomplete or damaged") from None
-        return HFTextEncoder(tokenizer)
+        return cls.text_encoder(tokenizer)
 
     @classmethod
     def create(cls, options: HFOptions, source: Optional[str], tokenizer: TextEncoder) -> "HFBackbone":

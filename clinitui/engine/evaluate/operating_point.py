@@ -4,8 +4,8 @@ The threshold is *chosen* on validation by a rule and then *applied unchanged* t
 ``predict``, as diagnostic-accuracy reporting requires (a threshold tuned on test overstates it).
 Rules: ``auto`` (the default: the rule that serves the run's headline metric, :data:`HEADLINE`),
 ``argmax`` (0.5 on the calibrated probability: the most probable class), ``macro-f1`` (the threshold
-of the best macro-F1, kept only when its gain over ``argmax`` on validation is beyond one standard
-error of a paired bootstrap, else 0.5), ``f1`` (max F1 of the positive class), ``youden`` (max
+of the best macro-F1, kept only when its gain over ``argmax`` on validation is real -- its paired-
+bootstrap 95 % interval above zero, engine/evaluate/stats.py ``real_gain`` -- else 0.5), ``f1`` (max F1 of the positive class), ``youden`` (max
 sensitivity + specificity − 1), ``sensitivity:0.95`` (the highest threshold still reaching that
 sensitivity), ``specificity:0.90`` (the lowest threshold reaching that specificity), or a number
 in (0, 1) used as is. ``f1``, ``youden`` and the targets are clinical choices: they trade the
@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from clinitui.engine.evaluate.stats import paired_gain, wilson
+from clinitui.engine.evaluate.stats import paired_gain, real_gain, wilson
 from clinitui.errors import ConfigError
 
 DEFAULT_RULE = "auto"
@@ -100,14 +100,14 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, positive_index: int, rule: st
 
 
 def _macro_f1_threshold(pos: np.ndarray, p: np.ndarray, cands, tp, fp, fn, tn) -> float:
-    """The best macro-F1 threshold (ties: the middle one), or 0.5 when it beats 0.5 by no more than
-    one standard error of the paired-bootstrap difference on these notes: a gain inside the noise of
-    the validation split is not worth moving off the most probable class."""
+    """The best macro-F1 threshold (ties: the middle one), or 0.5 unless its gain over 0.5 on these notes is
+    real (:func:`real_gain`): a gain inside the noise of the validation split is not worth moving off the
+    most probable class."""
     score = (_f1(tp, fp, fn) + _f1(tn, fn, fp)) / 2
     best = np.flatnonzero(score == score.max())
     threshold = float(cands[best[len(best) // 2]])
     gain, se = paired_gain(pos.astype(int), (p >= threshold).astype(int), (p >= 0.5).astype(int), 2)
-    return threshold if gain > se else 0.5
+    return threshold if real_gain(gain, se) else 0.5
 
 
 def _f1(tp, fp, fn):

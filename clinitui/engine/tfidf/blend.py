@@ -7,8 +7,8 @@ macro-F1 (a multi-label run: by micro-F1, each candidate with its own per-label 
 alone), so on validation the blend is at least as good as the better of its parts by
 construction. Ties go to the weight closest to 0.5 — an even blend averages out the two parts'
 independent errors, which is what makes an ensemble generalise — and then to the larger network
-weight. A single-label run then keeps that blend only when it beats the better part alone by more
-than one standard error on validation (:func:`keep_blend`); otherwise it ships that part (w = 1 or 0).
+weight. A single-label run then keeps that blend only when its gain over the better part alone is
+real on validation (:func:`keep_blend`); otherwise it ships that part (w = 1 or 0).
 
 The checkpoint keeps both: the network as usual, the TF-IDF model in ``checkpoint/tfidf/``
 (engine/tfidf/model.py, no pickle), and in config.json the key
@@ -117,13 +117,14 @@ def load_part(info) -> tuple[object, float] | None:
 
 
 def keep_blend(network_val: np.ndarray, tfidf_val: np.ndarray, val_labels, weight: float) -> tuple[float, dict]:
-    """(weight shipped, metrics.json ``blend``): the grid's best ``weight`` only when it beats the better part
-    alone by more than one standard error of a paired bootstrap on validation, else that part (w = 1 or 0).
+    """(weight shipped, metrics.json ``blend``): the grid's best ``weight`` only when its gain over the better
+    part alone on validation is real (paired-bootstrap 95 % interval above zero, stats.real_gain), else that
+    part (w = 1 or 0).
 
     The grid's maximum is chosen on the same notes it is scored on, so a gain of a note or two is what
     chance gives; a blend that cannot show more ships the simpler predictor, and says so.
     """
-    from clinitui.engine.evaluate.stats import paired_gain
+    from clinitui.engine.evaluate.stats import paired_gain, real_gain
 
     y = np.asarray(val_labels)
     k = np.asarray(network_val).shape[1]
@@ -137,12 +138,11 @@ def keep_blend(network_val: np.ndarray, tfidf_val: np.ndarray, val_labels, weigh
                         "reason": f"blend not kept: validation put all the weight on "
                                   f"{'the network' if weight == 1.0 else 'the TF-IDF model'}"}
     gain, se = paired_gain(y, blend(network_val, tfidf_val, weight).argmax(1), blend(network_val, tfidf_val, part).argmax(1), k)
-    kept = gain > se
+    kept = real_gain(gain, se)
     ci = [round(gain - 1.96 * se, 6), round(gain + 1.96 * se, 6)]
-    reason = (f"blend kept: {gain:+.3f} macro-F1 on validation over {name} alone [{ci[0]:+.3f}, {ci[1]:+.3f}], "
-              f"beyond one standard error ({se:.3f})" if kept else
-              f"blend not kept: {gain:+.3f} on validation over {name} alone [{ci[0]:+.3f}, {ci[1]:+.3f}] is inside "
-              f"the noise (one standard error {se:.3f}); shipping {name} alone")
+    reason = (f"blend kept: {gain:+.3f} macro-F1 on validation over {name} alone [{ci[0]:+.3f}, {ci[1]:+.3f}]"
+              if kept else f"blend not kept: {gain:+.3f} on validation over {name} alone [{ci[0]:+.3f}, {ci[1]:+.3f}] "
+              f"is inside the noise; shipping {name} alone")
     shipped = weight if kept else part
     return shipped, {**record, "kept": kept, "weight": shipped, "val_gain": round(gain, 6), "val_gain_se": round(se, 6),
                      "val_gain_ci": ci, "reason": reason}

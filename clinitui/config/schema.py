@@ -130,6 +130,10 @@ class TrainConfig(Section):
     log_every: int = Field(10, ge=1, description="Optimizer steps between `step` events.")
     seed: int = Field(42, description="Seed for initialisation, dropout and data order.")
     baseline: bool = Field(True, description="Also score TF-IDF + logistic regression on the same split, for comparison.")
+    tfidf_refit: bool = Field(
+        True, description="Single-label: refit the TF-IDF model on train + validation once its C is chosen; every "
+        "choice made on validation (blend weight, temperature, threshold) uses the train-only fit's predictions."
+    )
     threads: Optional[int] = Field(None, ge=1, description="CPU threads for torch (default: all cores).")
     threshold_rule: str = Field(
         "auto", description="Binary tasks (and each label of a multi-label task): how the operating threshold is "

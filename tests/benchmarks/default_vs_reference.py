@@ -145,6 +145,9 @@ def replay(out: Path, name: str, seed: int, tag: str) -> dict:
 
     run = Path(json.loads((out / f"{name}-s{seed}.train.json").read_text())["run_dir"])
     cfg = RunConfig.model_validate(tomllib.loads((run / "run.toml").read_text(encoding="utf-8")))
+    # run.toml spells out every default of the code that trained it: replay with this checkout's default rule
+    default_rule = type(cfg.train).model_fields["threshold_rule"].default
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"threshold_rule": default_rule})})
     ds = dataset_for(cfg)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,7 +2,9 @@
 
 The network run (engine/recipes/train.py) hands over the best checkpoint's validation and test
 probabilities; the TF-IDF run (engine/recipes/tfidf.py) its model's, with the fitted model itself
-(``fitted``: it is then its own baseline, and nothing is blended). :func:`finisher_for` branches on
+(``fitted`` = (model, seconds, validation probabilities it did not train on): it is then its own
+baseline, and nothing is blended). The TF-IDF member is refitted on train + validation once its C is
+chosen (``train.tfidf_refit``, engine/tfidf/load.py ``fit_for_run``). :func:`finisher_for` branches on
 the task once; each finisher then, in order:
 
 * **single-label** -- with ``--ensemble tfidf`` fits the TF-IDF model on the same train split and
@@ -70,10 +72,10 @@ class SingleLabel:
         ensemble = baseline = base = None
         if fitted is not None or blending or t.baseline:  # the TF-IDF run: its own model is the baseline
             from clinitui.engine.tfidf.baseline import baseline_with_rule
-            from clinitui.engine.tfidf.load import fit_on_dataset
+            from clinitui.engine.tfidf.load import fit_for_run
 
-            model, seconds = fitted or fit_on_dataset(dataset, seed=t.seed)
-            tfidf_val, tfidf_test = model.predict_proba(dataset.val.texts), model.predict_proba(dataset.test.texts)
+            model, seconds, tfidf_val = fitted or fit_for_run(dataset, seed=t.seed, refit=t.tfidf_refit)
+            tfidf_test = model.predict_proba(dataset.test.texts)
             baseline_val, baseline, base_pred = baseline_with_rule(model, dataset, seconds, rule, tfidf_val, tfidf_test)
             base = {"baseline_probs": tfidf_test, "baseline_pred": base_pred}
         if blending:  # blend with the TF-IDF model, weight chosen on val, kept only when its gain is real
@@ -191,7 +193,7 @@ def _ovr_part(dataset, seed: int, fitted: tuple | None, rule: str):
     from clinitui.engine.tfidf.ovr import METHOD
 
     y_val, y_test = np.asarray(dataset.val.labels, dtype=int), np.asarray(dataset.test.labels, dtype=int)
-    tfidf, seconds = fitted or fit_on_dataset(dataset, seed=seed)
+    tfidf, seconds = fitted[:2] if fitted else fit_on_dataset(dataset, seed=seed)
     tfidf_val, tfidf_test = tfidf.predict_proba(dataset.val.texts), tfidf.predict_proba(dataset.test.texts)
     val_metrics, baseline, _ = val_and_test(y_val, tfidf_val, y_test, tfidf_test, dataset.label_names, rule)
     baseline.update(seconds=round(seconds, 2), method=METHOD, C=tfidf.c, val_f1_micro=tfidf.val_f1)

@@ -124,3 +124,20 @@ def test_bad_positive_label_is_one_line_exit_2_before_any_run_directory(tmp_path
         assert "not a class" in result.output and "ADE, not_ADE" in result.output and "Traceback" not in result.output
         assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_refit_ships_a_model_fitted_on_train_and_validation_but_chooses_on_train_only_predictions():
+    from clinitui.data.readers import Table
+    from clinitui.data.splits import make_dataset
+    from clinitui.engine.tfidf.load import fit_for_run, fit_on_dataset
+
+    rows = make_rows(300, seed=5, n_classes=3)
+    ds = make_dataset(Table([r["text"] for r in rows], [r["label"] for r in rows], None, source="t"), seed=1)
+    alone, _ = fit_on_dataset(ds, seed=0)
+    kept, _, val_probs = fit_for_run(ds, seed=0, refit=False)
+    refit, _, honest = fit_for_run(ds, seed=0, refit=True)
+    np.testing.assert_array_equal(val_probs, alone.predict_proba(ds.val.texts))
+    np.testing.assert_array_equal(honest, val_probs)  # choices on validation: the train-only fit's predictions
+    assert kept.c == alone.c == refit.c and refit.val_f1 == alone.val_f1
+    seen = lambda m: len(m.word.idf_) + len(m.char.idf_)  # noqa: E731
+    assert seen(refit) > seen(alone)  # the shipped model learnt terms from the validation notes too

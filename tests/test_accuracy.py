@@ -145,7 +145,16 @@ def test_ensemble_run_reports_all_three_and_is_best_on_val(seed_group):
     assert payload["metrics"]["n"] == payload["network"]["n"] == payload["baseline"]["n"]
     event = next(e for e in read_events(Path(seed_group["runs"][0])) if e["type"] == "ensemble")
     assert event["val_f1_macro"] >= max(event["network_val_f1_macro"], event["tfidf_val_f1_macro"])
-    assert event["weight"] == payload["ensemble"]["weight"]
+    assert event["weight"] == payload["ensemble"]["weight"] == payload["blend"]["weight"]
+    blend = payload["blend"]  # kept only when its validation gain over the better part is real (issue 24)
+    assert event["kept"] == blend["kept"] and event["reason"] == blend["reason"]
+    if blend["kept"]:
+        assert blend["weight"] == blend["candidate_weight"] and blend["val_gain_ci"][0] > 0
+    else:
+        assert blend["weight"] in (0.0, 1.0) and blend["reason"].startswith("blend not kept")
+    assert payload["baseline_val"]["n"] == payload["val_metrics"]["n"]
+    assert "positive_label" not in payload  # three classes: no positive class
+    assert payload["metrics"]["log_loss"] > 0 and payload["baseline"]["log_loss"] > 0
 
 
 def test_seeds_make_two_runs_and_one_averaged_checkpoint(seed_group, data):

@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from clinitui.cli.app import app
+from clinitui.engine.evaluate.operating_point import HEADLINE
 from tests.conftest import TINY, make_rows, write_csv
 from tests.test_privacy import CANARY, files_with_canary
 
@@ -70,7 +71,7 @@ def test_training_records_intervals_calibration_operating_point_and_baseline(tra
     assert payload["leakage"]["exact"] == 0 and payload["leakage"]["threshold"] == 0.95
     config = json.loads((run / "checkpoint" / "config.json").read_text())
     assert config["temperature"] == payload["calibration"]["temperature"]
-    assert config["operating_point"]["threshold"] == op["threshold"] and config["operating_point"]["rule"] == "f1"
+    assert config["operating_point"]["threshold"] == op["threshold"] and config["operating_point"]["rule"] == HEADLINE["binary"]
     saved = json.loads((run / "metrics.json").read_text())
     assert saved["metrics"]["f1_macro_ci"] == m["f1_macro_ci"]
 

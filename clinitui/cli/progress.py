@@ -59,7 +59,7 @@ class PlainProgress:
         elif kind == "ensemble":
             line = (f"ensemble with TF-IDF: network weight {event['weight']} chosen on val (val macro-F1 "
                     f"{event['val_f1_macro']:.4f}; network {event['network_val_f1_macro']:.4f}, "
-                    f"TF-IDF {event['tfidf_val_f1_macro']:.4f})")
+                    f"TF-IDF {event['tfidf_val_f1_macro']:.4f})" + (f"; {event['reason']}" if event.get("reason") else ""))
         elif kind == "eval" and "f1_micro" in event:  # multi-label (engine/evaluate/multilabel.py)
             line = (f"{event['split']} epoch {event['epoch']}: micro-F1 {event['f1_micro']:.4f} "
                     f"macro-F1 {event['f1_macro']:.4f} subset accuracy {event['subset_accuracy']:.4f}")

@@ -88,6 +88,23 @@ def assessment_lines(payload: dict) -> list[str]:
     return lines
 
 
+def run_summary_lines(payload: dict) -> list[str]:
+    """What only a training run reports: the positive class and why, the threshold-free figures of the
+    model and of its baseline (both post-processed by the same rule), and whether the blend was kept."""
+    lines = []
+    pos = payload.get("positive_label")
+    if pos:
+        lines.append(f"positive class: {pos['label']} ({pos['why']}; --set data.positive_label=X to choose)")
+    base = payload.get("baseline") or {}
+    for who, m in (("model", payload.get("metrics") or {}), ("baseline", base)):
+        free = [(name, m.get(key)) for key, name in (("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("log_loss", "log-loss"))]
+        if m.get("log_loss") is not None:
+            lines.append(f"threshold-free ({who}): " + ", ".join(f"{n} {v:.4f}" for n, v in free if v is not None))
+    if payload.get("blend"):
+        lines.append(payload["blend"]["reason"])
+    return lines
+
+
 def print_assessment(payload: dict) -> None:
     import sys
 

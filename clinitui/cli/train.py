@@ -74,7 +74,7 @@ def train(
     detach: Annotated[bool, Opt("--detach", help="Start a background worker (survives logout) and return at once.")] = False,
     json_out: Annotated[bool, Opt("--json", help="Print one JSON document (run_dir, checkpoint, metrics) on stdout.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress output.")] = False,
-    threshold_rule: Annotated[Optional[str], Opt("--threshold-rule", help="Binary tasks (each label of a multi-label task): choose the operating threshold on validation by f1 (default), youden, sensitivity:0.95, specificity:0.90 or a number.")] = None,
+    threshold_rule: Annotated[Optional[str], Opt("--threshold-rule", help="Binary tasks (each label of a multi-label task): choose the operating threshold on validation by auto (default: the rule serving macro-F1; f1 per label for multi-label), argmax, macro-f1, f1 (positive class), youden, sensitivity:0.95, specificity:0.90 or a number.")] = None,
     dedupe: Annotated[bool, Opt("--dedupe", help="Drop validation/test notes that duplicate training notes (exactly or nearly) before training.")] = False,
     bootstrap: Annotated[Optional[int], Opt("--bootstrap", help="Bootstrap resamples for the test metrics' 95% intervals [default: 1000; 0 = none].")] = None,
     nproc: Annotated[Optional[int], Opt("--nproc", min=1, help="Training processes on this machine (one per GPU): data-parallel through torchrun [default: 1].")] = None,
@@ -250,7 +250,7 @@ def _print_result(payload: dict, *, json_out: bool, quiet: bool) -> None:
     if json_out:
         print_json(payload)
     elif not quiet:
-        from clinitui.cli.report import print_assessment, print_metrics
+        from clinitui.cli.report import print_assessment, print_metrics, run_summary_lines
         from clinitui.cli.runs_table import figures_lines
         from clinitui.describe import describe_run
 
@@ -260,6 +260,8 @@ def _print_result(payload: dict, *, json_out: bool, quiet: bool) -> None:
             sys.stdout.write(f"model: {described.sentence()}\n")
         print_metrics(payload["metrics"], payload["labels"], title=title)
         print_assessment(payload)
+        for line in run_summary_lines(payload):
+            sys.stderr.write(line + "\n")
         if payload.get("baseline") and not payload.get("vs_baseline"):
             b, m = payload["baseline"], payload["metrics"]
             sys.stderr.write(f"baseline TF-IDF + logistic regression on the same split: macro-F1 {b['f1_macro']:.4f} "
@@ -274,18 +276,23 @@ def _print_result(payload: dict, *, json_out: bool, quiet: bool) -> None:
 
 
 def _print_plan(config, json_out: bool) -> None:
-    """``--dry-run``: the memory plan, computed from architecture numbers alone (nothing is loaded)."""
+    """``--dry-run``: the memory plan, computed from architecture numbers alone, and the positive class of a
+    binary task (read from the labels; a bad ``data.positive_label`` fails here, exit 2)."""
+    from clinitui.data.load import positive_of
     from clinitui.engine.memory.planner import describe_plan, plan_for_config
 
+    positive = positive_of(config)
+    extra = {"positive_label": positive} if positive else {}
+    said = [f"positive class: {positive['label']} ({positive['why']})"] if positive else []
     if config_kind(config) is RunKind.TFIDF:  # no network: nothing to plan (engine/recipes/tfidf.py)
         note = "the tfidf model has no network: it fits in host memory, in seconds to minutes on CPU"
         if json_out:
-            print_json({"fits": True, "plan": {"device": "cpu", "notes": [note]}, "config": config.model_dump()})
+            print_json({"fits": True, "plan": {"device": "cpu", "notes": [note]}, "config": config.model_dump(), **extra})
         else:
-            sys.stdout.write(f"{note}\nfits: yes (dry run, nothing trained)\n")
+            sys.stdout.write("\n".join([note, *said]) + "\nfits: yes (dry run, nothing trained)\n")
         return
     plan = plan_for_config(config)  # raises ConfigError (exit 2) when nothing fits
     if json_out:
-        print_json({"fits": True, "plan": plan.as_dict(), "config": config.model_dump()})
+        print_json({"fits": True, "plan": plan.as_dict(), "config": config.model_dump(), **extra})
         return
-    sys.stdout.write("\n".join(describe_plan(plan)) + "\nfits: yes (dry run, nothing trained)\n")
+    sys.stdout.write("\n".join(describe_plan(plan) + said) + "\nfits: yes (dry run, nothing trained)\n")

@@ -26,7 +26,8 @@ class DataConfig(Section):
     test_fraction: float = Field(0.1, gt=0.0, lt=0.5, description="Test share when no split column is given.")
     split_seed: int = Field(13, description="Seed of the stratified split (recorded in run.toml).")
     positive_label: Optional[str] = Field(
-        None, description="Positive class of a binary task (default: '1'/'true'/'yes'/'positive' if present)."
+        None, description="Positive class of a binary task (default: a label named 1/true/yes/positive, else the "
+        "minority class)."
     )
     task: Literal["auto", "multiclass", "multilabel"] = Field(
         "auto", description="auto: one label per note, stopped before training when the label column looks like "
@@ -132,11 +133,15 @@ class TrainConfig(Section):
     log_every: int = Field(10, ge=1, description="Optimizer steps between `step` events.")
     seed: int = Field(42, description="Seed for initialisation, dropout and data order.")
     baseline: bool = Field(True, description="Also score TF-IDF + logistic regression on the same split, for comparison.")
+    tfidf_refit: bool = Field(
+        True, description="Single-label: refit the TF-IDF model on train + validation once its C is chosen; every "
+        "choice made on validation (blend weight, temperature, threshold) uses the train-only fit's predictions."
+    )
     threads: Optional[int] = Field(None, ge=1, description="CPU threads for torch (default: all cores).")
     threshold_rule: str = Field(
-        "f1", description="Binary tasks (and each label of a multi-label task): how the operating threshold is chosen "
-        "on validation: f1, youden, "
-        "sensitivity:0.95, specificity:0.90 or a number (docs/report.md)."
+        "auto", description="Binary tasks (and each label of a multi-label task): how the operating threshold is "
+        "chosen on validation: auto (the rule that serves the headline macro-F1 / micro-F1), argmax, macro-f1, f1 "
+        "(the positive class's F1), youden, sensitivity:0.95, specificity:0.90 or a number (docs/report.md)."
     )
     bootstrap: int = Field(1000, ge=0, le=100000, description="Bootstrap resamples for the test metrics' 95% intervals (0 = none).")
 

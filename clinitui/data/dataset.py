@@ -35,6 +35,7 @@ class Dataset:
     warnings: list[str]
     task: Task = Task.MULTICLASS  # or MULTILABEL (data/multilabel.py); a str naming one is read as it
     label_sep: str = "|"
+    positive_why: str | None = None  # binary tasks: why positive_index is positive (choose_positive)
 
     def __post_init__(self) -> None:
         self.task = Task(self.task)
@@ -62,18 +63,41 @@ def sort_labels(labels: set[str]) -> list[str]:
 
 
 
-def positive_index(label_names: list[str], positive_label: str | None) -> int | None:
+# why a binary task's positive class is the one it is (metrics.json ``positive_label.why``)
+WHY_SET, WHY_NAME, WHY_MINORITY, WHY_TIE = ("data.positive_label", "label says positive", "minority class",
+                                            "classes tie: second label in sort order")
+
+
+def choose_positive(label_names: list[str], positive_label: str | None,
+                    counts: dict[str, int] | None = None) -> tuple[int, str] | None:
+    """(index, why) of a binary task's positive class; None for other tasks.
+
+    ``--set data.positive_label=X`` first, then a label that says so (1/true/yes/positive...), else
+    the minority class (``counts``: notes per label): what a clinician screens for is the rarer
+    outcome, and the positive class's F1, sensitivity and PPV are about it. A bad name is a DataError.
+    """
     if len(label_names) != 2:
         return None
     if positive_label is not None:
         if positive_label not in label_names:
-            raise DataError(f"positive label '{positive_label}' is not a class; classes are {', '.join(label_names)}")
-        return label_names.index(positive_label)
+            raise DataError(f"--set data.positive_label={positive_label[:40]}: not a class of this task; the classes "
+                            f"are {', '.join(label_names)}")
+        return label_names.index(positive_label), WHY_SET
     for i, name in enumerate(label_names):
         if name.lower() in POSITIVE_NAMES:
-            return i
-    return 1
+            return i, WHY_NAME
+    n = [(counts or {}).get(name, 0) for name in label_names]
+    if n[0] == n[1]:
+        return 1, WHY_TIE
+    return (0 if n[0] < n[1] else 1), WHY_MINORITY
 
+
+def positive_label_record(dataset: "Dataset") -> dict | None:
+    """metrics.json's ``positive_label``: {"label", "index", "why"} of a binary task, else None."""
+    if dataset.positive_index is None:
+        return None
+    return {"label": dataset.label_names[dataset.positive_index], "index": dataset.positive_index,
+            "why": dataset.positive_why}
 
 
 def data_digest(texts: list[str], labels: list[str]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from clinitui.data.dataset import Dataset, Split, data_digest, given_parts, positive_index, sort_labels
+from clinitui.data.dataset import Dataset, Split, choose_positive, data_digest, given_parts, sort_labels
 from clinitui.data.multilabel import make_multilabel_dataset
 from clinitui.data.readers import Table
 from clinitui.errors import DataError
@@ -77,10 +77,11 @@ def make_dataset(table: Table, *, val_fraction: float = 0.1, test_fraction: floa
         ids = parts[name]
         return Split([table.texts[i] for i in ids], [index[table.labels[i]] for i in ids])
 
+    positive = choose_positive(label_names, positive_label, counts)
     return Dataset(
         train=build("train"), val=build("val"), test=build("test"), label_names=label_names,
-        positive_index=positive_index(label_names, positive_label), source=src, split_kind=split_kind,
-        digest=data_digest(table.texts, table.labels), warnings=warnings,
+        positive_index=positive and positive[0], source=src, split_kind=split_kind,
+        digest=data_digest(table.texts, table.labels), warnings=warnings, positive_why=positive and positive[1],
     )
 
 

@@ -148,6 +148,7 @@ def pipeline(run: Path, keep: dict | None = None) -> dict:
     from clinitui.config.schema import RunConfig
     from clinitui.engine.checkpoint.folder import read_checkpoint_info
     from clinitui.engine.tfidf.blend import ensemble_with_tfidf
+    from clinitui.engine.tfidf.load import fit_for_run
     from clinitui.engine.recipes.finish import finalize
     from clinitui.engine.inference.predictor import network_probabilities
     from clinitui.engine.recipes.train import _dataset
@@ -164,7 +165,11 @@ def pipeline(run: Path, keep: dict | None = None) -> dict:
         info = read_checkpoint_info(ckpt)
         nv = network_probabilities(info, ds.val.texts, 64, "cpu")
         nt = network_probabilities(info, ds.test.texts, 64, "cpu")
-        ens = ensemble_with_tfidf(ckpt, ds, nv, nt, seed=cfg.train.seed, emit=lambda *a, **k: None)
+        model, _, tv = fit_for_run(ds, seed=cfg.train.seed, refit=cfg.train.tfidf_refit)
+        ens = ensemble_with_tfidf(ckpt, ds, nv, nt, model, tv, model.predict_proba(ds.test.texts),
+                                  emit=lambda *a, **k: None)
+        ens["tfidf_test_probs"] = model.predict_proba(ds.test.texts)
+        ens["baseline"] = {"f1_macro": f1_of(np.asarray(ds.test.labels), ens["tfidf_test_probs"]), "C": model.c}
         metrics, extras = finalize(Path(tmp), ckpt, y_val=ds.val.labels, val_probs=ens["val_probs"],
                                    y_test=ds.test.labels, test_probs=ens["test_probs"], label_names=ds.label_names,
                                    positive_index=ds.positive_index, rule=cfg.train.threshold_rule,

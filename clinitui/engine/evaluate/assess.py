@@ -55,23 +55,44 @@ def pr_auc(y: np.ndarray, probs: np.ndarray, positive_index: int | None) -> floa
     return float(np.mean(values)) if values else None
 
 
-def assess(y, raw_probs, label_names: list[str], positive_index: int | None, *, temperature: float | None = None,
-           threshold: float | None = None, rule: str | None = None, n_boot: int = stats.DEFAULT_RESAMPLES,
-           seed: int = stats.DEFAULT_SEED, baseline_probs=None, groups: list[str] | None = None,
-           ids: list[str] | None = None) -> tuple[dict, dict]:
-    """(metrics with ``m_ci`` intervals, extras) for labels ``y`` and un-scaled probabilities.
+def log_loss(y, probs) -> float | None:
+    """Mean negative log-probability of the true class (clipped at 1e-15, as scikit-learn)."""
+    y = np.asarray(y, dtype=int)
+    if not len(y):
+        return None
+    p = np.clip(np.asarray(probs, dtype=float)[np.arange(len(y)), y], 1e-15, 1.0)
+    return float(-np.log(p).mean())
 
-    extras: ``calibration``, ``operating_point`` (binary), ``vs_baseline`` (with
-    ``baseline_probs``), ``subgroups`` (with ``groups``), ``errors`` (with ``ids``).
-    """
+
+def scored(y, raw_probs, label_names: list[str], positive_index: int | None, temperature: float | None,
+           threshold: float | None) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(metrics, probabilities, predictions) at a temperature and threshold: the thresholded figures beside
+    the threshold-free ROC-AUC and PR-AUC (a run adds the log-loss, :func:`log_loss`; ``eval`` keeps the keys
+    it always wrote)."""
     from clinitui.engine.evaluate.metrics import classification_metrics
 
     y = np.asarray(y)
-    raw_probs = np.asarray(raw_probs, dtype=float)
-    probs, pred = postprocess_raw(raw_probs, {"temperature": temperature, "operating_point": {"threshold": threshold}},
+    probs, pred = postprocess_raw(np.asarray(raw_probs, dtype=float),
+                                  {"temperature": temperature, "operating_point": {"threshold": threshold}},
                                   positive_index)
     metrics = classification_metrics(y, probs, label_names, positive_index, y_pred=pred)
     metrics["pr_auc"] = pr_auc(y, probs, positive_index)
+    return metrics, probs, pred
+
+
+def assess(y, raw_probs, label_names: list[str], positive_index: int | None, *, temperature: float | None = None,
+           threshold: float | None = None, rule: str | None = None, n_boot: int = stats.DEFAULT_RESAMPLES,
+           seed: int = stats.DEFAULT_SEED, baseline_probs=None, baseline_pred=None, groups: list[str] | None = None,
+           ids: list[str] | None = None) -> tuple[dict, dict]:
+    """(metrics with ``m_ci`` intervals, extras) for labels ``y`` and un-scaled probabilities.
+
+    extras: ``calibration``, ``operating_point`` (binary), ``vs_baseline`` (with ``baseline_probs``;
+    the baseline predicts ``baseline_pred``, by default its argmax), ``subgroups`` (with ``groups``),
+    ``errors`` (with ``ids``).
+    """
+    y = np.asarray(y)
+    raw_probs = np.asarray(raw_probs, dtype=float)
+    metrics, probs, pred = scored(y, raw_probs, label_names, positive_index, temperature, threshold)
     cis = stats.bootstrap_intervals(y, pred, probs, positive_index, n_boot, seed)
     for key in CI_KEYS:
         if key in metrics:
@@ -87,8 +108,8 @@ def assess(y, raw_probs, label_names: list[str], positive_index: int | None, *, 
                                                  rule or ("argmax" if threshold is None else "fixed"))
     if baseline_probs is not None:
         base = np.asarray(baseline_probs, dtype=float)
-        extras["vs_baseline"] = stats.paired_deltas(y, pred, probs, base.argmax(axis=1), base, positive_index,
-                                                    n_boot, seed)
+        base_pred = base.argmax(axis=1) if baseline_pred is None else np.asarray(baseline_pred)
+        extras["vs_baseline"] = stats.paired_deltas(y, pred, probs, base_pred, base, positive_index, n_boot, seed)
     if groups is not None:
         extras["subgroups"] = subgroups(y, pred, probs, groups, positive_index, n_boot, seed)
     if ids is not None:

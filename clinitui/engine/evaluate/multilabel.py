@@ -2,8 +2,8 @@
 
 A multi-label network ends in one sigmoid per label, so "what the checkpoint predicts" is the set
 of labels whose probability reaches that label's threshold. The thresholds are chosen on the
-validation split, one per label, by the rule of engine/evaluate/operating_point.py (default ``f1``: the
-threshold that maximises that label's F1; ``youden``, ``sensitivity:0.95``, ``specificity:0.90`` or
+validation split, one per label, by the rule of engine/evaluate/operating_point.py (default ``auto``, which
+for a multi-label task is ``f1``: the threshold that maximises that label's F1; ``youden``, ``sensitivity:0.95``, ``specificity:0.90`` or
 a number work too), stored in the checkpoint's config.json as ``label_thresholds`` and applied
 unchanged to test, ``eval`` and ``predict``. A label absent from validation keeps 0.5.
 
@@ -31,9 +31,10 @@ TASK = Task.MULTILABEL.value
 
 
 def choose_thresholds(y: np.ndarray, probs: np.ndarray, rule: str = "f1") -> list[float]:
-    """One threshold per label, chosen on these (validation) rows by ``rule``."""
-    from clinitui.engine.evaluate.operating_point import choose_threshold
+    """One threshold per label, chosen on these (validation) rows by ``rule`` (``auto``: each label's F1)."""
+    from clinitui.engine.evaluate.operating_point import choose_threshold, resolve_rule
 
+    rule = resolve_rule(rule, multilabel=True)
     y = np.asarray(y, dtype=int).reshape(len(probs), -1)
     probs = np.asarray(probs, dtype=float)
     return [round(choose_threshold(y[:, k], probs[:, k], 1, rule), 6) for k in range(probs.shape[1])]

@@ -2,9 +2,14 @@
 
 The threshold is *chosen* on validation by a rule and then *applied unchanged* to test and to
 ``predict``, as diagnostic-accuracy reporting requires (a threshold tuned on test overstates it).
-Rules: ``f1`` (max F1 of the positive class), ``youden`` (max sensitivity + specificity − 1),
-``sensitivity:0.95`` (the highest threshold still reaching that sensitivity), ``specificity:0.90``
-(the lowest threshold reaching that specificity), or a number in (0, 1) used as is.
+Rules: ``auto`` (the default: the rule that serves the run's headline metric, :data:`HEADLINE`),
+``argmax`` (0.5 on the calibrated probability: the most probable class), ``macro-f1`` (the threshold
+of the best macro-F1, kept only when its gain over ``argmax`` on validation is real -- its paired-
+bootstrap 95 % interval above zero, engine/evaluate/stats.py ``real_gain`` -- else 0.5), ``f1`` (max F1 of the positive class), ``youden`` (max
+sensitivity + specificity − 1), ``sensitivity:0.95`` (the highest threshold still reaching that
+sensitivity), ``specificity:0.90`` (the lowest threshold reaching that specificity), or a number
+in (0, 1) used as is. ``f1``, ``youden`` and the targets are clinical choices: they trade the
+headline macro-F1 for another figure, so a run only uses them when asked to.
 A note is predicted positive when p(positive) >= threshold.
 """
 
@@ -14,17 +19,29 @@ import math
 
 import numpy as np
 
-from clinitui.engine.evaluate.stats import wilson
+from clinitui.engine.evaluate.stats import paired_gain, real_gain, wilson
 from clinitui.errors import ConfigError
 
-DEFAULT_RULE = "f1"
-RULE_HELP = "f1 (default), youden, sensitivity:0.95, specificity:0.90, or a threshold such as 0.3"
+DEFAULT_RULE = "auto"
+# What ``auto`` means per task: the rule that serves the headline metric (docs/accuracy.md, "The default
+# operating rule", has the measurement behind the binary choice). Multi-label: each label's own F1, the
+# per-label rule closest to the headline micro-F1.
+HEADLINE = {"binary": "argmax", "multilabel": "f1"}
+NAMED = ("auto", "argmax", "macro-f1", "f1", "youden")
+RULE_HELP = ("auto (default: argmax for a binary task, f1 per label for a multi-label one), argmax, macro-f1, f1, "
+             "youden, sensitivity:0.95, specificity:0.90, or a threshold such as 0.3")
+
+
+def resolve_rule(rule: str, multilabel: bool = False) -> str:
+    """The concrete rule a run locks in: ``auto`` becomes its task's :data:`HEADLINE` rule."""
+    text = str(rule).strip().lower()
+    return HEADLINE["multilabel" if multilabel else "binary"] if text == "auto" else str(rule)
 
 
 def parse_rule(rule: str) -> tuple[str, float | None]:
-    """('f1'|'youden'|'sensitivity'|'specificity'|'fixed', value); ConfigError on anything else."""
+    """('auto'|'argmax'|'macro-f1'|'f1'|'youden'|'sensitivity'|'specificity'|'fixed', value); ConfigError otherwise."""
     text = str(rule).strip().lower()
-    if text in ("f1", "youden"):
+    if text in NAMED:
         return text, None
     kind, _, value = text.partition(":")
     try:
@@ -50,9 +67,11 @@ def _counts(pos: np.ndarray, p: np.ndarray, thresholds: np.ndarray):
 
 def choose_threshold(y: np.ndarray, p: np.ndarray, positive_index: int, rule: str) -> float:
     """The threshold ``rule`` picks on these (validation) labels and positive-class probabilities."""
-    kind, value = parse_rule(rule)
+    kind, value = parse_rule(resolve_rule(rule))
     if kind == "fixed":
         return float(value)
+    if kind == "argmax":
+        return 0.5
     pos = np.asarray(y) == positive_index
     p = np.asarray(p, dtype=float)
     if pos.all() or not pos.any():
@@ -62,6 +81,8 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, positive_index: int, rule: st
     cands = np.unique(np.concatenate([(u[:-1] + u[1:]) / 2, [u[0] / 2, (u[-1] + 1) / 2, 0.5]]))
     tp, fp, fn, tn = _counts(pos, p, cands)
     sens, spec = tp / (tp + fn), tn / (tn + fp)
+    if kind == "macro-f1":
+        return _macro_f1_threshold(pos, p, cands, tp, fp, fn, tn)
     if kind == "f1":
         score = np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0)
         best = np.flatnonzero(score == score.max())
@@ -76,6 +97,21 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, positive_index: int, rule: st
         return float(cands[ok].min()) if ok.size else float(cands.max())
     # ties: the middle of the tied thresholds is the least fragile choice
     return float(cands[best[len(best) // 2]])
+
+
+def _macro_f1_threshold(pos: np.ndarray, p: np.ndarray, cands, tp, fp, fn, tn) -> float:
+    """The best macro-F1 threshold (ties: the middle one), or 0.5 unless its gain over 0.5 on these notes is
+    real (:func:`real_gain`): a gain inside the noise of the validation split is not worth moving off the
+    most probable class."""
+    score = (_f1(tp, fp, fn) + _f1(tn, fn, fp)) / 2
+    best = np.flatnonzero(score == score.max())
+    threshold = float(cands[best[len(best) // 2]])
+    gain, se = paired_gain(pos.astype(int), (p >= threshold).astype(int), (p >= 0.5).astype(int), 2)
+    return threshold if real_gain(gain, se) else 0.5
+
+
+def _f1(tp, fp, fn):
+    return np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:

@@ -2,7 +2,9 @@
 
 The network run (engine/recipes/train.py) hands over the best checkpoint's validation and test
 probabilities; the TF-IDF run (engine/recipes/tfidf.py) its model's, with the fitted model itself
-(``fitted``: it is then its own baseline, and nothing is blended). :func:`finisher_for` branches on
+(``fitted`` = (model, seconds, validation probabilities it did not train on): it is then its own
+baseline, and nothing is blended). The TF-IDF member is refitted on train + validation once its C is
+chosen (``train.tfidf_refit``, engine/tfidf/load.py ``fit_for_run``). :func:`finisher_for` branches on
 the task once; each finisher then, in order:
 
 * **single-label** -- with ``--ensemble tfidf`` fits the TF-IDF model on the same train split and
@@ -31,7 +33,7 @@ from typing import Callable
 import numpy as np
 
 from clinitui.engine.checkpoint.format import operating_point_keys, thresholds_keys, update_config
-from clinitui.engine.evaluate.assess import PREDICTIONS_FILE, assess, fit_on_validation
+from clinitui.engine.evaluate.assess import PREDICTIONS_FILE, assess, fit_on_validation, log_loss
 from clinitui.kinds import Task
 from clinitui.rundir import write_private
 
@@ -62,52 +64,67 @@ class SingleLabel:
 
     def finish(self, path: Path, ckpt_dir: Path, dataset, config, val_probs, test_probs, *, emit: Callable[..., dict],
                epoch: int, step: int, fitted: tuple | None = None) -> Finished:
+        from clinitui.engine.evaluate.operating_point import resolve_rule
         from clinitui.engine.tfidf.blend import wanted
 
-        t = config.train
-        ensemble = baseline = baseline_probs = None
-        if fitted is not None:  # the TF-IDF run: its own model is the baseline
-            from clinitui.engine.tfidf.baseline import baseline_metrics
+        t, rule = config.train, resolve_rule(config.train.threshold_rule)
+        blending = fitted is None and wanted(config.model.ensemble)
+        ensemble = baseline = base = None
+        if fitted is not None or blending or t.baseline:  # the TF-IDF run: its own model is the baseline
+            from clinitui.engine.tfidf.baseline import baseline_with_rule
+            from clinitui.engine.tfidf.load import fit_for_run
 
-            baseline = baseline_metrics(fitted[0], dataset, fitted[1])
-        elif wanted(config.model.ensemble):  # blend with the TF-IDF model, weight chosen on val
+            model, seconds, tfidf_val = fitted or fit_for_run(dataset, seed=t.seed, refit=t.tfidf_refit)
+            tfidf_test = model.predict_proba(dataset.test.texts)
+            baseline_val, baseline, base_pred = baseline_with_rule(model, dataset, seconds, rule, tfidf_val, tfidf_test)
+            base = {"baseline_probs": tfidf_test, "baseline_pred": base_pred}
+        if blending:  # blend with the TF-IDF model, weight chosen on val, kept only when its gain is real
             from clinitui.engine.tfidf.blend import ensemble_with_tfidf
 
-            ensemble = ensemble_with_tfidf(ckpt_dir, dataset, val_probs, test_probs, seed=t.seed, emit=emit)
+            ensemble = ensemble_with_tfidf(ckpt_dir, dataset, val_probs, test_probs, model, tfidf_val, tfidf_test,
+                                           emit=emit)
             val_probs, test_probs = ensemble.pop("val_probs"), ensemble.pop("test_probs")
-            baseline, baseline_probs = ensemble["baseline"], ensemble.pop("tfidf_test_probs")
-        elif t.baseline:
-            from clinitui.engine.tfidf.baseline import tfidf_baseline
-
-            baseline, baseline_probs = tfidf_baseline(dataset, seed=t.seed, return_probs=True)
         metrics, extras = finalize(path, ckpt_dir, y_val=dataset.val.labels, val_probs=val_probs,
                                    y_test=dataset.test.labels, test_probs=test_probs,
                                    label_names=dataset.label_names, positive_index=dataset.positive_index,
-                                   rule=t.threshold_rule, n_boot=t.bootstrap, baseline_probs=baseline_probs)
+                                   rule=rule, n_boot=t.bootstrap, **(base or {}))
+        if base is not None:
+            extras["baseline_val"] = baseline_val
+        if ensemble is not None:
+            extras["blend"] = ensemble.pop("blend")
+        if dataset.positive_index is not None:
+            from clinitui.data.dataset import positive_label_record
+
+            extras["positive_label"] = positive_label_record(dataset)
         return _report(Finished(metrics, extras, ensemble, baseline), emit, epoch, step,
                        show_baseline=fitted is not None or t.baseline)
 
 
 def finalize(run_dir: Path, ckpt_dir: Path, *, y_val, val_probs, y_test, test_probs, label_names: list[str],
              positive_index: int | None, rule: str, n_boot: int, seed: int | None = None,
-             baseline_probs=None) -> tuple[dict, dict]:
+             baseline_probs=None, baseline_pred=None) -> tuple[dict, dict]:
     """Fit the temperature and threshold on validation, lock them in the checkpoint, assess test.
 
     The single-label end of a run and of a seed group (engine/recipes/seed_finalize.py). Also
     writes ``predictions.json`` so ``clinitui report`` can draw curves without the model.
     """
     from clinitui.engine.evaluate import stats
+    from clinitui.engine.evaluate.calibration import apply_temperature
+    from clinitui.engine.evaluate.operating_point import resolve_rule
 
     seed = stats.DEFAULT_SEED if seed is None else seed
+    rule = resolve_rule(rule)
     temperature, threshold = fit_on_validation(y_val, val_probs, positive_index, rule)
     update_config(ckpt_dir, **operating_point_keys(temperature, rule, threshold))
     metrics, extras = assess(y_test, test_probs, label_names, positive_index, temperature=temperature,
                              threshold=threshold, rule=rule if threshold is not None else None, n_boot=n_boot,
-                             seed=seed, baseline_probs=baseline_probs)
+                             seed=seed, baseline_probs=baseline_probs, baseline_pred=baseline_pred)
+    metrics["log_loss"] = log_loss(y_test, apply_temperature(np.asarray(test_probs, dtype=float), temperature))
     record = {"labels": label_names, "positive_index": positive_index,
               "val": {"y": [int(v) for v in y_val], "probs": np.asarray(val_probs).tolist()},
               "test": {"y": [int(v) for v in y_test], "probs": np.asarray(test_probs).tolist()},
               "baseline_test_probs": None if baseline_probs is None else np.asarray(baseline_probs).tolist(),
+              **({} if baseline_pred is None else {"baseline_test_pred": [int(v) for v in baseline_pred]}),
               "bootstrap": {"resamples": n_boot, "seed": seed}}
     write_private(Path(run_dir) / PREDICTIONS_FILE, json.dumps(record))
     return metrics, extras
@@ -129,7 +146,9 @@ class MultiLabel:
         from clinitui.engine.evaluate.multilabel import TASK
         from clinitui.engine.tfidf.blend import attach, blend, choose_weight, multilabel_score, wanted
 
-        t, names, rule = config.train, dataset.label_names, config.train.threshold_rule
+        from clinitui.engine.evaluate.operating_point import resolve_rule
+
+        t, names, rule = config.train, dataset.label_names, resolve_rule(config.train.threshold_rule, multilabel=True)
         y_val, y_test = np.asarray(dataset.val.labels, dtype=int), np.asarray(dataset.test.labels, dtype=int)
         val_probs, test_probs = network_val, network_test
         ensemble = baseline = None
@@ -144,6 +163,9 @@ class MultiLabel:
             network_val_metrics, network_test_metrics, _ = val_and_test(y_val, network_val, y_test, network_test,
                                                                         names, rule)
             ensemble = {"weight": weight, "network_val": network_val_metrics, "network_test": network_test_metrics}
+            blend_record = {"kept": weight not in (0.0, 1.0), "weight": weight,
+                            "reason": f"network weight {weight} chosen by validation micro-F1 (multi-label: no noise rule "
+                                      "yet, docs/accuracy.md)"}
         val_metrics, metrics, thresholds = val_and_test(y_val, val_probs, y_test, test_probs, names, rule)
         update_config(ckpt_dir, **thresholds_keys(thresholds, rule, dataset.label_sep))
         if ensemble is not None:
@@ -153,7 +175,8 @@ class MultiLabel:
             emit("ensemble", name="tfidf", weight=ensemble["weight"],
                  **{f"{who}{split}_{key}": pair[i][key] for who, pair in parts.items()
                     for i, split in enumerate(("val", "test")) for key in ("f1_micro", "f1_macro")})
-        extras: dict = {"task": TASK, "label_thresholds": dict(zip(names, thresholds)), "threshold_rule": rule}
+        extras: dict = {"task": TASK, "label_thresholds": dict(zip(names, thresholds)), "threshold_rule": rule,
+                        **({"blend": blend_record} if ensemble is not None else {})}
         if baseline is not None:
             extras["vs_baseline"] = {k: None if metrics[k] is None or baseline[k] is None  # undefined: no positive
                                      else round(metrics[k] - baseline[k], 6) for k in ("f1_micro", "f1_macro", "f1_samples")}
@@ -171,7 +194,7 @@ def _ovr_part(dataset, seed: int, fitted: tuple | None, rule: str):
     from clinitui.engine.tfidf.ovr import METHOD
 
     y_val, y_test = np.asarray(dataset.val.labels, dtype=int), np.asarray(dataset.test.labels, dtype=int)
-    tfidf, seconds = fitted or fit_on_dataset(dataset, seed=seed)
+    tfidf, seconds = fitted[:2] if fitted else fit_on_dataset(dataset, seed=seed)
     tfidf_val, tfidf_test = tfidf.predict_proba(dataset.val.texts), tfidf.predict_proba(dataset.test.texts)
     val_metrics, baseline, _ = val_and_test(y_val, tfidf_val, y_test, tfidf_test, dataset.label_names, rule)
     baseline.update(seconds=round(seconds, 2), method=METHOD, C=tfidf.c, val_f1_micro=tfidf.val_f1)

@@ -38,18 +38,19 @@ def finalize_group(group: Path, ckpt: Path, dataset, config, member_runs: list[P
     test, extras = finalize(group, ckpt, y_val=dataset.val.labels, val_probs=val_probs, y_test=dataset.test.labels,
                             test_probs=test_probs, label_names=dataset.label_names,
                             positive_index=dataset.positive_index, rule=t.threshold_rule, n_boot=t.bootstrap,
-                            baseline_probs=_baseline_probs(member_runs))
+                            **_baseline_of(member_runs))
     raw = read_config(ckpt)  # what finalize locked in
     probs, pred = postprocess_raw(np.asarray(val_probs), raw, dataset.positive_index)
     val = classification_metrics(dataset.val.labels, probs, dataset.label_names, dataset.positive_index, y_pred=pred)
     return test, val, extras
 
 
-def _baseline_probs(member_runs: list[Path]):
+def _baseline_of(member_runs: list[Path]) -> dict:
+    """The first member's baseline test probabilities and predictions (at the baseline's own operating point)."""
     if not member_runs:
-        return None
+        return {}
     try:
         record = json.loads((Path(member_runs[0]) / PREDICTIONS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    return record.get("baseline_test_probs")
+        return {}
+    return {"baseline_probs": record.get("baseline_test_probs"), "baseline_pred": record.get("baseline_test_pred")}

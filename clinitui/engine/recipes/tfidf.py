@@ -51,12 +51,12 @@ def _fit_and_finish(run: Run, prepared, wall_start: float) -> dict:
     """Fit on train (C chosen on val), save the checkpoint, finish on val and test, write metrics.json."""
     from clinitui.data.leakage import leakage_summary
     from clinitui.engine.checkpoint.folder import save_tfidf_checkpoint
-    from clinitui.engine.tfidf.load import fit_on_dataset
+    from clinitui.engine.tfidf.load import fit_for_run
 
     config, dataset, emit = prepared.config, prepared.dataset, run.events.emit
     finisher = finisher_for(dataset)
-    model, seconds = fit_on_dataset(dataset, seed=config.train.seed)
-    val_probs = model.predict_proba(dataset.val.texts)
+    # refitted on train + val once C is chosen; val_probs: the train-only fit's (engine/tfidf/load.py)
+    model, seconds, val_probs = fit_for_run(dataset, seed=config.train.seed, refit=config.train.tfidf_refit)
     val = finisher.val_metrics(dataset, val_probs, config.train.threshold_rule)
     emit("eval", split="val", epoch=1, step=1, C=model.c, **val)
     ckpt = save_tfidf_checkpoint(run.path / "checkpoint", model, model_cfg=config.model,
@@ -65,7 +65,7 @@ def _fit_and_finish(run: Run, prepared, wall_start: float) -> dict:
     emit("checkpoint", path=str(ckpt), epoch=1, metric="f1_macro", value=val["f1_macro"])
     run.stage = "evaluation"
     done = finisher.finish(run.path, ckpt, dataset, config, val_probs, model.predict_proba(dataset.test.texts),
-                           emit=emit, epoch=1, step=1, fitted=(model, seconds))
+                           emit=emit, epoch=1, step=1, fitted=(model, seconds, val_probs))
     payload = {
         "run_dir": str(run.path), "checkpoint": str(ckpt), "metrics": done.metrics, "val_metrics": val,
         "baseline": done.baseline, "best_epoch": 1, "epochs_run": 1, "steps": 1, "stopped_early": False,

@@ -7,7 +7,8 @@ macro-F1 (a multi-label run: by micro-F1, each candidate with its own per-label 
 alone), so on validation the blend is at least as good as the better of its parts by
 construction. Ties go to the weight closest to 0.5 — an even blend averages out the two parts'
 independent errors, which is what makes an ensemble generalise — and then to the larger network
-weight.
+weight. A single-label run then keeps that blend only when its gain over the better part alone is
+real on validation (:func:`keep_blend`); otherwise it ships that part (w = 1 or 0).
 
 The checkpoint keeps both: the network as usual, the TF-IDF model in ``checkpoint/tfidf/``
 (engine/tfidf/model.py, no pickle), and in config.json the key
@@ -115,37 +116,65 @@ def load_part(info) -> tuple[object, float] | None:
     return model, weight
 
 
-def ensemble_with_tfidf(ckpt_dir: Path, dataset, network_val: np.ndarray, network_test: np.ndarray, *,
-                        seed: int, emit: Callable[..., None]) -> dict:
-    """Fit the TF-IDF part, choose the weight on val, attach both to the checkpoint; metrics of all three."""
-    from clinitui.engine.tfidf.baseline import baseline_metrics
-    from clinitui.engine.evaluate.metrics import classification_metrics
-    from clinitui.engine.tfidf.load import fit_on_dataset
+def keep_blend(network_val: np.ndarray, tfidf_val: np.ndarray, val_labels, weight: float) -> tuple[float, dict]:
+    """(weight shipped, metrics.json ``blend``): the grid's best ``weight`` only when its gain over the better
+    part alone on validation is real (paired-bootstrap 95 % interval above zero, stats.real_gain), else that
+    part (w = 1 or 0).
 
-    model, seconds = fit_on_dataset(dataset, seed=seed)
-    tfidf_val = model.predict_proba(dataset.val.texts)
-    weight, _ = choose_weight(network_val, tfidf_val, dataset.val.labels)
+    The grid's maximum is chosen on the same notes it is scored on, so a gain of a note or two is what
+    chance gives; a blend that cannot show more ships the simpler predictor, and says so.
+    """
+    from clinitui.engine.evaluate.stats import paired_gain, real_gain
+
+    y = np.asarray(val_labels)
+    k = np.asarray(network_val).shape[1]
+    scores = {w: macro_f1(y, blend(network_val, tfidf_val, w)) for w in (1.0, 0.0)}
+    part = 1.0 if scores[1.0] > scores[0.0] else 0.0  # a tie goes to TF-IDF, the cheaper part
+    name = "the network" if part == 1.0 else "the TF-IDF model"
+    record = {"candidate_weight": weight, "part": name}
+    if weight in (0.0, 1.0):
+        return weight, {**record, "kept": False, "weight": weight, "val_gain": 0.0, "val_gain_se": 0.0,
+                        "val_gain_ci": [0.0, 0.0],
+                        "reason": f"blend not kept: validation put all the weight on "
+                                  f"{'the network' if weight == 1.0 else 'the TF-IDF model'}"}
+    gain, se = paired_gain(y, blend(network_val, tfidf_val, weight).argmax(1), blend(network_val, tfidf_val, part).argmax(1), k)
+    kept = real_gain(gain, se)
+    ci = [round(gain - 1.96 * se, 6), round(gain + 1.96 * se, 6)]
+    reason = (f"blend kept: {gain:+.3f} macro-F1 on validation over {name} alone [{ci[0]:+.3f}, {ci[1]:+.3f}]"
+              if kept else f"blend not kept: {gain:+.3f} on validation over {name} alone [{ci[0]:+.3f}, {ci[1]:+.3f}] "
+              f"is inside the noise; shipping {name} alone")
+    shipped = weight if kept else part
+    return shipped, {**record, "kept": kept, "weight": shipped, "val_gain": round(gain, 6), "val_gain_se": round(se, 6),
+                     "val_gain_ci": ci, "reason": reason}
+
+
+def ensemble_with_tfidf(ckpt_dir: Path, dataset, network_val: np.ndarray, network_test: np.ndarray, model,
+                        tfidf_val: np.ndarray, tfidf_test: np.ndarray, *, emit: Callable[..., None]) -> dict:
+    """Blend the fitted TF-IDF ``model`` (its val/test probabilities given): weight by the grid, kept only
+    when its gain is real (:func:`keep_blend`), attached to the checkpoint; metrics of the blend and the network."""
+    from clinitui.engine.evaluate.metrics import classification_metrics
+
+    best, _ = choose_weight(network_val, tfidf_val, dataset.val.labels)
+    weight, record = keep_blend(network_val, tfidf_val, dataset.val.labels, best)
     spec = attach(ckpt_dir, model, weight)
 
     def metrics(labels, probs):
         return classification_metrics(labels, probs, dataset.label_names, dataset.positive_index)
 
-    tfidf_test = model.predict_proba(dataset.test.texts)
     out = {
-        "weight": weight,
-        # probabilities for engine/evaluation.finalize (temperature, threshold, paired comparison); popped by the caller
+        "weight": weight, "blend": record,
+        # probabilities for engine/recipes/finish.finalize (temperature, threshold, paired comparison); popped by the caller
         "val_probs": blend(network_val, tfidf_val, weight),
         "test_probs": blend(network_test, tfidf_test, weight),
-        "tfidf_test_probs": tfidf_test,
         "val": metrics(dataset.val.labels, blend(network_val, tfidf_val, weight)),
         "network_val": metrics(dataset.val.labels, network_val),
         "tfidf_val": metrics(dataset.val.labels, tfidf_val),
         "test": metrics(dataset.test.labels, blend(network_test, tfidf_test, weight)),
         "network_test": metrics(dataset.test.labels, network_test),
-        "baseline": baseline_metrics(model, dataset, seconds),
     }
-    emit("ensemble", name=spec["name"], weight=weight, val_f1_macro=out["val"]["f1_macro"],
-         network_val_f1_macro=out["network_val"]["f1_macro"], tfidf_val_f1_macro=out["tfidf_val"]["f1_macro"],
-         test_f1_macro=out["test"]["f1_macro"], network_test_f1_macro=out["network_test"]["f1_macro"],
-         tfidf_test_f1_macro=out["baseline"]["f1_macro"])
+    emit("ensemble", name=spec["name"], weight=weight, kept=record["kept"], reason=record["reason"],
+         val_f1_macro=out["val"]["f1_macro"], network_val_f1_macro=out["network_val"]["f1_macro"],
+         tfidf_val_f1_macro=out["tfidf_val"]["f1_macro"], test_f1_macro=out["test"]["f1_macro"],
+         network_test_f1_macro=out["network_test"]["f1_macro"],
+         tfidf_test_f1_macro=metrics(dataset.test.labels, tfidf_test)["f1_macro"])
     return out

@@ -28,3 +28,24 @@ def fit_on_dataset(dataset, seed: int = 0) -> tuple[TfidfModel, float]:
     model = CLASSES[dataset.task].fit(dataset.train.texts, dataset.train.labels, dataset.val.texts,
                                       dataset.val.labels, dataset.label_names, seed=seed)
     return model, time.perf_counter() - start
+
+
+def fit_for_run(dataset, seed: int = 0, refit: bool = True):
+    """(model to ship, seconds, validation probabilities it did not train on) for a run's TF-IDF member.
+
+    C is chosen on validation with the model fitted on train; with ``refit`` (single-label only) the
+    model shipped is then refitted on train + validation at that C, as scikit-learn's ``refit=True``
+    does -- more notes for the same recipe (docs/accuracy.md, "Refit on train + validation"). Its
+    validation predictions would be in-sample, so the train-only fit's are returned for every choice
+    made on validation (blend weight, temperature, threshold).
+    """
+    model, seconds = fit_on_dataset(dataset, seed=seed)
+    val_probs = model.predict_proba(dataset.val.texts)
+    if not refit or dataset.task is not Task.MULTICLASS or not len(dataset.val.texts):
+        return model, seconds, val_probs
+    start = time.perf_counter()
+    final = TfidfModel.fit(list(dataset.train.texts) + list(dataset.val.texts),
+                           list(dataset.train.labels) + list(dataset.val.labels), [], [], dataset.label_names,
+                           seed=seed, c_grid=(model.c,))
+    final.val_f1 = model.val_f1  # the validation score that chose C
+    return final, seconds + time.perf_counter() - start, val_probs

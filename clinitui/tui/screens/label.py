@@ -25,9 +25,9 @@ from clinitui.errors import ClinituiError
 CSS = """
 #label-top { height: 1; background: $boost; padding: 0 1; }
 #label-body { height: 1fr; }
-#label-note { width: 2fr; border: round $primary; padding: 0 1; }
-#label-side { width: 1fr; min-width: 28; border: round $secondary; padding: 0 1; }
-#label-guide { display: none; width: 1fr; border: round $accent; }
+#label-note { width: 1fr; border: round $primary; padding: 0 1; }
+#label-side { width: 34; border: round $secondary; padding: 0 1; }
+#label-guide { display: none; width: 30; border: round $accent; }
 #label-guide.shown { display: block; }
 """
 
@@ -93,8 +93,8 @@ class LabelScreen(Screen):
             mark = "[x] " if name in self.pending else ("[ ] " if s.journal.multilabel else "")
             key = str(k + 1) if k < 9 else " "
             p = probs.get(name)
-            out.append(f"{key} {mark}{name[:14]:<14}")
-            out.append(f" {bar(p)} {p:4.0%}\n" if p is not None else "\n")
+            out.append(f"{key} {mark}{name[:10]:<10}")
+            out.append(f" {bar(p, 10)} {p:4.0%}\n" if p is not None else "\n")
         if item is not None:
             out.append(f"\nnote {item['id']} (row {item['row']})\n", style="dim")
         curve = s.journal.curve()

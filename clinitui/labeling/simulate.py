@@ -115,6 +115,33 @@ def target(result: dict) -> dict[str, int | None]:
     return out
 
 
+def load_result(path: Path) -> dict:
+    """A saved result with its label counts as ints again (JSON keeps object keys as strings)."""
+    res = json.loads(path.read_text())
+    res["curves"] = {s: {int(b): v for b, v in c.items()} for s, c in res["curves"].items()}
+    return res
+
+
+def render(results: list[dict], figure: Path) -> str:
+    """The markdown table of ``results`` (mean ± range over seeds, and where the target is met), and the
+    figure (report/plots.py ``learning_curves``) written to ``figure``."""
+    import base64
+
+    from clinitui.report.plots import learning_curves
+
+    figure.write_bytes(base64.b64decode(learning_curves(results)))
+    head = "| set | strategy | " + " | ".join(str(b) for b in BUDGETS) + " | reaches random@800 at |"
+    lines = [head, "|" + "---|" * (len(BUDGETS) + 3)]
+    for res in results:
+        met = res.get("target") or target(res)
+        for strategy, c in res["curves"].items():
+            cells = [f"{np.mean(c[b]):.3f}" for b in BUDGETS]
+            at = met[strategy]
+            lines.append(f"| {res['set']} | {strategy} | " + " | ".join(cells) + " | "
+                         + (f"{at}" + (" ✓" if at <= 480 else "") if at else "not within 800") + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True)
@@ -122,8 +149,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--pool-max", type=int, default=2500)
     ap.add_argument("--shared", type=Path, default=SHARED)
+    ap.add_argument("--render", type=Path, default=None, help="Only draw: the table on stdout, the figure here.")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.render is not None:
+        results = [load_result(args.out / f"{n}.json") for n in args.sets.split(",") if (args.out / f"{n}.json").exists()]
+        print(render(results, args.render))
+        return
     for name in args.sets.split(","):
         result = simulate(name, args.shared, args.seeds, args.pool_max)
         result["target"] = target(result)

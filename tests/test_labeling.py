@@ -22,7 +22,7 @@ from clinitui.cli.app import app
 from clinitui.labeling import strategies
 from clinitui.labeling.journal import Journal, read_journal
 from clinitui.labeling.pool import read_pool
-from conftest import make_rows, write_csv
+from tests.conftest import make_rows, write_csv
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pre_reshape"
 runner = CliRunner()
@@ -240,3 +240,40 @@ def test_bad_input_is_one_line_exit_2_and_nothing_lost(tmp_path):
         r = cli(args)
         assert r.exit_code == 2 and r.output.count("\n") == 1 and "Traceback" not in r.output, r.output
     assert journal.read_bytes() == before
+
+
+def test_the_loop_refits_the_tfidf_model_and_records_its_curve(tmp_path):
+    from clinitui.labeling.session import Session
+
+    pool_path = pool_csv(tmp_path / "pool.csv", n=80)
+    gold = {r["text"]: r["label"] for r in make_rows(80, 0)}
+    s = Session(read_pool(pool_path), tmp_path / "l.jsonl", "ana", classes=["0", "1"], retrain_every=30)
+    try:
+        assert s.strategy == "kmeans" and s.scores is None  # cold start
+        due = [s.label(gold[s.text(s.current())]) for _ in range(30)]
+        assert due == [False] * 29 + [True]
+        fitted = s.fit()
+        assert fitted is not None and fitted[0].shape == (80, 2) and fitted[2] == 30
+        s.apply(fitted)
+        assert s.strategy == "breaking-ties" and s.journal.curve() == [(30, round(fitted[1], 4))]
+        nxt = s.current()
+        margin = abs(fitted[0][nxt["row"], 1] - fitted[0][nxt["row"], 0])
+        unlabelled = [r for r, i in enumerate(s.pool.ids) if i not in s.journal.state.handled("ana")]
+        assert margin == pytest.approx(min(abs(fitted[0][r, 1] - fitted[0][r, 0]) for r in unlabelled))
+    finally:
+        s.close()
+    _, records = read_journal(tmp_path / "l.jsonl")
+    assert records[-1]["kind"] == "model" and records[-1]["labels"] == 30
+
+
+def test_target_and_figure_of_a_simulation_result(tmp_path):
+    from clinitui.labeling.simulate import BUDGETS, render, target
+
+    flat = {b: [0.5, 0.5, 0.5] for b in BUDGETS}
+    res = {"set": "toy", "curves": {"random": {b: [b / 1000] * 3 for b in BUDGETS},
+                                    "breaking-ties": {b: [min(0.8, 2 * b / 1000)] * 3 for b in BUDGETS},
+                                    "entropy": flat}}
+    assert target(res) == {"random": 800, "breaking-ties": 400, "entropy": None}
+    table = render([res], tmp_path / "c.png")
+    assert "| toy | breaking-ties |" in table and "400 ✓" in table and "not within 800" in table
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"

@@ -9,10 +9,11 @@ written once. Multi-label sets are joined with the data section's ``label_sep`` 
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 from clinitui.config.schema import DataConfig
-from clinitui.errors import DataError
+from clinitui.errors import DataError, RunDirectoryError
 from clinitui.labeling.journal import check_pool, read_journal, replay
 
 LABEL_SEP = DataConfig.model_fields["label_sep"].default
@@ -53,10 +54,13 @@ def export(journals: list[Path], pool, to: Path) -> dict:
         else:
             rows.append((rid, text, next(iter(given.values()))))
     to = Path(to)
-    to.parent.mkdir(parents=True, exist_ok=True)
-    with open(to, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["id", "text", "label"])
-        w.writerows(rows)
+    try:
+        fd = os.open(to, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # note text: private like a run's files
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["id", "text", "label"])
+            w.writerows(rows)
+    except OSError as exc:
+        raise RunDirectoryError(f"{to}: cannot write the training file ({exc.strerror}); choose another --to") from None
     return {"to": str(to), "written": len(rows), "conflicts": conflicts, "labels": header["labels"],
             "multilabel": bool(header.get("multilabel"))}

@@ -239,6 +239,9 @@ def test_bad_input_is_one_line_exit_2_and_nothing_lost(tmp_path):
                  ["label", "--pool", pool_path, "--labels", journal, "--classes", "a,b"]):
         r = cli(args)
         assert r.exit_code == 2 and r.output.count("\n") == 1 and "Traceback" not in r.output, r.output
+    with Journal(journal, read_pool(pool_path), "ana"):  # a session holds it: a second one is refused
+        r = cli(["label", "--pool", pool_path, "--labels", journal, "--annotator", "bob"])
+    assert r.exit_code == 6 and "another labelling session" in r.output and r.output.count("\n") == 1
     assert journal.read_bytes() == before
 
 
@@ -277,3 +280,22 @@ def test_target_and_figure_of_a_simulation_result(tmp_path):
     table = render([res], tmp_path / "c.png")
     assert "| toy | breaking-ties |" in table and "400 ✓" in table and "not within 800" in table
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_suggest_with_a_finished_blend_run_by_name(tmp_path):
+    """The real command line on a real finished binary run (network + TF-IDF blend), named as a run."""
+    root = tmp_path / "runs"
+    shutil.copytree(FIXTURE / "runs" / "blend", root / "blend")
+    rows = [{"id": f"p{i}", "text": line.rsplit(",", 1)[0]}
+            for i, line in enumerate((FIXTURE / "notes.csv").read_text().splitlines()[1:])]
+    pool = write_csv(tmp_path / "pool.csv", rows)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    r = subprocess.run([sys.executable, "-m", "clinitui", "suggest", "blend", "--runs-root", str(root), "--pool",
+                        str(pool), "--n", "10"], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.startswith("using run blend (finished)")
+    lines = r.stdout.splitlines()
+    assert lines[0] == "rank,id,row,score" and len(lines) == 11
+    scores = [float(l.rsplit(",", 1)[1]) for l in lines[1:]]
+    assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)

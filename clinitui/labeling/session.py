@@ -38,6 +38,10 @@ class Session:
             raise ConfigError(f"{guide}: no such label guide; give --guide a markdown file the site wrote")
         self.journal = Journal(journal, pool, annotator, names, multilabel)
         self.strategy = strategy or (strategies.DEFAULT if self.scores else strategies.COLD_START)
+        if self.strategy in strategies.UNCERTAINTY and self.scores is None:
+            self.strategy = strategies.COLD_START  # no model yet: the first refit switches to the one asked for
+        self._asked = strategy or strategies.DEFAULT
+        self._vectors = None
         self.queue: list[dict] = []
         self._since_fit = 0
         self.refill()
@@ -45,8 +49,10 @@ class Session:
     # -- the queue ----------------------------------------------------------------------------
     def refill(self) -> None:
         """Rank the next batch among the notes this annotator has not labelled or skipped."""
-        strategy = self.strategy if (self.scores or self.strategy not in strategies.UNCERTAINTY) else strategies.COLD_START
-        self.queue = rank(self.pool, BATCH, strategy, self.scores, self.journal.state.handled(self.journal.annotator))
+        if self.strategy in strategies.DIVERSITY and self._vectors is None:
+            self._vectors = strategies.tfidf_vectors(self.pool.texts)  # once a session: the pool does not change
+        self.queue = rank(self.pool, BATCH, self.strategy, self.scores,
+                          self.journal.state.handled(self.journal.annotator), vectors=self._vectors)
 
     def current(self) -> dict | None:
         """The note to label now: ``{"id", "row", "score"}``, or None when the pool is done."""
@@ -131,7 +137,7 @@ class Session:
         probs, val_f1, n = fitted
         self.scores = Scores(np.asarray(probs), self.journal.label_names, self.journal.multilabel)
         if self.strategy == strategies.COLD_START:
-            self.strategy = strategies.DEFAULT
+            self.strategy = self._asked
         self.journal.model_point(n, val_f1)
         self._since_fit = 0
         self.refill()

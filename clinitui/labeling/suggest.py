@@ -47,8 +47,10 @@ def handled_ids(journal: Path | None, pool) -> set[str]:
 
 
 def rank(pool, n: int, strategy: str | None, scores: Scores | None, done: set[str] = frozenset(),
-         seed: int = 0) -> list[dict]:
-    """The next ``n`` notes: ``{"rank", "id", "row", "score"}`` in the order to label them."""
+         seed: int = 0, vectors: np.ndarray | None = None) -> list[dict]:
+    """The next ``n`` notes: ``{"rank", "id", "row", "score"}`` in the order to label them.
+
+    ``vectors``: the pool's TF-IDF vectors when the caller keeps them (the screen's session)."""
     if n < 1:
         raise ConfigError(f"--n must be at least 1, got {n}")
     strategy = strategy or (strategies.DEFAULT if scores is not None else strategies.COLD_START)
@@ -62,7 +64,8 @@ def rank(pool, n: int, strategy: str | None, scores: Scores | None, done: set[st
     candidates = np.asarray([r for r, i in enumerate(pool.ids) if i not in done], dtype=int)
     if not len(candidates):
         return []
-    vectors = strategies.tfidf_vectors(pool.texts, seed=seed) if strategy in strategies.DIVERSITY else None
+    if vectors is None and strategy in strategies.DIVERSITY:
+        vectors = strategies.tfidf_vectors(pool.texts, seed=seed)
     rows, picked = strategies.choose(strategy, n, candidates, probs=None if scores is None else scores.probs,
                                      vectors=vectors, labelled=labelled,
                                      multilabel=bool(scores and scores.multilabel), seed=seed)

@@ -13,6 +13,7 @@ from clinitui.cli import (bench, evaluate, export, label, misc, pretrain, promot
                           tracking_cmd, train)
 from clinitui.cli.common import FullHelpGroup
 from clinitui.cli.presets import presets_app
+from clinitui.labeling import ID_COL, RETRAIN_EVERY
 
 app = typer.Typer(
     name="clinitui",
@@ -86,9 +87,9 @@ def label_screen(
     classes: Optional[str] = typer.Option(None, "--classes", help="The label set of a new journal without --run, comma-separated."),
     multilabel: bool = typer.Option(False, "--multilabel", help="A new journal without --run: several labels per note."),
     guide: Optional[Path] = typer.Option(None, "--guide", help="The site's label guide (markdown), shown with `?`."),
-    retrain_every: int = typer.Option(50, "--retrain-every", min=0, help="Refit the TF-IDF model after this many labels (0: only on `r`)."),
+    retrain_every: int = typer.Option(RETRAIN_EVERY, "--retrain-every", min=0, help="Refit the TF-IDF model after this many labels (0: only on `r`)."),
     strategy: Optional[str] = typer.Option(None, "--strategy", help="Queue order: breaking-ties, entropy, least-confidence, coreset, random."),
-    id_col: str = typer.Option("id", "--id-col", help="Column with each note's unique id."),
+    id_col: str = typer.Option(ID_COL, "--id-col", help="Column with each note's unique id."),
     text_col: str = typer.Option("text", "--text-col", help="Column with the note text."),
     runs_root: Optional[Path] = typer.Option(None, "--runs-root", help="Where run names are looked up and full runs go."),
 ) -> None:

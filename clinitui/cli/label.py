@@ -16,6 +16,7 @@ import typer
 from typing_extensions import Annotated
 
 from clinitui.cli.common import FullHelpGroup, announce, boundary, print_json
+from clinitui.labeling import ID_COL
 
 Opt = typer.Option
 Arg = typer.Argument
@@ -47,7 +48,7 @@ def suggest_command(
     out: Annotated[Optional[Path], Opt("--out", "-o", help="Write the CSV here; default: stdout.")] = None,
     json_out: Annotated[bool, Opt("--json", help="JSON on stdout instead of CSV.")] = False,
     seed: Annotated[int, Opt("--seed", help="Seed of random, coreset and kmeans.")] = 0,
-    id_col: IdOpt = "id",
+    id_col: IdOpt = ID_COL,
     text_col: TextOpt = "text",
     runs_root: RootOpt = None,
 ) -> None:
@@ -93,7 +94,7 @@ def export_command(
     pool: PoolOpt,
     labels: JournalsOpt,
     to: Annotated[Path, Opt("--to", help="The training file to write (CSV: id, text, label).")],
-    id_col: IdOpt = "id",
+    id_col: IdOpt = ID_COL,
     text_col: TextOpt = "text",
 ) -> None:
     """Merge the journal(s) with the pool into a training file; notes annotators disagree on are listed, left out."""
@@ -115,7 +116,7 @@ def status_command(
     pool: PoolOpt,
     labels: JournalsOpt,
     json_out: Annotated[bool, Opt("--json", help="Print as JSON.")] = False,
-    id_col: IdOpt = "id",
+    id_col: IdOpt = ID_COL,
     text_col: TextOpt = "text",
 ) -> None:
     """Counts per class and annotator; Cohen's kappa with a 95% bootstrap interval where annotators overlap."""

@@ -10,3 +10,6 @@ A services-layer package (torch-free except where a checkpoint scores the pool, 
 * export.py, status.py — the journal merged into a training file; counts and Cohen's kappa;
 * simulate.py — learning curves with the gold labels standing in for the clinician (docs/labeling.md).
 """
+
+ID_COL = "id"  # the pool's id column unless --id-col says otherwise
+RETRAIN_EVERY = 50  # labels between two refits of the fast model in the labelling screen

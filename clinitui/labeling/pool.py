@@ -14,7 +14,7 @@ from pathlib import Path
 
 from clinitui.errors import DataError
 
-DEFAULT_ID_COL = "id"
+from clinitui.labeling import ID_COL
 
 
 @dataclass
@@ -42,7 +42,7 @@ def ids_digest(ids: list[str]) -> str:
     return h.hexdigest()
 
 
-def read_pool(path: str | Path, id_col: str = DEFAULT_ID_COL, text_col: str = "text",
+def read_pool(path: str | Path, id_col: str = ID_COL, text_col: str = "text",
               label_col: str | None = None, delimiter: str | None = None, encoding: str | None = None) -> Pool:
     """Read ``path`` (CSV, TSV, JSONL, Parquet: data/readers.py) with its id column; ids must be unique.
 

@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from clinitui.errors import ConfigError
-from clinitui.labeling import strategies
+from clinitui.labeling import RETRAIN_EVERY, strategies
 from clinitui.labeling.journal import Journal
 from clinitui.labeling.suggest import Scores, rank, score_pool
 
-RETRAIN_EVERY = 50
 BATCH = 50  # notes ranked at a time; the queue is ranked again when they are done or a model is fitted
 
 

@@ -74,3 +74,42 @@ def test_keys_write_the_journal_and_reopening_continues(tmp_path):
         assert after_undo not in standing
     finally:
         again.close()
+
+
+def test_from_the_runs_screen_l_opens_the_labelling_screen_and_q_goes_back(tmp_path):
+    from textual.widgets import Input
+
+    from clinitui.labeling.journal import JournalLock
+    from clinitui.tui.app import ClinituiApp
+    from clinitui.tui.screens.label import LabelScreen
+    from clinitui.tui.screens.runs import RunsScreen
+
+    root = tmp_path / "runs"
+    shutil.copytree(FIXTURE / "runs" / "tfidf", root / "tfidf")
+    pool, journal = make_pool(tmp_path), tmp_path / "j.jsonl"
+
+    async def go() -> None:
+        app = ClinituiApp(root, planner=False, mode="runs")
+        async with app.run_test(size=(100, 30)) as pilot:
+            for _ in range(200):
+                if getattr(app.screen, "listed", 0):
+                    break
+                await asyncio.sleep(0.05)
+            await pilot.press("l")
+            await pilot.pause()
+            app.screen.query_one("#lab-pool", Input).value = str(pool)
+            app.screen.query_one("#lab-journal", Input).value = str(journal)
+            await pilot.click("#lab-go")
+            for _ in range(300):
+                if isinstance(app.screen, LabelScreen):
+                    break
+                await asyncio.sleep(0.05)
+            assert isinstance(app.screen, LabelScreen)
+            await pilot.press("2", "q")
+            await pilot.pause()
+            assert isinstance(app.screen, RunsScreen)
+
+    asyncio.run(go())
+    _, records = read_journal(journal)
+    assert [(r["kind"], r["label"]) for r in records] == [("label", "1")]
+    JournalLock(journal).release()  # q released the journal: a new session may open it

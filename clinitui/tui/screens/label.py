@@ -6,6 +6,7 @@ site's label guide, ``q`` quit. Each label is appended to the journal (fsynced) 
 shows, so quitting, a killed terminal or a dropped SSH connection loses at most the note on screen;
 reopening continues where it stopped. The fast retrain runs in a worker thread: the screen stays
 live and the queue re-ranks when it ends. The note text is shown, never logged or written.
+Opened from the runs screen (``l``, screens/label_start.py), ``q`` goes back to it.
 """
 
 from __future__ import annotations
@@ -38,15 +39,16 @@ def bar(p: float, width: int = 12) -> str:
 
 
 class LabelScreen(Screen):
+    DEFAULT_CSS = CSS
     BINDINGS = [Binding(str(k), f"key_class({k - 1})", show=False) for k in range(1, 10)] + [
         Binding("enter", "save_set", "Save set", show=False),
         Binding("s", "skip", "Skip"), Binding("u", "undo", "Undo"), Binding("r", "retrain", "Retrain"),
         Binding("f", "full_run", "Full run"), Binding("question_mark", "guide", "Guide"), Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, session, runs_root: Path | None = None) -> None:
+    def __init__(self, session, runs_root: Path | None = None, standalone: bool = True) -> None:
         super().__init__()
-        self.session, self.runs_root = session, runs_root
+        self.session, self.runs_root, self.standalone = session, runs_root, standalone
         self.pending: set[str] = set()
         self.training = False
 
@@ -178,13 +180,16 @@ class LabelScreen(Screen):
         self.query_one("#label-guide").toggle_class("shown")
 
     def action_quit(self) -> None:
-        self.app.exit()
+        if self.standalone:  # `clinitui label`: the command closes the session when the app ends
+            self.app.exit()
+            return
+        self.session.close()  # opened from the runs screen: back to it, the journal unlocked
+        self.app.pop_screen()
 
 
 class LabelApp(App):
     """The labelling screen on its own (``clinitui label``)."""
 
-    CSS = CSS
     TITLE = "clinitui label"
 
     def __init__(self, session, runs_root: Path | None = None) -> None:

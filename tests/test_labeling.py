@@ -121,6 +121,20 @@ def test_journal_refuses_another_pool_a_foreign_label_and_a_second_session(tmp_p
     assert len(read_journal(path)[1]) == 1
 
 
+def test_a_torn_last_line_is_skipped_and_closed_before_the_next_append(tmp_path):
+    pool = read_pool(pool_csv(tmp_path / "pool.csv"))
+    path = tmp_path / "labels.jsonl"
+    with Journal(path, pool, "ana", ["0", "1"]) as j:
+        j.label("n000", "1")
+    with open(path, "ab") as fh:
+        fh.write(b'{"kind": "label", "id": "n00')  # what a kill in the middle of a write leaves
+    with Journal(path, pool, "ana") as j:
+        assert j.state.labels["ana"] == {"n000": "1"}
+        j.label("n001", "0")
+    _, records = read_journal(path)
+    assert [r["id"] for r in records] == ["n000", "n001"]
+
+
 WRITER = """
 import sys, time
 from clinitui.labeling.pool import read_pool

@@ -313,3 +313,21 @@ def test_suggest_with_a_finished_blend_run_by_name(tmp_path):
     assert lines[0] == "rank,id,row,score" and len(lines) == 11
     scores = [float(l.rsplit(",", 1)[1]) for l in lines[1:]]
     assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_multilabel_journal_keeps_sets_and_export_joins_them(tmp_path):
+    from clinitui.errors import DataError
+    from clinitui.labeling.export import export
+
+    pool_path = pool_csv(tmp_path / "pool.csv", n=10)
+    pool = read_pool(pool_path)
+    with Journal(tmp_path / "m.jsonl", pool, "ana", ["cardio", "resp", "neuro"], multilabel=True) as j:
+        j.label("n000", ["neuro", "cardio", "cardio"])
+        j.label("n001", [])  # no label applies
+        with pytest.raises(DataError, match="not in the label set"):
+            j.label("n002", ["renal"])
+    result = export([tmp_path / "m.jsonl"], pool, tmp_path / "t.csv")
+    assert result["written"] == 2 and result["multilabel"]
+    rows = (tmp_path / "t.csv").read_text().splitlines()
+    assert rows[1].startswith("n000,") and rows[1].endswith(",cardio|neuro") and rows[2].endswith(",")
+    assert oct((tmp_path / "t.csv").stat().st_mode & 0o777) == "0o600"

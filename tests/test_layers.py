@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("models", ("clinitui.models",)),
     ("engine", ("clinitui.engine",)),
     ("services", ("clinitui.describe", "clinitui.runs", "clinitui.names", "clinitui.launcher", "clinitui.worker", "clinitui.sweep", "clinitui.timebudget", "clinitui.bench",
-                  "clinitui.export", "clinitui.report", "clinitui.tracking", "clinitui.promote")),
+                  "clinitui.export", "clinitui.report", "clinitui.tracking", "clinitui.promote", "clinitui.labeling")),
     ("front ends", ("clinitui.cli", "clinitui.tui", "clinitui.__main__")),
 ]
 

@@ -9,10 +9,11 @@ from typing import Optional
 import typer
 
 from clinitui import __version__
-from clinitui.cli import (bench, evaluate, export, misc, pretrain, promote, report_cmd, runs_cmd, serve, sweep,
+from clinitui.cli import (bench, evaluate, export, label, misc, pretrain, promote, report_cmd, runs_cmd, serve, sweep,
                           tracking_cmd, train)
 from clinitui.cli.common import FullHelpGroup
 from clinitui.cli.presets import presets_app
+from clinitui.labeling import ID_COL, RETRAIN_EVERY
 
 app = typer.Typer(
     name="clinitui",
@@ -73,6 +74,49 @@ runs_cmd.runs_app.command("export")(tracking_cmd.runs_export)
 app.add_typer(runs_cmd.runs_app, name="runs")
 app.add_typer(presets_app, name="presets")
 app.add_typer(sweep.sweep_app, name="sweep")
+app.command("suggest")(label.suggest_command)
+
+
+@label.label_app.callback()
+def label_screen(
+    ctx: typer.Context,
+    pool: Optional[Path] = typer.Option(None, "--pool", help="The notes to label (CSV, TSV, JSONL, Parquet) with an id column."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="The journal to append to (created if new), e.g. labels.jsonl."),
+    annotator: str = typer.Option("", "--annotator", help="Your name in the journal [default: $USER]."),
+    run: Optional[str] = typer.Option(None, "--run", help="A finished run: its probabilities beside each note, its labels."),
+    classes: Optional[str] = typer.Option(None, "--classes", help="The label set of a new journal without --run, comma-separated."),
+    multilabel: bool = typer.Option(False, "--multilabel", help="A new journal without --run: several labels per note."),
+    guide: Optional[Path] = typer.Option(None, "--guide", help="The site's label guide (markdown), shown with `?`."),
+    retrain_every: int = typer.Option(RETRAIN_EVERY, "--retrain-every", min=0, help="Refit the TF-IDF model after this many labels (0: only on `r`)."),
+    strategy: Optional[str] = typer.Option(None, "--strategy", help="Queue order: breaking-ties, entropy, least-confidence, coreset, random."),
+    id_col: str = typer.Option(ID_COL, "--id-col", help="Column with each note's unique id."),
+    text_col: str = typer.Option("text", "--text-col", help="Column with the note text."),
+    runs_root: Optional[Path] = typer.Option(None, "--runs-root", help="Where run names are looked up and full runs go."),
+) -> None:
+    """Label notes one at a time in the console; each label is on disk at once (docs/labeling.md)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import os
+
+    from clinitui.cli.common import boundary
+
+    with boundary():
+        from clinitui.errors import ConfigError
+
+        if pool is None or labels is None:
+            raise ConfigError("`clinitui label` needs --pool notes.csv and --labels labels.jsonl (or a subcommand: "
+                              "status, export)")
+        session = label.open_session(pool, labels, annotator or os.environ.get("USER", "anonymous"), run, classes,
+                                     multilabel, guide, retrain_every, strategy, id_col, text_col, runs_root)
+    from clinitui.tui import run_label
+
+    try:
+        run_label(session, runs_root)
+    finally:
+        session.close()
+
+
+app.add_typer(label.label_app, name="label")
 
 
 def main() -> None:

@@ -136,3 +136,30 @@ def all_figures(report: dict) -> dict[str, str]:
         figs["threshold"] = threshold(c["threshold"], op.get("threshold"))
         figs["decision"] = decision(c["decision"])
     return {k: v for k, v in figs.items() if v}
+
+
+def learning_curves(results: list[dict]) -> str:
+    """Test macro-F1 against the number of labels, one panel per set, one line per strategy (mean of the
+    seeds, the band their range): the simulation of clinitui/labeling/simulate.py (docs/labeling.md).
+    ``results``: {"set", "curves": {strategy: {labels (int): [F1 per seed]}}} per set."""
+    import numpy as np
+
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.4), squeeze=False)
+    for ax, res in zip(axes[0], results):
+        for strategy, curve in res["curves"].items():
+            xs = sorted(curve)
+            runs = np.asarray([curve[b] for b in xs])
+            line, = ax.plot(xs, runs.mean(1), marker="o", ms=3, label=strategy, lw=2 if strategy == "random" else 1.2)
+            ax.fill_between(xs, runs.min(1), runs.max(1), color=line.get_color(), alpha=0.15)
+        goal = float(np.mean(res["curves"]["random"][max(xs)]))
+        ax.axhline(goal, ls="--", color="grey", lw=0.8)
+        ax.axvline(0.6 * max(xs), ls=":", color="grey", lw=0.8)
+        ticks = [x for x in xs if x != round(0.6 * max(xs))]  # the dotted line marks 60 %
+        ax.set_xticks(ticks, [str(x) for x in ticks], fontsize=7)
+        ax.set_title(res["set"], fontsize=10)
+        ax.set_xlabel("labels")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test macro-F1")
+    axes[0][0].legend(fontsize=7)
+    return _png(fig)

@@ -13,3 +13,10 @@ def run_tui(runs_root: Path | None = None, open_run: Path | None = None) -> None
     from clinitui.tui.app import ClinituiApp
 
     ClinituiApp(runs_root, open_run).run()
+
+
+def run_label(session, runs_root: Path | None = None) -> None:
+    """Open the labelling screen on a prepared session (clinitui/labeling/session.py)."""
+    from clinitui.tui.screens.label import LabelApp
+
+    LabelApp(session, runs_root).run()

@@ -34,7 +34,8 @@ class RunsScreen(PollsWhileShown, Screen):
         Binding("e", "evaluate", "Evaluate"),
         Binding("s", "stop", "Stop run"),
         Binding("u", "resume", "Resume"),
-        Binding("p", "promote", "Promote", show=False),  # docs/tui.md; the footer keeps its room
+        Binding("p", "promote", "Promote", show=False),
+        Binding("l", "label", "Label", show=False),  # label a pool with this run beside the notes (docs/labeling.md)  # docs/tui.md; the footer keeps its room
         Binding("r", "refresh", "Refresh"),
         Binding("n", "app.switch_mode('launch')", "New run"),
     ]
@@ -144,6 +145,15 @@ class RunsScreen(PollsWhileShown, Screen):
         from clinitui.tui.screens.evaluate import EvaluateScreen
 
         self.app.push_screen(EvaluateScreen(run.path))
+
+    def action_label(self) -> None:
+        run = self.query_one(RunsTable).current
+        if run is None or not run.kind.classifier or not (run.path / "checkpoint").is_dir():
+            self.notify("pick a finished classifier run (with a checkpoint) to label with", severity="warning")
+            return
+        from clinitui.tui.screens.label_start import LabelStartScreen
+
+        self.app.push_screen(LabelStartScreen(run.path, getattr(self.app, "runs_root", None)))
 
     def action_stop(self) -> None:
         run = self.query_one(RunsTable).current

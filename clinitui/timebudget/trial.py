@@ -28,7 +28,7 @@ def run_config(path: Path):
 
 
 def metrics(path: Path) -> dict | None:
-    from clinitui.runs import read_metrics
+    from clinitui.describe import read_metrics
 
     return read_metrics(path)
 

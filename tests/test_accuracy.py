@@ -199,3 +199,13 @@ def test_choose_weight_is_never_worse_than_either_part_on_val():
     assert f1 >= best_part and 0.0 < w < 1.0  # here the blend beats both
     w_tie, _ = choose_weight(a, a, y)  # identical parts: every weight ties -> the even blend
     assert w_tie == 0.5
+
+
+def test_report_on_a_seed_group_reads_the_group_and_its_averaged_checkpoint(seed_group, data, tmp_path):
+    group = Path(seed_group["run_dir"])
+    result = runner.invoke(app, ["report", str(group), "--out", str(tmp_path / "r.html"), "--data", str(data),
+                                 "--bootstrap", "50"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads((tmp_path / "r.json").read_text())
+    assert payload["scored"]["n"] == 240 and payload["description"]["predicts"] == "seed-average"
+    assert len(payload["model"]["weights_sha256"]) == 64

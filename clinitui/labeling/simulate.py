@@ -93,13 +93,15 @@ class RecipeModel:
         return model.predict_proba(self.pool), model.predict_proba(self.test).argmax(1)
 
 
-MODELS = {"fast": (FastModel, STEP), "recipe": (RecipeModel, None)}  # recipe: refit only at BUDGETS (slow)
+# fast: the stand-in, refit every STEP; recipe: the recipe refit only at BUDGETS; screen: the recipe refit every
+# STEP labels, as the labelling screen's loop does (the labels it picks feed tests/benchmarks/labeling_default_recipe.py)
+MODELS = {"fast": (FastModel, STEP), "recipe": (RecipeModel, None), "screen": (RecipeModel, STEP)}
 
 
 def curve(model, y_pool, y_test, vectors, strategy: str, seed: int, n_classes: int,
-          step: int | None = STEP) -> dict[int, float]:
-    """Test macro-F1 at each of :data:`BUDGETS` for one strategy and seed; a refit every ``step`` labels
-    (None: only at the budgets)."""
+          step: int | None = STEP) -> tuple[dict[int, float], list[int]]:
+    """Test macro-F1 at each of :data:`BUDGETS` for one strategy and seed, and the pool rows in the order they
+    were labelled; a refit every ``step`` labels (None: only at the budgets)."""
     from sklearn.metrics import f1_score
 
     rng = np.random.default_rng(seed)
@@ -117,7 +119,7 @@ def curve(model, y_pool, y_test, vectors, strategy: str, seed: int, n_classes: i
         rows, _ = choose(strategy, marks[k + 1] - size, rest, probs=probs, vectors=vectors, labelled=labelled,
                          seed=seed * 1000 + k)
         labelled = np.r_[labelled, rows]
-    return out
+    return out, [int(r) for r in labelled]
 
 
 def simulate(name: str, shared: Path, seeds: int = 3, pool_max: int = 2500, model: str = "fast",
@@ -134,12 +136,15 @@ def simulate(name: str, shared: Path, seeds: int = 3, pool_max: int = 2500, mode
     y_pool, y_test = np.array([index[y] for y in yp]), np.array([index[y] for y in yt])
     vectors = tfidf_vectors(tp)
     curves: dict[str, dict[int, list[float]]] = {}
+    orders: dict[str, list[list[int]]] = {}  # pool rows in labelling order, per seed (row numbers, no text)
     for strategy in strategies:
-        per = [curve(fitter, y_pool, y_test, vectors, strategy, s, len(names), step) for s in range(seeds)]
+        runs = [curve(fitter, y_pool, y_test, vectors, strategy, s, len(names), step) for s in range(seeds)]
+        per = [r[0] for r in runs]
         curves[strategy] = {b: [p[b] for p in per] for b in BUDGETS}
+        orders[strategy] = [r[1] for r in runs]
         print(f"{name} {model} {strategy}: " + " ".join(f"{b}:{np.mean(curves[strategy][b]):.3f}" for b in BUDGETS),
               flush=True)
-    return {"set": name, "note": note, "model": model, "classes": len(names), "curves": curves,
+    return {"set": name, "note": note, "model": model, "classes": len(names), "curves": curves, "orders": orders,
             "seconds": round(time.perf_counter() - start, 1)}
 
 

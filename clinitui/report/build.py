@@ -9,6 +9,7 @@ figures come from :func:`clinitui.engine.evaluate.assess.assess`, so they equal 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 
@@ -19,9 +20,10 @@ from clinitui.engine.evaluate import stats
 from clinitui.digest import sha256_file
 from clinitui.engine.checkpoint.folder import read_checkpoint_info
 from clinitui.engine.evaluate.assess import PREDICTIONS_FILE, assess, curves
-from clinitui.describe import describe_checkpoint
+from clinitui.describe import describe_checkpoint, read_metrics
 from clinitui.errors import ConfigError
-from clinitui.kinds import Predicts, Task
+from clinitui.engine.checkpoint.format import WEIGHTS
+from clinitui.kinds import Predicts, Task, checkpoint_predicts
 
 TODO = "[to be completed]"
 SPLIT_USE = {
@@ -122,7 +124,7 @@ def build_report(target: Path, *, data: Path | None = None, text_col: str = "tex
     if Task.of(info.raw) is Task.MULTILABEL:
         raise ConfigError(f"{target}: clinitui report does not cover multi-label runs yet; metrics.json and "
                           "`clinitui eval RUN --data FILE --json` give their per-label metrics (docs/tasks.md)")
-    run_metrics = _read_json(run / "metrics.json") if run else None
+    run_metrics = read_metrics(run) if run else None  # a seed group's is its seeds.json
     temperature = info.raw.get("temperature")
     op = info.raw.get("operating_point") or {}
     threshold = op.get("threshold") if info.positive_index is not None else None
@@ -176,7 +178,7 @@ def build_report(target: Path, *, data: Path | None = None, text_col: str = "tex
             "backbone": m.backbone, "adapter": m.adapter, "pooling": m.pooling, "freeze": info.freeze,
             "max_length": info.max_length, "trainable_params": (run_metrics or {}).get("params", {}).get("trainable"),
             "total_params": (run_metrics or {}).get("params", {}).get("total"),
-            "weights_sha256": sha256_file(ckpt / "model.safetensors"),
+            "weights_sha256": _weights_sha256(info),
             "trained_with": info.raw.get("clinitui_version"), "trained_on": training.get("started"),
             "best_epoch": (run_metrics or {}).get("best_epoch"), "temperature": temperature or 1.0,
             "operating_point": op or None,
@@ -190,6 +192,16 @@ def build_report(target: Path, *, data: Path | None = None, text_col: str = "tex
         "model_card": _model_card(info, run_metrics, description, scored),
         "description": _description(description),
     }
+
+
+def _weights_sha256(info) -> str:
+    """SHA-256 of the checkpoint's weights; a seed group's (no weights of its own): of its members' digests."""
+    if checkpoint_predicts(info.raw) is not Predicts.SEED_AVERAGE:
+        return sha256_file(info.path / WEIGHTS)
+    from clinitui.engine.inference.predictor import member_paths
+
+    joined = "\n".join(sha256_file(m / WEIGHTS) for m in member_paths(info))
+    return hashlib.sha256(joined.encode()).hexdigest()
 
 
 def _description(d) -> dict | None:

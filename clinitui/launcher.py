@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from clinitui.config.overrides import to_toml
 from clinitui.config.schema import DistConfig, RunConfig
 from clinitui.errors import ConfigError
 from clinitui.kinds import RunKind, config_kind
-from clinitui.rundir import lock_holder, pid_alive, read_pid, write_private
+from clinitui.rundir import lock_holder, pid_alive, read_pid, spawn_detached, write_private
 from clinitui.runs import new_run_dir
 
 
@@ -81,23 +79,15 @@ def torchrun_argv(dist: DistConfig, run_id: str) -> list[str]:
 def _spawn(path: Path, *extra: str, dist: DistConfig | None = None, env: dict[str, str] | None = None) -> int:
     multi = dist is not None and dist.world_size > 1
     log_name = "worker.log" if not multi or dist.node_rank == 0 else f"worker-node{dist.node_rank}.log"
-    log_fd = os.open(path / log_name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     env = {**os.environ, **(env or {})}
     env.setdefault("PYTHONUNBUFFERED", "1")
     if multi:
         env.setdefault("OMP_NUM_THREADS", "1")  # torchrun's default too; the worker sets torch's threads itself
     launch = torchrun_argv(dist, path.name) if multi else []
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, *launch, "-m", "clinitui.worker", str(path), *extra],
-            stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd,
-            start_new_session=True, close_fds=True, env=env, cwd=os.getcwd(),
-        )
-    finally:
-        os.close(log_fd)
+    pid = spawn_detached([*launch, "-m", "clinitui.worker", str(path), *extra], path / log_name, env)
     if not multi or dist.node_rank == 0:
-        write_private(path / "worker.pid", f"{proc.pid}\n")  # rank 0's worker overwrites it with its own pid
-    return proc.pid
+        write_private(path / "worker.pid", f"{pid}\n")  # rank 0's worker overwrites it with its own pid
+    return pid
 
 
 def stop_worker(run_dir: Path, force: bool = False) -> bool:

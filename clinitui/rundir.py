@@ -7,7 +7,10 @@ The engine writes run directories through these; the front ends read them throug
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
+
+from clinitui.errors import RunDirectoryError
 
 
 def write_private(path: Path, text: str) -> None:
@@ -29,6 +32,51 @@ def write_private(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def new_private_dir(root: Path, explicit: Path | None, kind: str, *, taken: str, unwritable: str,
+                    inner: str | None = None) -> Path:
+    """A fresh private (0700) directory: ``explicit`` (must be new or empty) or ``<root>/<stamp>-<kind>``
+    (``-1``, ``-2`` … when that name is taken), with an ``inner`` subfolder. ``taken`` and ``unwritable``
+    end the one-line errors (what to do instead)."""
+    try:
+        if explicit is not None:
+            path = Path(explicit)
+            if path.exists() and any(path.iterdir()):
+                raise RunDirectoryError(f"{path}: already exists and is not empty; {taken}")
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        else:
+            Path(root).mkdir(parents=True, exist_ok=True, mode=0o700)
+            stem = f"{datetime.now():%Y%m%d-%H%M%S}-{kind}"
+            for n in range(1000):
+                path = Path(root) / (stem if n == 0 else f"{stem}-{n}")
+                try:
+                    path.mkdir(mode=0o700)
+                    break
+                except FileExistsError:
+                    continue
+        os.chmod(path, 0o700)
+        if inner:
+            (path / inner).mkdir(mode=0o700, exist_ok=True)
+        return path
+    except PermissionError:
+        raise RunDirectoryError(f"{explicit or root}: permission denied; {unwritable}") from None
+
+
+def spawn_detached(argv: list[str], log: Path, env: dict[str, str] | None = None) -> int:
+    """Start ``python argv…`` in its own session (it outlives the terminal and an SSH drop), stdin from
+    /dev/null, stdout and stderr appended to ``log`` (0600) — never a pipe nobody reads; its pid."""
+    import subprocess
+    import sys
+
+    log_fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        proc = subprocess.Popen([sys.executable, *argv], stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd,
+                                start_new_session=True, close_fds=True, cwd=os.getcwd(),
+                                env=env if env is not None else {**os.environ, "PYTHONUNBUFFERED": "1"})
+    finally:
+        os.close(log_fd)
+    return proc.pid
 
 
 def pid_alive(pid: int) -> bool:

@@ -10,12 +10,11 @@ the journal: it is read from the trial's run directory, the single source of tru
 
 from __future__ import annotations
 
-import os
-from datetime import datetime
 from pathlib import Path
 
-from clinitui.errors import ConfigError, RunDirectoryError
+from clinitui.errors import ConfigError
 from clinitui.events import EventWriter, parse_lines
+from clinitui.rundir import new_private_dir
 
 SPEC_FILE = "sweep.toml"
 JOURNAL_FILE = "sweep.jsonl"
@@ -37,28 +36,9 @@ def default_sweeps_root() -> Path:
 
 def new_sweep_dir(root: Path, explicit: Path | None = None) -> Path:
     """A fresh private (0700) sweep directory: ``explicit`` (must be new or empty) or a dated one under ``root``."""
-    try:
-        if explicit is not None:
-            path = Path(explicit)
-            if path.exists() and any(path.iterdir()):
-                raise RunDirectoryError(f"{path}: already exists and is not empty; choose a new --sweep-dir, "
-                                        f"or continue it with `clinitui sweep --resume {path}`")
-            path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        else:
-            Path(root).mkdir(parents=True, exist_ok=True, mode=0o700)
-            stem = f"{datetime.now():%Y%m%d-%H%M%S}-sweep"
-            for n in range(1000):
-                path = Path(root) / (stem if n == 0 else f"{stem}-{n}")
-                try:
-                    path.mkdir(mode=0o700)
-                    break
-                except FileExistsError:
-                    continue
-        os.chmod(path, 0o700)
-        (path / TRIALS_DIR).mkdir(mode=0o700, exist_ok=True)
-        return path
-    except PermissionError:
-        raise RunDirectoryError(f"{explicit or root}: permission denied; choose a writable --sweep-dir") from None
+    return new_private_dir(root, explicit, "sweep", inner=TRIALS_DIR,
+                           taken=f"choose a new --sweep-dir, or continue it with `clinitui sweep --resume {explicit}`",
+                           unwritable="choose a writable --sweep-dir")
 
 
 def resolve_sweep(arg: str | Path, sweeps_root: Path | None = None) -> Path:

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from clinitui.rundir import spawn_detached
 from clinitui.sweep import journal as J
 from clinitui.sweep.baselines import compute_baselines
 from clinitui.sweep.spec import SweepSpec, Trial, threads_per_trial, trial_config
@@ -284,14 +284,7 @@ def run_sweep(sweep_dir: Path, *, should_stop: Callable[[], bool] = lambda: Fals
 
 def start_detached(sweep_dir: Path) -> int:
     """Start the scheduler in its own session (survives logout); its output goes to scheduler.log."""
-    log_fd = os.open(Path(sweep_dir) / J.LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        proc = subprocess.Popen([sys.executable, "-m", "clinitui.sweep.scheduler", str(sweep_dir)],
-                                stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, start_new_session=True,
-                                close_fds=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=os.getcwd())
-    finally:
-        os.close(log_fd)
-    return proc.pid
+    return spawn_detached(["-m", "clinitui.sweep.scheduler", str(sweep_dir)], Path(sweep_dir) / J.LOG_FILE)
 
 
 def main(argv: list[str] | None = None) -> int:

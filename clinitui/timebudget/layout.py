@@ -18,11 +18,10 @@ search directory itself and use the model it keeps.
 from __future__ import annotations
 
 import json
-import os
-from datetime import datetime
 from pathlib import Path
 
-from clinitui.errors import ConfigError, RunDirectoryError
+from clinitui.errors import ConfigError
+from clinitui.rundir import new_private_dir
 
 SPEC_FILE = "search.json"
 BASE_FILE = "base.toml"
@@ -40,28 +39,10 @@ def is_search_dir(path: Path) -> bool:
 
 def new_search_dir(root: Path, explicit: Path | None = None) -> Path:
     """A fresh private (0700) directory: ``explicit`` (new or empty) or ``<root>/<stamp>-time-budget``."""
-    try:
-        if explicit is not None:
-            path = Path(explicit)
-            if path.exists() and any(path.iterdir()):
-                raise RunDirectoryError(f"{path}: already exists and is not empty; choose a new --run-dir, or "
-                                        f"continue the search in it with `clinitui train --resume {path}`")
-            path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        else:
-            Path(root).mkdir(parents=True, exist_ok=True, mode=0o700)
-            stem = f"{datetime.now():%Y%m%d-%H%M%S}-time-budget"
-            for n in range(1000):
-                path = Path(root) / (stem if n == 0 else f"{stem}-{n}")
-                try:
-                    path.mkdir(mode=0o700)
-                    break
-                except FileExistsError:
-                    continue
-        os.chmod(path, 0o700)
-        (path / TRIALS_DIR).mkdir(mode=0o700, exist_ok=True)
-        return path
-    except PermissionError:
-        raise RunDirectoryError(f"{explicit or root}: permission denied; choose a writable --runs-root") from None
+    return new_private_dir(root, explicit, "time-budget", inner=TRIALS_DIR,
+                           taken=("choose a new --run-dir, or continue the search in it with "
+                                  f"`clinitui train --resume {explicit}`"),
+                           unwritable="choose a writable --runs-root")
 
 
 def _read_json(path: Path) -> dict | None:

@@ -6,7 +6,6 @@ session, stdin from /dev/null, output appended to ``search.log``, so the search 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -32,16 +31,9 @@ def run_search(path: Path, *, should_stop: Callable[[], bool] = lambda: False,
 
 def start_detached(path: Path) -> int:
     """Run the search in its own session (the TUI's launch form); its output goes to search.log."""
-    import subprocess
+    from clinitui.rundir import spawn_detached
 
-    log_fd = os.open(Path(path) / L.LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        proc = subprocess.Popen([sys.executable, "-m", "clinitui.timebudget.run", str(path)],
-                                stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, start_new_session=True,
-                                close_fds=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=os.getcwd())
-    finally:
-        os.close(log_fd)
-    return proc.pid
+    return spawn_detached(["-m", "clinitui.timebudget.run", str(path)], Path(path) / L.LOG_FILE)
 
 
 def main(argv: list[str] | None = None) -> int:

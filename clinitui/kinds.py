@@ -26,6 +26,7 @@ class RunKind(StrEnum):
     SEEDS = "seeds"  # a `train --seeds N` group folder (no run.toml of its own)
     TRIAL = "trial"  # a sweep trial (trials/<name>/ of a sweep directory)
     SEED = "seed"  # one member run of a seeds group
+    SEARCH = "search"  # a `train --time-budget` search folder (clinitui/timebudget): its row is the run it keeps
 
     @property
     def classifier(self) -> bool:
@@ -41,7 +42,7 @@ class RunKind(StrEnum):
     def has_epochs(self) -> bool:
         """Whether "epoch n of N" means something for the run: pretraining counts steps, TF-IDF fits once,
         a group's seed runs have their own epochs."""
-        return self not in (RunKind.PRETRAIN, RunKind.SEEDS, RunKind.TFIDF)
+        return self not in (RunKind.PRETRAIN, RunKind.SEEDS, RunKind.TFIDF, RunKind.SEARCH)
 
 
 class Task(StrEnum):
@@ -98,7 +99,7 @@ def config_kind(cfg: Any) -> RunKind:
 
 # kind -> the short label the tables print ("seeds" is completed with the group's size)
 LABELS = {RunKind.TRAIN: "train", RunKind.PRETRAIN: "pretrain", RunKind.TFIDF: "tfidf", RunKind.SEEDS: "seeds",
-          RunKind.TRIAL: "trial", RunKind.SEED: "seed run"}
+          RunKind.TRIAL: "trial", RunKind.SEED: "seed run", RunKind.SEARCH: "time budget"}
 SEEDS_FILE = "seeds.json"
 
 
@@ -138,6 +139,8 @@ def label(kind: str, members: int | None = None) -> str:
     """The short label the runs tables print for ``kind`` (a seeds group with its size: ``3 seeds``)."""
     if kind == RunKind.SEEDS and members:
         return f"{members} seeds"
+    if kind == RunKind.SEARCH and members is not None:
+        return f"budget, {members} tried"
     return LABELS.get(kind, kind)
 
 

@@ -18,6 +18,7 @@ from clinitui.errors import RunDirectoryError
 from clinitui.events import FINAL_TYPES, read_events
 from clinitui.kinds import SEEDS_FILE, RunKind, data_label, is_seed_group, kind_of, seed_members
 from clinitui.rundir import lock_holder, pid_alive, read_pid
+from clinitui.timebudget.layout import is_search_dir
 
 HEARTBEAT_STALE_S = 30.0
 
@@ -93,7 +94,7 @@ class RunSummary:
     kind: RunKind = RunKind.TRAIN  # train | pretrain | tfidf | seeds | trial | seed (clinitui/kinds.py)
     mlm_loss: float | None = None  # pretraining: the latest held-out MLM loss (its figure instead of F1)
     perplexity: float | None = None  # pretraining: exp(mlm_loss)
-    members: int | None = None  # a seeds group: how many seed runs
+    members: int | None = None  # a seeds group: how many seed runs; a time-budget search: candidates tried
     # what the run's checkpoint predicts and the figures of each predictor (clinitui/describe.py); once it
     # is known, best_f1 and test_f1 are the shipped predictor's, under its task's headline metric
     description: Description | None = None
@@ -197,7 +198,41 @@ def list_runs(runs_root: Path) -> list[RunSummary]:
     if not root.is_dir():
         return []
     runs = [summarize(p) for p in sorted(root.iterdir()) if p.is_dir() and is_run_dir(p)]
+    runs += [summarize_search(p) for p in sorted(root.iterdir()) if p.is_dir() and is_search_dir(p)]
     return sorted(runs, key=lambda r: r.started or 0, reverse=True)
+
+
+def summarize_search(search: Path) -> RunSummary:
+    """One row for a ``train --time-budget`` search: the run it keeps so far (its model, figures and what it
+    predicts), the search's own status, start and time spent, and how many candidates it has tried.
+
+    Running while the search process holds the folder's lock; otherwise the status its table last
+    recorded, and a search whose process died mid-way is ``stopped`` (``train --resume`` continues it)."""
+    from clinitui.timebudget import layout as L
+
+    search = Path(search)
+    table = L.read_table(search) or {}
+    kept = L.best_run(search)
+    row = summarize(kept) if kept is not None and (kept / "run.toml").is_file() else None
+    error = None
+    if lock_holder(search) is not None:
+        status = "running"
+    elif table.get("status") in ("finished", "stopped"):
+        status = table["status"]
+    else:
+        status, error = "stopped", f"interrupted; continue it with `clinitui train --resume {search}`"
+    tried = [p for p in (search / L.TRIALS_DIR).iterdir() if p.is_dir()] if (search / L.TRIALS_DIR).is_dir() else []
+    try:
+        started = (search / L.SPEC_FILE).stat().st_mtime  # written when the search was created
+    except OSError:
+        started = None
+    out = RunSummary(search, status, row.backbone if row else "?", row.adapter if row else "?",
+                     row.budget if row else "?", row.best_f1 if row else None, started, L.spent(search) or None,
+                     row.peak_memory_bytes if row else None, error or (row.error if row else None),
+                     data=row.data if row else None, test_f1=row.test_f1 if row else None, kind=RunKind.SEARCH,
+                     members=len(tried))
+    out.description = row.description if row else None
+    return out
 
 
 def summarize_seed_group(group: Path) -> RunSummary:

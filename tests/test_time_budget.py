@@ -236,3 +236,33 @@ def test_the_ladder_cheapest_first_then_variants_of_the_best_network():
     tfidf_only = build_config(data=None, text_col=None, label_col=None, split_col=None, backbone="tfidf", adapter=None,
                               epochs=None, max_length=None, seed=None, sets=[])
     assert [p.name for p in ladder(tfidf_only, {}, pretrain_text=None, unlabeled=[], n_train=10)] == ["tfidf"]
+
+
+def test_runs_list_shows_a_search_as_one_row_with_the_model_it_keeps(tmp_path):
+    from typer.testing import CliRunner
+
+    from clinitui.cli.app import app
+    from clinitui.cli.train import build_config
+    from clinitui.kinds import RunKind
+    from clinitui.runs import list_runs
+    from clinitui.timebudget.create import create_search
+
+    config = build_config(data=None, text_col=None, label_col=None, split_col=None, backbone="tfidf", adapter=None,
+                          epochs=None, max_length=None, seed=None, sets=["data.demo_size=300"])
+    search = create_search(config, "2m", unlabeled=[], root=tmp_path)
+    [row] = list_runs(tmp_path)
+    assert row.kind is RunKind.SEARCH and row.status == "stopped" and "--resume" in row.error
+    assert row.members == 0 and row.predicts == "-"
+    trained = CliRunner().invoke(app, ["train", "--backbone", "tfidf", "--set", "data.demo_size=300", "--quiet",
+                                       "--run-dir", str(search / L.TRIALS_DIR / "tfidf")])
+    assert trained.exit_code == 0, trained.output
+    L.write_best(search, {"name": "tfidf", "run_dir": f"{L.TRIALS_DIR}/tfidf"})
+    L.write_table(search, {"status": "finished"})
+    [row] = list_runs(tmp_path)
+    kept = json.loads((search / L.TRIALS_DIR / "tfidf" / "metrics.json").read_text())
+    assert row.status == "finished" and row.error is None and row.members == 1
+    assert row.predicts == "tfidf" and row.test_f1 == kept["metrics"]["f1_macro"]
+    listed = CliRunner().invoke(app, ["runs", "list", "--runs-root", str(tmp_path), "--json"])
+    assert listed.exit_code == 0, listed.output
+    [entry] = json.loads(listed.stdout)
+    assert entry["kind"] == "search" and entry["name"] == search.name and entry["predicts"] == "tfidf"

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from clinitui.events import FILENAME
-from clinitui.runs import RunSummary, is_run_dir, summarize
+from clinitui.runs import RunSummary, is_run_dir, summarize, summarize_search
+from clinitui.timebudget.layout import is_search_dir
 from clinitui.tui.processes import reap
 
 FINAL_STATUSES = ("finished", "failed", "stopped")
@@ -29,6 +30,9 @@ class RunLister:
             return []
         runs = []
         for path in sorted(self.root.iterdir()):
+            if is_search_dir(path):  # a `train --time-budget` search: one row, the run it keeps (few: not cached)
+                runs.append(summarize_search(path))
+                continue
             if not is_run_dir(path):  # a run directory or a `train --seeds` group
                 continue
             try:

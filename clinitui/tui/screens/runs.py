@@ -116,6 +116,15 @@ class RunsScreen(PollsWhileShown, Screen):
             if run.kind is RunKind.SEEDS:  # a group has no events of its own: follow its latest seed run
                 path = seed_members(run.path)[-1]
                 self.notify(f"{run.members} seed runs in this group; showing {path.name}")
+            elif run.kind is RunKind.SEARCH:  # a time-budget search: the run it keeps, else its latest candidate
+                from clinitui.timebudget.layout import TRIALS_DIR, best_run
+
+                tried = sorted((run.path / TRIALS_DIR).glob("*/run.toml"), key=lambda p: p.stat().st_mtime)
+                path = best_run(run.path) or (tried[-1].parent if tried else None)
+                if path is None:
+                    self.notify("this time-budget search has not started a candidate yet", severity="warning")
+                    return
+                self.notify(f"{run.members} candidates tried; showing {path.name} (budget.json has the table)")
             self.app.push_screen(RunScreen(path))
 
     def action_mark(self) -> None:

@@ -147,15 +147,14 @@ def judge(candidate: Path, deployed: Path, data: Path, read: dict, n_boot: int) 
     from clinitui.engine.inference.apply import score, task_of
 
     a = score(candidate, data, **read)
-    if task_of(a.info).multilabel:
-        raise ConfigError("--if-better compares single-label models only for now; promote multi-label models "
-                          "after `clinitui eval` on the recent notes")
     b = score(deployed, data, table=a.table, **read)
-    if b.info.label_names != a.info.label_names:
+    if b.info.label_names != a.info.label_names or task_of(b.info) != task_of(a.info):
         raise ConfigError(f"{deployed}: its labels ({', '.join(b.info.label_names)}) differ from the candidate's; "
                           "a model for other classes cannot replace it")
     probs_a, pred_a = postprocess(a.raw_probs, a.info)
     probs_b, pred_b = postprocess(b.raw_probs, b.info)
+    if task_of(a.info).multilabel:
+        return _judge_multilabel(a.y, pred_a, pred_b, Path(data).name, n_boot)
     out = compare(a.y, pred_a, probs_a, pred_b, probs_b, a.info.positive_index, n_boot, 0,
                   names=("the candidate", "the deployed model"))
     out["data"] = Path(data).name
@@ -175,6 +174,20 @@ def judge(candidate: Path, deployed: Path, data: Path, read: dict, n_boot: int) 
                       f"model's locked floor {floor:.3f} ({rule})")
     out["decision"] = "refuse" if worse else "promote"
     out["reason"] = reason if worse else out["verdict"]
+    return out
+
+
+def _judge_multilabel(y, pred_a, pred_b, data_name: str, n_boot: int) -> dict:
+    """The multi-label comparison: micro-F1 (the task's headline) by a paired bootstrap over notes."""
+    from clinitui.engine.evaluate.multilabel import micro_verdict, paired_micro_f1
+
+    out = paired_micro_f1(y, pred_a, pred_b, n_boot, 0)
+    out["verdict"] = micro_verdict(out, "the candidate", "the deployed model")
+    out["data"] = data_name
+    ci = out["delta_f1_micro_ci"]
+    worse = ci[1] < 0 if ci else out["delta_f1_micro"] < 0
+    out["decision"] = "refuse" if worse else "promote"
+    out["reason"] = f"on {data_name}, {out['verdict']}" if worse else out["verdict"]
     return out
 
 

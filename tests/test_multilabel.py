@@ -297,3 +297,30 @@ def test_features_without_multilabel_support_say_so_in_one_line(reference, notes
         assert result.exit_code == 2, (args, result.output)
         said = [line for line in result.output.strip().splitlines() if not line.startswith("using ")]
         assert "multi-label" in result.output and len(said) == 1  # one line (after the run it resolved)
+
+
+def test_paired_micro_f1_matches_hand_counts_and_the_promote_rule_refuses_a_worse_model():
+    from clinitui.engine.evaluate.multilabel import paired_micro_f1
+    from clinitui.promote import _judge_multilabel
+
+    y = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]] * 10, dtype=bool)
+    good = y.copy()
+    bad = np.array([[1, 0, 0], [0, 0, 0], [1, 0, 0], [0, 0, 0]] * 10, dtype=bool)  # TP 20, FN 40, FP 0
+    out = paired_micro_f1(y, bad, good, n_resamples=200, seed=0)
+    assert out["f1_micro_b"] == 1.0 and abs(out["f1_micro_a"] - 2 * 20 / (2 * 20 + 40)) < 1e-12
+    assert out["delta_f1_micro_ci"][1] < 0 < out["delta_f1_micro_ci"][1] + 1
+    refused = _judge_multilabel(y, bad, good, "recent.csv", 200)
+    assert refused["decision"] == "refuse" and "falls short" in refused["reason"] and "micro-F1" in refused["reason"]
+    same = _judge_multilabel(y, good, good, "recent.csv", 200)
+    assert same["decision"] == "promote" and same["delta_f1_micro"] == 0.0
+
+
+def test_promote_if_better_compares_multilabel_models_by_micro_f1(reference, notes, tmp_path):
+    run = Path(reference["run_dir"])
+    deploy = tmp_path / "deploy" / "current"
+    for _ in range(2):  # the second time the same model is compared with itself: not worse, promoted
+        out = run_cli(["promote", str(run), "--to", str(deploy), "--if-better", "--data", str(notes),
+                       "--bootstrap", "100", "--json"])
+        assert out.exit_code == 0, out.output
+    cmp = json.loads(out.stdout)["comparison"]
+    assert cmp["metric"] == "f1_micro" and cmp["delta_f1_micro"] == 0.0 and cmp["decision"] == "promote"

@@ -121,6 +121,42 @@ def samples_f1(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean(np.where(size > 0, 2 * both / np.maximum(size, 1), 1.0)))
 
 
+def paired_micro_f1(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, n_resamples: int = 1000,
+                    seed: int = 0) -> dict:
+    """Micro-F1 of A − micro-F1 of B on the same notes (multi-hot ``y`` and predictions), with a 95 %
+    paired-bootstrap interval: both are scored on the same resampled notes (None with 0 resamples)."""
+    y, pred_a, pred_b = (np.asarray(m, dtype=bool) for m in (y, pred_a, pred_b))
+
+    def counts(pred: np.ndarray) -> np.ndarray:  # per note: true positives, predicted, true labels
+        return np.stack([(y & pred).sum(1), pred.sum(1), y.sum(1)], axis=1).astype(float)
+
+    def micro(c: np.ndarray) -> np.ndarray:  # c: (..., 3) summed counts
+        return np.divide(2 * c[..., 0], c[..., 1] + c[..., 2], out=np.zeros(c.shape[:-1]),
+                         where=(c[..., 1] + c[..., 2]) > 0)
+
+    ca, cb = counts(pred_a), counts(pred_b)
+    out = {"metric": "f1_micro", "f1_micro_a": float(micro(ca.sum(0))), "f1_micro_b": float(micro(cb.sum(0)))}
+    out["delta_f1_micro"] = out["f1_micro_a"] - out["f1_micro_b"]
+    out["delta_f1_micro_ci"] = None
+    if n_resamples and len(y) > 1:
+        idx = np.random.default_rng(seed).integers(0, len(y), size=(n_resamples, len(y)))
+        deltas = micro(ca[idx].sum(1)) - micro(cb[idx].sum(1))
+        out["delta_f1_micro_ci"] = [float(np.percentile(deltas, 2.5)), float(np.percentile(deltas, 97.5))]
+    return out
+
+
+def micro_verdict(delta: dict, a: str, b: str) -> str:
+    """:func:`paired_micro_f1` as a sentence, like stats.verdict for single-label models."""
+    ci = delta.get("delta_f1_micro_ci")
+    text = f"Δmicro-F1 {delta['delta_f1_micro']:+.3f}" + (f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "")
+    subject = a[:1].upper() + a[1:]
+    if ci and ci[0] > 0:
+        return f"{subject} beats {b}: {text}"
+    if ci and ci[1] < 0:
+        return f"{subject} falls short of {b}: {text}"
+    return f"No detectable difference between {a} and {b}: {text}"
+
+
 def bce_loss(y, probs) -> float:
     """Mean binary cross-entropy per label decision (the validation loss)."""
     y = np.asarray(y, dtype=float)

@@ -220,3 +220,13 @@ def test_a_sweep_is_a_parent_run_and_each_trial_a_nested_run(tmp_path):
     trials = sorted(p.name for p in (tmp_path / "sweep" / "trials").iterdir())
     tb = tmp_path / "tensorboard" / "sweep"  # trials side by side under the sweep's name
     assert sorted(p.name for p in tb.iterdir()) == trials
+
+
+def test_runs_show_says_where_the_run_is_tracked(tracked):
+    base, _ = tracked
+    shown = runner.invoke(app, ["runs", "show", str(base / "runs" / "run")])
+    assert shown.exit_code == 0, shown.output
+    line = next(l for l in shown.stdout.splitlines() if l.startswith("tracked"))
+    assert "MLflow" in line and str(base / "mlruns") in line and "TensorBoard" in line
+    as_json = json.loads(runner.invoke(app, ["runs", "show", str(base / "runs" / "run"), "--json"]).stdout)
+    assert as_json["tracking"] == line.split(None, 1)[1]

@@ -136,11 +136,16 @@ def runs_show(
         path = announce(resolve_run(run, _root(runs_root)))
         summary = summarize(path)
         metrics = (read_metrics(path) or {}).get("metrics")
+        from clinitui.tracking import where
+
+        tracked = where(path)  # MLflow / TensorBoard, from the run's tracking.json (docs/tracking.md)
         if json_out:
-            print_json({**as_json(summary), "metrics": metrics})
+            print_json({**as_json(summary), "metrics": metrics, "tracking": tracked})
             return
         for label, value in detail_lines(summary):
             typer.echo(f"{label:<12} {value}")
+        if tracked:
+            typer.echo(f"{'tracked':<12} {tracked}")
         if summary.description is not None and summary.kind.classifier:
             for line in figures_lines(summary.description):
                 typer.echo(f"  {line}")

@@ -56,22 +56,23 @@ def _ort_optimize(src: Path, dst: Path) -> None:
     ort.InferenceSession(str(src), options, providers=["CPUExecutionProvider"])
 
 
-def _fused(src: Path, dst: Path) -> bool:
-    """onnxruntime's transformer fusions on ``src`` into ``dst``; False when unavailable or failing."""
+def _fused(src: Path, dst: Path) -> dict | None:
+    """onnxruntime's transformer fusions on ``src`` into ``dst``: {fused operator: count}, or None
+    when the optimizer is unavailable or fails."""
     try:
         import logging
 
         from onnxruntime.transformers import optimizer
     except ImportError:
-        return False
+        return None
     try:
         logging.getLogger("onnxruntime.transformers").setLevel(logging.ERROR)
         optimized = optimizer.optimize_model(str(src), model_type="bert", num_heads=0, hidden_size=0, opt_level=1,
                                              use_gpu=False)
         optimized.save_model_to_file(str(dst))
-        return True
+        return {k: int(v) for k, v in optimized.get_fused_operator_statistics().items() if v}
     except Exception:  # an unusual graph the pattern matcher trips on: the plain ORT optimisation stands
-        return False
+        return None
 
 
 def optimize(folder: Path, model, quantize: str | None) -> dict:
@@ -89,10 +90,12 @@ def optimize(folder: Path, model, quantize: str | None) -> dict:
     ids = check_ids(model)
     reference = run_graph(graph_session(traced), ids, model.pad_id)
     how = "onnxruntime graph optimisations (extended level)"
-    if _fused(traced, fused) and np.abs(run_graph(graph_session(fused), ids, model.pad_id) - reference).max() \
+    fusions = _fused(traced, fused)
+    if fusions is not None and np.abs(run_graph(graph_session(fused), ids, model.pad_id) - reference).max() \
             < FUSION_TOLERANCE:
         os.replace(fused, traced)
-        how = "onnxruntime.transformers fusions (attention, layer norm, GELU)"
+        how = "onnxruntime.transformers fusions: " + (", ".join(f"{k} {v}" for k, v in sorted(fusions.items()))
+                                                       or "none matched")
     else:
         _ort_optimize(traced, plain)
         os.replace(plain, traced)

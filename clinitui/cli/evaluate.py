@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -73,31 +71,26 @@ def predict_command(
     text_col: Annotated[str, Opt(help="Column with the note text.")] = "text",
     delimiter: Annotated[Optional[str], Opt(help="CSV separator: comma, semicolon, tab or pipe [default: from the header row].")] = None,
     encoding: Annotated[Optional[str], Opt(help="Text encoding, e.g. cp1252 [default: UTF-8, else Windows-1252].")] = None,
+    chunk_rows: Annotated[Optional[int], Opt("--chunk-rows", min=1, help="Notes read, predicted and written at a time (memory is bounded by this, not the file) [default: 4096].")] = None,
     runs_root: RootOpt = None,
 ) -> None:
-    """Predict a label and class probabilities for every note (row order kept; note text not repeated)."""
+    """Predict a label and class probabilities for every note (row order kept; note text not repeated).
+
+    The file is streamed: read, predicted and written a chunk at a time (docs/operator.md)."""
     with boundary():
-        names, rows, said = _predict_rows(checkpoint, data, text_col, runs_root, delimiter=delimiter,
-                                          encoding=encoding)
-        sys.stderr.write(said + "\n")  # which rule and threshold chose the labels (the `threshold` column)
-        if out is None:
-            for row in rows:
-                sys.stdout.write(json.dumps(row) + "\n")
-            return
-        from clinitui.errors import RunDirectoryError
+        from clinitui.cli.predict_out import write_predictions
 
-        try:
-            with open(out, "w", newline="", encoding="utf-8") as fh:
-                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(rows)
-        except OSError as exc:
-            raise RunDirectoryError(f"{out}: cannot write predictions ({exc.strerror}); choose another --out") from None
-        sys.stderr.write(f"wrote {len(rows)} predictions to {out}\n")
+        predictions = _predictions(checkpoint, data, text_col, runs_root, delimiter=delimiter, encoding=encoding,
+                                   chunk_rows=chunk_rows)
+        for line in [*predictions.source.warnings, *predictions.notes]:
+            sys.stderr.write(line + "\n")
+        sys.stderr.write(predictions.said + "\n")  # which rule and threshold chose the labels (the `threshold` column)
+        n = write_predictions(predictions, out)
+        if out is not None:
+            sys.stderr.write(f"wrote {n} predictions to {out}\n")
 
 
-def _predict_rows(checkpoint: str, data: Path, text_col: str, runs_root: Optional[Path],
-                  **read) -> tuple[list[str], list[dict], str]:
+def _predictions(checkpoint: str, data: Path, text_col: str, runs_root: Optional[Path], **read):
     """An ONNX export runs on onnxruntime (torch never imported); anything else is a PyTorch checkpoint."""
     from clinitui.export.bundle import is_export
     from clinitui.names import resolve_checkpoint

@@ -21,6 +21,8 @@ def export_command(
     fmt: Annotated[str, Opt("--format", help="Export format: onnx.")] = "onnx",
     runs_root: Annotated[Optional[Path], Opt("--runs-root", help="Where run names are looked up [default: $CLINITUI_RUNS_ROOT or ~/.local/share/clinitui/runs].")] = None,
     json_out: Annotated[bool, Opt("--json", help="Print the export's manifest as JSON.")] = False,
+    quantize: Annotated[Optional[str], Opt("--quantize", help="int8: dynamic int8 quantisation (faster on CPU); "
+                                                              "export.json records its label agreement with the float model.")] = None,
 ) -> None:
     """Export a run for a pipeline without torch: model.onnx, tokenizer.json, export.json, and a blend's tfidf/ (run: `clinitui predict OUT`)."""
     with boundary():
@@ -32,7 +34,7 @@ def export_command(
         checkpoint = announce(resolve_checkpoint(run, runs_root))
         from clinitui.export.onnx_export import export_onnx
 
-        manifest = export_onnx(checkpoint, out)
+        manifest = export_onnx(checkpoint, out, quantize=quantize)
         files = written_files(out)
         if json_out:
             print_json({"out": str(out), **manifest, "files": [name for name, _ in files]})
@@ -40,8 +42,11 @@ def export_command(
             from clinitui.fmt import aligned, fmt_bytes
 
             listing = aligned(None, [[name, fmt_bytes(size)] for name, size in files], right=(1,), indent="  ")
-            sys.stderr.write(f"exported {checkpoint} to {out}:\n" + "\n".join(listing) +
-                             f"\nrun it with: clinitui predict {out} --data FILE\n")
+            from clinitui.export.bundle import agreement_line
+
+            said = agreement_line(manifest)
+            sys.stderr.write(f"exported {checkpoint} to {out}:\n" + "\n".join(listing) + "\n" +
+                             (said + "\n" if said else "") + f"run it with: clinitui predict {out} --data FILE\n")
 
 
 def written_files(out: Path) -> list[tuple[str, int]]:

@@ -48,3 +48,13 @@ def read_manifest(path: Path) -> dict:
     except (KeyError, TypeError, ValueError):
         raise CheckpointError(f"{path / MANIFEST}: fields are missing or invalid; export the run again") from None
     return raw
+
+
+def agreement_line(manifest: dict) -> str | None:
+    """The stderr line ``predict`` prints for a quantised export (None for a float one)."""
+    q = manifest.get("quantization")
+    if not isinstance(q, dict) or "agreement" not in q:
+        return None
+    return (f"{q.get('type', 'quantized')} export: its labels agree with the float model's on "
+            f"{100 * float(q['agreement']):.1f}% of the export's {q.get('check_notes')} check notes "
+            f"(largest probability difference {q.get('max_abs_diff')})")

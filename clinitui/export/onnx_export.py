@@ -12,7 +12,9 @@ needed), in eval mode: dropout is off, as in ``clinitui predict``.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import shutil
 import warnings
@@ -67,12 +69,60 @@ def _tokenizer_json(tokenizer, out: Path) -> None:
     backend.save(str(out / TOKENIZER))
 
 
-def export_onnx(checkpoint: Path, out: Path, *, sample_length: int = 16) -> dict:
-    """Write the bundle into ``out`` (created; must be new or empty) and return its manifest."""
+@contextlib.contextmanager
+def plain_attention():
+    """While tracing: ``F.scaled_dot_product_attention`` spelt as softmax(q·kᵀ·scale + mask)·v with an
+    additive mask built on the (batch, 1, 1, keys) mask, not the full score tensor.
+
+    PyTorch's ONNX symbolic for SDPA turns a boolean mask into ``Where`` over every (batch, heads,
+    query, key) score and adds ``IsNaN``/``Where`` for rows with no key: a quarter of the exported
+    scratch model's time. The same arithmetic in fp32 (a masked key gets the float minimum, so its
+    weight is exactly 0; every note has at least one token); PyTorch's own predict is untouched."""
     import torch
+    import torch.nn.functional as F
+
+    original = F.scaled_dot_product_attention
+
+    def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, **kw):
+        if is_causal or kw.get("enable_gqa") or query.shape[-3] != key.shape[-3]:
+            return original(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal,
+                            scale=scale, **kw)
+        factor = scale if scale is not None else 1.0 / math.sqrt(query.shape[-1])
+        scores = torch.matmul(query * factor, key.transpose(-2, -1))
+        if attn_mask is not None:
+            if attn_mask.dtype == torch.bool:
+                attn_mask = (1.0 - attn_mask.to(scores.dtype)) * torch.finfo(scores.dtype).min
+            scores = scores + attn_mask
+        return torch.matmul(torch.softmax(scores, dim=-1), value)
+
+    F.scaled_dot_product_attention = attention
+    try:
+        yield
+    finally:
+        F.scaled_dot_product_attention = original
+
+
+def _optimized(folder: Path, quantize: str | None) -> dict:
+    """Optimise (and quantise) the graph in ``folder``; the manifest's entries saying so."""
+    from clinitui.export.onnx_predict import ExportedModel
+    from clinitui.export.optimize import optimize
+
+    return optimize(folder, ExportedModel(folder), quantize)
+
+
+def export_onnx(checkpoint: Path, out: Path, *, sample_length: int = 16, quantize: str | None = None) -> dict:
+    """Write the bundle into ``out`` (created; must be new or empty) and return its manifest.
+
+    The traced graph is then optimised, checked and, with ``quantize="int8"``, quantised
+    (export/optimize.py): ``export.json`` says how, and how well the int8 labels agree."""
+    import torch
+
+    from clinitui.export.optimize import QUANTIZE
 
     from clinitui.engine.checkpoint.folder import load_checkpoint, read_checkpoint_info
 
+    if quantize is not None and quantize not in QUANTIZE:
+        raise ConfigError(f"--quantize {quantize}: unknown; the only choice is int8 (or leave it out for float)")
     info = read_checkpoint_info(checkpoint)
     if checkpoint_predicts(info.raw) in (Predicts.SEED_AVERAGE, Predicts.TFIDF):
         raise ConfigError(f"{info.path}: a seed group or a tfidf checkpoint has no single network to export; "
@@ -110,7 +160,7 @@ def export_onnx(checkpoint: Path, out: Path, *, sample_length: int = 16) -> dict
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True, mode=0o700)
     try:
-        with torch.no_grad(), warnings.catch_warnings():
+        with torch.no_grad(), warnings.catch_warnings(), plain_attention():
             warnings.simplefilter("ignore")  # tracer notes about shapes: the test checks other shapes
             torch.onnx.export(
                 wrapper, (ids, mask), str(tmp / MODEL), dynamo=False, opset_version=OPSET,
@@ -133,6 +183,8 @@ def export_onnx(checkpoint: Path, out: Path, *, sample_length: int = 16) -> dict
         if ensemble is not None:  # the TF-IDF half of the blend travels as its own files (no pickle)
             shutil.copytree(info.path / ensemble["path"], tmp / ensemble["path"])
             manifest["ensemble"] = ensemble
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        manifest.update(_optimized(tmp, quantize))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         for f in tmp.rglob("*"):  # the vocabularies hold pieces of training text (docs/privacy.md)
             os.chmod(f, 0o700 if f.is_dir() else 0o600)

@@ -26,7 +26,8 @@ import numpy as np
 from clinitui.data.readers import read_table
 from clinitui.engine.checkpoint.folder import read_checkpoint_info
 from clinitui.engine.evaluate import stats
-from clinitui.engine.inference.rows import decision_rule, file_dev_rows, prediction_rows, rows_for_split
+from clinitui.engine.inference.rows import (CHUNK_ROWS, Predictions, decision_rule, file_dev_rows, rows_for_split,
+                                            stream_rows)
 from clinitui.errors import ConfigError, DataError
 from clinitui.kinds import Predicts, Task, checkpoint_predicts
 
@@ -276,20 +277,28 @@ def task_of(info) -> SingleLabel | MultiLabel:
 
 
 def predict(checkpoint: Path, data: Path, *, text_col: str = "text", device: str | None = None,
-            delimiter: str | None = None, encoding: str | None = None) -> tuple[list[str], list[dict], str]:
-    """(label names, one row per note: ``row``, ``predicted``, ``p_<label>`` ..., ``threshold``, in file
-    order, the sentence saying which rule and threshold chose the labels)."""
+            delimiter: str | None = None, encoding: str | None = None, chunk_rows: int | None = None) -> Predictions:
+    """The rows ``predict`` writes, streamed (:class:`~clinitui.engine.inference.rows.Predictions`):
+    ``row``, ``predicted``, ``p_<label>`` ..., ``threshold``, in file order, ``chunk_rows`` notes at a
+    time (memory bounded by the chunk, not the file), and the sentence saying which rule and threshold
+    chose the labels. The file's header is checked and the checkpoint loaded before this returns."""
+    from clinitui.data.stream import TextStream
     from clinitui.engine.evaluate.assess import postprocess
     from clinitui.engine.evaluate.multilabel import thresholds_of
+    from clinitui.engine.inference.predictor import Predictor
 
     info = read_checkpoint_info(checkpoint)
-    table = read_table(data, text_col, require_labels=False, delimiter=delimiter, encoding=encoding)
-    raw, info = probabilities(info.path, table.texts, device=device)
-    probs, predicted = postprocess(raw, info)  # the stored temperature, then the locked threshold(s)
+    texts = TextStream(data, text_col, chunk_rows=chunk_rows or CHUNK_ROWS, delimiter=delimiter, encoding=encoding)
+    loaded = Predictor(info.path, device=device)
+    info = loaded.info
     task = Task.of(info.raw)
     locked = info.raw.get("label_thresholds" if task is Task.MULTILABEL else "operating_point") or {}
     columns, said = decision_rule(info.label_names, task, info.positive_index, threshold=locked.get("threshold"),
                                   label_thresholds=thresholds_of(info.raw, len(info.label_names)),
                                   rule=locked.get("rule"), chosen_on=locked.get("chosen_on"))
-    return info.label_names, prediction_rows(info.label_names, probs, predicted, task,
-                                             info.raw.get("label_sep") or "|", columns), said
+
+    def chunk(batch: list[str]):
+        return postprocess(loaded.probabilities(batch), info)  # the stored temperature, then the locked threshold(s)
+
+    return Predictions(info.label_names, said, stream_rows(texts, chunk, info.label_names, task,
+                                                           info.raw.get("label_sep") or "|", columns), texts)

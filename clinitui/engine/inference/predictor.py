@@ -43,45 +43,76 @@ def member_paths(info) -> list[Path]:
     return out
 
 
+class Network:
+    """A checkpoint's network, loaded on ``device``: its softmax (multi-label: sigmoids) for texts."""
+
+    def __init__(self, info, batch_size: int, device: str | None) -> None:
+        from clinitui.engine.checkpoint.folder import load_checkpoint
+
+        self.batch_size, self.device = batch_size, _device(device)
+        self.model, self.tokenizer, self.info = load_checkpoint(info.path, self.device)
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        from clinitui.engine.encode import long_notes
+        from clinitui.engine.train.loop import predict_probs
+
+        # read as trained: truncate, head-tail or chunk (config.json `long_notes`; absent = truncate)
+        split, _ = long_notes.encode(self.tokenizer, texts, [], self.info.raw.get("long_notes"), self.info.max_length,
+                                       with_stats=False)
+        return predict_probs(self.model, split, self.tokenizer.pad_id, self.batch_size, torch.device(self.device))
+
+
+class Predictor:
+    """A checkpoint loaded once: :meth:`probabilities` on any number of text lists (``predict``
+    streams a large file through it chunk by chunk; the models stay loaded)."""
+
+    def __init__(self, checkpoint: Path, batch_size: int = 64, device: str | None = None, *, _depth: int = 0) -> None:
+        self.info = read_checkpoint_info(checkpoint)
+        self.batch_size, self.device = batch_size, device
+        self.predicts = checkpoint_predicts(self.info.raw)  # decided here, once (clinitui/kinds.py)
+        self.members: list[Predictor] = []
+        self.tfidf, self.weight, self.network = None, None, None
+        if self.predicts is Predicts.SEED_AVERAGE:
+            if _depth:
+                raise CheckpointError(f"{self.info.path}: a seed group inside a seed group is not supported")
+            for member in member_paths(self.info):
+                loaded = Predictor(member, batch_size, device, _depth=1)
+                if loaded.info.label_names != self.info.label_names:
+                    raise CheckpointError(f"{member}: its labels differ from the seed group's; the group is damaged")
+                self.members.append(loaded)
+        elif self.predicts is Predicts.TFIDF:
+            from clinitui.engine.tfidf.load import load_tfidf
+
+            self.tfidf = load_tfidf(self.info.path, (self.info.raw.get("tfidf") or {}).get("sha256"))
+        else:
+            if self.predicts is Predicts.BLEND:
+                from clinitui.engine.tfidf.blend import load_part
+
+                self.tfidf, self.weight = load_part(self.info)  # checked before the network loads: fails fast
+            self.network = Network(self.info, batch_size, device)
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        """(N, C): exactly what the checkpoint predicts for ``texts`` (before temperature and threshold)."""
+        texts = list(texts)
+        if self.predicts is Predicts.SEED_AVERAGE:
+            return np.mean([m.probabilities(texts) for m in self.members], axis=0)
+        if self.predicts is Predicts.TFIDF:
+            return self.tfidf.predict_proba(texts)
+        if self.predicts is Predicts.NETWORK:
+            return self.network.probabilities(texts)
+        from clinitui.engine.tfidf.blend import blend
+
+        return blend(self.network.probabilities(texts), self.tfidf.predict_proba(texts), self.weight)
+
+
 def network_probabilities(info, texts: list[str], batch_size: int, device: str | None) -> np.ndarray:
-    import torch
-
-    from clinitui.engine.encode import long_notes
-    from clinitui.engine.checkpoint.folder import load_checkpoint
-    from clinitui.engine.train.loop import predict_probs
-
-    dev = _device(device)
-    model, tokenizer, info = load_checkpoint(info.path, dev)
-    # read as trained: truncate, head-tail or chunk (config.json `long_notes`; absent = truncate)
-    split, _ = long_notes.encode(tokenizer, texts, [], info.raw.get("long_notes"), info.max_length,
-                                   with_stats=False)
-    return predict_probs(model, split, tokenizer.pad_id, batch_size, torch.device(dev))
+    """The network's probabilities alone (a blend's network half), loading the checkpoint for this call."""
+    return Network(info, batch_size, device).probabilities(texts)
 
 
-def checkpoint_probabilities(checkpoint: Path, texts: list[str], batch_size: int = 64, device: str | None = None,
-                             *, _depth: int = 0):
+def checkpoint_probabilities(checkpoint: Path, texts: list[str], batch_size: int = 64, device: str | None = None):
     """(probs (N, C), checkpoint info) for ``texts``: exactly what the checkpoint predicts."""
-    info = read_checkpoint_info(checkpoint)
-    texts = list(texts)
-    predicts = checkpoint_predicts(info.raw)  # decided here, once (clinitui/kinds.py)
-    if predicts is Predicts.SEED_AVERAGE:
-        if _depth:
-            raise CheckpointError(f"{info.path}: a seed group inside a seed group is not supported")
-        parts = []
-        for member in member_paths(info):
-            probs, member_info = checkpoint_probabilities(member, texts, batch_size, device, _depth=1)
-            if member_info.label_names != info.label_names:
-                raise CheckpointError(f"{member}: its labels differ from the seed group's; the group is damaged")
-            parts.append(probs)
-        return np.mean(parts, axis=0), info
-    if predicts is Predicts.TFIDF:
-        from clinitui.engine.tfidf.load import load_tfidf
-
-        sha = (info.raw.get("tfidf") or {}).get("sha256")
-        return load_tfidf(info.path, sha).predict_proba(texts), info
-    if predicts is Predicts.NETWORK:
-        return network_probabilities(info, texts, batch_size, device), info
-    from clinitui.engine.tfidf.blend import blend, load_part
-
-    tfidf, weight = load_part(info)  # checked before the network runs: a tampered file fails fast
-    return blend(network_probabilities(info, texts, batch_size, device), tfidf.predict_proba(texts), weight), info
+    loaded = Predictor(checkpoint, batch_size, device)
+    return loaded.probabilities(texts), loaded.info

@@ -3,10 +3,14 @@ the rows ``predict`` writes (torch-free: the ONNX path, export/onnx_predict.py, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator
 
 from clinitui.errors import ConfigError, DataError
 from clinitui.kinds import Task
+
+CHUNK_ROWS = 4096  # notes ``predict`` reads, predicts and writes at a time (--chunk-rows)
 
 
 def rows_for_split(table, split: str | None, path: Path):
@@ -51,8 +55,9 @@ def decision_rule(names: list[str], task: Task, positive_index: int | None, *, t
     return {"threshold": None}, "predicted the most probable class (no threshold locked in the checkpoint)"
 
 
-def prediction_rows(names: list[str], probs, decided, task: Task, sep: str, decision: dict | None = None) -> list[dict]:
-    """One row per note: ``row``, ``predicted`` (the class; multi-label: the predicted set joined by
+def prediction_rows(names: list[str], probs, decided, task: Task, sep: str, decision: dict | None = None,
+                    start: int = 0) -> list[dict]:
+    """One row per note: ``row`` (counted from ``start``, the chunk's first row in the file), ``predicted`` (the class; multi-label: the predicted set joined by
     ``sep``, possibly empty), ``p_<label>`` rounded to 6 digits, from the decided rows of ``probs``,
     then the columns of ``decision`` (:func:`decision_rule`: the threshold(s) applied)."""
     rows = []
@@ -61,6 +66,32 @@ def prediction_rows(names: list[str], probs, decided, task: Task, sep: str, deci
             predicted = sep.join(n for n, on in zip(names, chosen) if on)
         else:
             predicted = names[int(chosen)]
-        rows.append({"row": i, "predicted": predicted, **{f"p_{name}": round(float(v), 6) for name, v in zip(names, p)},
+        rows.append({"row": start + i, "predicted": predicted, **{f"p_{name}": round(float(v), 6) for name, v in zip(names, p)},
                      **(decision or {})})
     return rows
+
+
+@dataclass
+class Predictions:
+    """What ``predict`` streams: label names, the decision sentence, then the rows chunk by chunk.
+
+    ``chunks`` is a generator: a chunk of notes is read, predicted and turned into rows only when
+    the writer asks for it, so memory holds one chunk (data/stream.py), never the file. ``source``
+    is the :class:`~clinitui.data.stream.TextStream` (bytes read, for a progress bar); ``notes``
+    are further lines for stderr (an int8 export's agreement with its float model)."""
+
+    labels: list[str]
+    said: str
+    chunks: Iterator[list[dict]]
+    source: object
+    notes: list[str] = field(default_factory=list)
+
+
+def stream_rows(texts, predict_chunk: Callable, names: list[str], task: Task, sep: str,
+                decision: dict) -> Iterator[list[dict]]:
+    """The rows of each chunk of ``texts``; ``predict_chunk(texts) -> (probs, decided)``."""
+    start = 0
+    for chunk in texts:
+        probs, decided = predict_chunk(chunk)
+        yield prediction_rows(names, probs, decided, task, sep, decision, start=start)
+        start += len(chunk)

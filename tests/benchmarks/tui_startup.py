@@ -66,7 +66,9 @@ KEYS = {"first screen": "painted", "form filled": "filled", "checked": "checked"
 def one(tree: str, runs_root: str, cache: str) -> dict:
     start = time.time()
     env = {**os.environ, "CLINITUI_RUNS_ROOT": runs_root, "XDG_CACHE_HOME": cache, "PYTHONPATH": tree}
-    out = subprocess.run([sys.executable, "-c", CHILD, runs_root], capture_output=True, text=True, check=True, env=env)
+    # cwd: `python -c` puts the working directory first on sys.path, ahead of PYTHONPATH
+    out = subprocess.run([sys.executable, "-c", CHILD, runs_root], capture_output=True, text=True, check=True, env=env,
+                         cwd=runs_root)
     data = json.loads(out.stdout.strip().splitlines()[-1])
     return {**{name: data[key] - start for name, key in KEYS.items()}, "CPU to first screen": data["cpu"]}
 

@@ -34,7 +34,7 @@ class Regime(str, Enum):
         return cls.FULL if pretrained else cls.SCRATCH
 
 
-RATES = {Regime.SCRATCH: 1e-3, Regime.FULL: 3e-5, Regime.LORA: 2e-4, Regime.FROZEN: 1e-3}
+RATES = {Regime.SCRATCH: 1e-3, Regime.FULL: 5e-5, Regime.LORA: 2e-4, Regime.FROZEN: 1e-3}
 WHY = {
     Regime.SCRATCH: "a network trained from scratch",
     Regime.FULL: "a pre-trained encoder, fully fine-tuned",

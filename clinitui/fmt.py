@@ -63,6 +63,12 @@ def fmt_metric(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def fmt_lr(lr: float) -> str:
+    """``1e-3``, ``3e-5``, ``2.5e-4``: a learning rate as written in ``--set train.lr=`` and the docs."""
+    mantissa, exponent = f"{lr:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
 def fmt_params(n: int | None) -> str:
     """A parameter count for a person: ``845``, ``845 k``, ``1.22 M``, ``3.1 B`` (three significant
     digits at most, trailing zeros dropped); ``-`` for unknown. JSON keeps the raw integer."""

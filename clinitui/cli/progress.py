@@ -48,6 +48,10 @@ class PlainProgress:
                 from clinitui.engine.train.auto_epochs import describe as epochs_line
 
                 line += "\n  " + epochs_line(event["epochs_raised"])
+            if event.get("lr_auto"):  # train.lr was unset: chosen from what trains (engine/train/auto_lr.py)
+                from clinitui.engine.train.auto_lr import line as lr_line
+
+                line += "\n  " + lr_line(event["lr_auto"])
         elif kind == "step":
             now = time.monotonic()
             if now - self._last >= self.every or event["step"] == event["total_steps"]:

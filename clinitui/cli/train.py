@@ -280,6 +280,7 @@ def _print_plan(config, json_out: bool) -> None:
     binary task (read from the labels; a bad ``data.positive_label`` fails here, exit 2)."""
     from clinitui.data.load import positive_of
     from clinitui.engine.memory.planner import describe_plan, plan_for_config
+    from clinitui.engine.train.auto_lr import describe_lr, line as lr_line
 
     positive = positive_of(config)
     extra = {"positive_label": positive} if positive else {}
@@ -292,7 +293,8 @@ def _print_plan(config, json_out: bool) -> None:
             sys.stdout.write("\n".join([note, *said]) + "\nfits: yes (dry run, nothing trained)\n")
         return
     plan = plan_for_config(config)  # raises ConfigError (exit 2) when nothing fits
+    lr = describe_lr(config.train.lr, plan.freeze, plan.model.pretrained)  # the rate it would train at, and why
     if json_out:
-        print_json({"fits": True, "plan": plan.as_dict(), "config": config.model_dump(), **extra})
+        print_json({"fits": True, "plan": plan.as_dict(), "lr": lr, "config": config.model_dump(), **extra})
         return
-    sys.stdout.write("\n".join(describe_plan(plan) + said) + "\nfits: yes (dry run, nothing trained)\n")
+    sys.stdout.write("\n".join(describe_plan(plan) + [lr_line(lr)] + said) + "\nfits: yes (dry run, nothing trained)\n")

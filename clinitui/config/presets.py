@@ -23,18 +23,16 @@ explicit flags ← ``--set``.
 from __future__ import annotations
 
 import copy
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from clinitui.config.overrides import apply_overrides, set_path, validate
+from clinitui.config.preset_files import FOLDERS, catalogue, packaged_dir, search_path, user_dir  # noqa: F401
 from clinitui.config.schema import RunConfig
 from clinitui.errors import ConfigError, did_you_mean
 
-FOLDERS = {"budgets": "budget", "backbones": "backbone", "adapters": "adapter", "experiments": "experiment",
-           "paper": "experiment", "sweeps": "sweep"}
 KINDS = ("experiment", "backbone", "adapter", "budget", "sweep")
 # What each kind may set: table → allowed keys ("*": every field of that table).
 ALLOWED: dict[str, dict[str, Any]] = {
@@ -61,40 +59,6 @@ class Preset:
     @property
     def qualified(self) -> str:
         return f"{self.path.parent.name}/{self.name}"
-
-
-# -- where presets live ---------------------------------------------------------------------------
-def packaged_dir() -> Path | None:
-    """The shipped presets: ``clinitui/presets`` if a build copied them there, else the checkout's.
-
-    A wheel carries a copy made by ``setup.py`` at build time; an editable install (``pip install
-    -e .``) reads the repository's top-level ``presets/`` next to ``pyproject.toml``.
-    """
-    package = Path(__file__).resolve().parents[1]
-    inside = package / "presets"
-    if inside.is_dir():
-        return inside
-    checkout = package.parent
-    if (checkout / "pyproject.toml").is_file() and (checkout / "presets").is_dir():
-        return checkout / "presets"
-    return None
-
-
-def user_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "clinitui" / "presets"
-
-
-def search_path() -> list[tuple[Path, str]]:
-    """(folder, origin) pairs, lowest priority first."""
-    roots: list[tuple[Path, str]] = []
-    shipped = packaged_dir()
-    if shipped is not None:
-        roots.append((shipped, "packaged"))
-    for extra in filter(None, os.environ.get("CLINITUI_PRESETS_PATH", "").split(os.pathsep)):
-        roots.append((Path(extra).expanduser(), "CLINITUI_PRESETS_PATH"))
-    roots.append((user_dir(), "user"))
-    return roots
 
 
 # -- reading and checking one file ----------------------------------------------------------------
@@ -148,18 +112,6 @@ def load_file(path: Path, kind: str, origin: str = "file") -> Preset:
     tables = {k: v for k, v in doc.items() if k not in ("description", "uses")}
     validate(copy.deepcopy(tables), source)  # types and ranges, with the schema's messages
     return Preset(path.stem, kind, path, origin, doc.get("description", "").strip(), tables, dict(doc.get("uses", {})))
-
-
-# -- the catalogue ----------------------------------------------------------------------------------
-def catalogue() -> dict[tuple[str, str], tuple[Path, str]]:
-    """Every preset file on the search path, keyed by (kind, name), unread; later folders win."""
-    found: dict[tuple[str, str], tuple[Path, str]] = {}
-    for root, origin in search_path():
-        for folder, kind in FOLDERS.items():
-            if (root / folder).is_dir():
-                for path in sorted((root / folder).glob("*.toml")):
-                    found[(kind, path.stem)] = (path, origin)
-    return found
 
 
 def find(name: str, kind: str | None = None) -> Preset:

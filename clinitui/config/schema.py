@@ -101,7 +101,11 @@ class TrainConfig(Section):
         "epochs so that training takes at least this many optimizer steps (at most 3× the epochs; early stopping "
         "still applies; docs/accuracy.md). 0: off."
     )
-    lr: float = Field(1e-3, gt=0.0, le=1.0, description="Peak learning rate of AdamW.")
+    lr: Optional[float] = Field(
+        None, gt=0.0, le=1.0, description="Peak learning rate of AdamW. Unset (auto): chosen from what trains — "
+        "from scratch, a pre-trained encoder fully fine-tuned, LoRA, or a frozen backbone (docs/models.md, "
+        "'Learning rates'); the dry-run plan says which, and run.toml records it."
+    )
     weight_decay: float = Field(0.01, ge=0.0, description="AdamW weight decay (not applied to biases and norms).")
     warmup_fraction: float = Field(0.06, ge=0.0, lt=1.0, description="Share of steps with linear warm-up.")
     batch_size: int = Field(32, ge=1, description="Effective batch (micro-batch × gradient accumulation).")

@@ -4,15 +4,21 @@ Backbones and adapters are the preset names of ``clinitui.config.presets`` (when
 installed) followed by the registry names no preset shadows; budgets are ``auto`` plus the budget
 presets, or ``auto`` / ``cpu`` without presets. A config is composed exactly as
 ``clinitui train --preset P --backbone B --adapter A --budget X --set ...`` composes it.
-Nothing here imports torch.
+Nothing here imports torch. What the form lists is cached on disk (``cache_path()``), keyed by the
+files it is read from, so the console draws its first screen with every choice filled without
+importing pydantic or reading a preset; a change to any of those files reads them all again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pydantic is imported by the worker thread that loads the catalogue, not at startup
@@ -89,7 +95,7 @@ class ExperimentParts:
     adapter: str
     budget: str
     epochs: int
-    lr: float
+    lr: float | None  # None: auto, chosen from what trains when the run starts
     seed: int
 
 
@@ -116,11 +122,70 @@ class Catalog:
 
 
 def load_catalog() -> Catalog:
-    """Reads the preset files and the registries (a few hundred milliseconds: run it in a thread)."""
-    catalog = Catalog(part_choices("backbone"), part_choices("adapter"), budget_choices(), experiment_choices())
+    """Reads the preset files and the registries (a few hundred milliseconds: run it in a thread), or
+    the cache they left when none of them changed since; then imports pydantic for the form's checks."""
+    key = _fingerprint()
+    catalog = _read_cache(key)
+    if catalog is None:
+        catalog = Catalog(part_choices("backbone"), part_choices("adapter"), budget_choices(), experiment_choices())
+        _write_cache(key, catalog)
     from clinitui.config import overrides  # noqa: F401  (warm pydantic here, not on the event loop)
 
     return catalog
+
+
+# -- the on-disk cache of what the form lists -------------------------------------------------------
+CACHE_FORMAT = 1
+
+
+def cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "clinitui" / "launch-catalog.json"
+
+
+def cached_catalog() -> Catalog | None:
+    """The catalogue as last read, if no file it comes from changed since (a millisecond or two), else None."""
+    try:
+        return _read_cache(_fingerprint())
+    except OSError:
+        return None
+
+
+def _fingerprint() -> str:
+    """Changes when a preset file, a registry entry file, the schema or the version changes."""
+    from clinitui import __version__
+    from clinitui.config.preset_files import catalogue
+
+    package = Path(__file__).resolve().parents[1]
+    paths = [path for path, _ in catalogue().values()]
+    for kind in ("backbones", "adapters"):  # what registry_names parses
+        paths += sorted((package / "models" / kind).glob("*.py"))
+    paths += [package / "config" / "schema.py", package / "config" / "presets.py"]
+    digest = hashlib.sha256(f"{CACHE_FORMAT} {__version__}\n".encode())
+    for path in paths:
+        st = path.stat()
+        digest.update(f"{path}\0{st.st_mtime_ns}\0{st.st_size}\n".encode())
+    return digest.hexdigest()
+
+
+def _read_cache(key: str) -> Catalog | None:
+    try:
+        data = json.loads(cache_path().read_text(encoding="utf-8"))
+        return Catalog(**data["catalog"]) if data.get("key") == key else None
+    except (OSError, ValueError, KeyError, TypeError):  # absent, unreadable or from another version
+        return None
+
+
+def _write_cache(key: str, catalog: Catalog) -> None:
+    """Atomic; a cache that cannot be written (read-only home) only costs the next start its speed."""
+    path = cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps({"key": key, "catalog": asdict(catalog)}), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def compose(*, preset: str | None, backbone: str, adapter: str, budget: str, sets: list[str]) -> RunConfig:

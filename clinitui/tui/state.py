@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from clinitui.events import FINAL_TYPES
-from clinitui.fmt import fmt_bytes, fmt_metric, fmt_offset, fmt_params
+from clinitui.fmt import fmt_bytes, fmt_lr, fmt_metric, fmt_offset, fmt_params
 from clinitui.kinds import RunKind, config_kind
 
 LOG_TYPES = ("run_started", "eval", "baseline", "checkpoint", "oom_backoff", "warning", "run_finished", "run_failed",
@@ -242,6 +242,8 @@ def describe(e: dict, state: RunState) -> LogLine | None:
             from clinitui.engine.train.auto_epochs import describe as epochs_line
 
             text += "; " + epochs_line(e["epochs_raised"])
+        if e.get("lr_auto"):  # train.lr was unset: chosen from what trains (engine/train/auto_lr.py)
+            text += f"; learning rate {fmt_lr(e['lr_auto']['value'])} ({e['lr_auto']['why']})"
         return LogLine(offset, "info", text)
     if kind == "eval" and e.get("mlm_loss") is not None:  # a pretraining run (engine/recipes/pretrain.py)
         return LogLine(offset, "info", f"{e.get('split', '?')} step {e.get('step', '?')}: MLM loss "

@@ -35,6 +35,7 @@ class Prepared:
     plan: Any = None  # engine.planner.Plan: how the run fits its memory budget
     leakage: dict | None = None  # data/leakage.py: duplicates between splits (counts, and what --dedupe removed)
     epochs_raised: dict | None = None  # engine/train/auto_epochs.py: a small training split got more epochs
+    lr_auto: dict | None = None  # engine/train/auto_lr.py: train.lr was unset, chosen from what trains
 
 
 def prepare(config: RunConfig) -> Prepared:
@@ -44,6 +45,7 @@ def prepare(config: RunConfig) -> Prepared:
     from clinitui.models.pretrained import expand_backbone_folder
 
     from clinitui.engine.train.auto_epochs import raise_epochs
+    from clinitui.engine.train.auto_lr import resolve_lr
     from clinitui.engine.tfidf.blend import check_ensemble
 
     check_ensemble(config.model.ensemble)
@@ -77,7 +79,8 @@ def prepare(config: RunConfig) -> Prepared:
     dataset, leaks = _dataset(config)
     _check_tfidf(config, dataset, neural=True)
     config, raised = raise_epochs(config, len(dataset.train.texts))  # small splits: more epochs, in run.toml
-    return Prepared(config, dataset, plan, leaks, raised)
+    config, lr_auto = resolve_lr(config, plan.freeze, plan.model.pretrained)  # unset lr: from what trains, in run.toml
+    return Prepared(config, dataset, plan, leaks, raised, lr_auto)
 
 
 def _dataset(config: RunConfig) -> tuple[Dataset, dict | None]:
@@ -241,6 +244,7 @@ def _announce(run: Run, prepared: Prepared, s: _Setup) -> None:
         plan={**s.plan.as_dict(), "precision": s.precision, **s.memory_info},
         vocab_size=s.tokenizer.vocab_size, truncated_train_notes=truncated, backbone=s.model.backbone.describe(),
         truncation=s.truncation, **({"epochs_raised": prepared.epochs_raised} if prepared.epochs_raised else {}),
+        **({"lr_auto": prepared.lr_auto} if prepared.lr_auto else {}),
         **({"resumed_from_step": snapshot[PROGRESS]["step"]} if snapshot else {}),
         **({"world_size": dist.world_size} if dist else {}),
     )
@@ -260,9 +264,12 @@ def _train(run: Run, prepared: Prepared, s: _Setup, ckpt_dir: Path, should_stop:
     from clinitui.engine.checkpoint.folder import save_checkpoint
     from clinitui.engine.checkpoint.format import task_keys
     from clinitui.engine.train.loop import fit
+    from clinitui.engine.train.sanity import watch_for_majority
 
     config, dataset, path, main = prepared.config, prepared.dataset, run.path, run.main
-    t, emit = config.train, run.events.emit
+    t = config.train
+    # the loop's events, watched: a run stuck on the majority class says so once (engine/train/sanity.py)
+    emit = watch_for_majority(run.events.emit, lr=t.lr, freeze=s.freeze, pretrained=s.plan.model.pretrained)
     select = finisher_for(dataset).selection_metric(config)  # f1_macro; multi-label: train.multilabel_metric
 
     def save_best(epoch: int, metrics: dict) -> None:

@@ -30,12 +30,14 @@ from clinitui.tui.screens.polling import PollsWhileShown
 from clinitui.tui.widgets.plan_panel import PlanPanel
 
 VALIDATE_DEBOUNCE_S = 0.15  # typing a path re-validates once per pause, not once per key
+_UNSEEN = object()  # a select whose value this screen has not seen yet
 
 
 class LaunchScreen(LaunchForm, LaunchPretrain, LaunchPreview, LaunchPlan, LaunchAction, PollsWhileShown, Screen):
     """Every field is reachable with tab; ctrl+s starts, ctrl+o browses, ctrl+t peeks at notes."""
 
     CSS_PATH = "launch.tcss"
+    AUTO_FOCUS = "#data-path"  # focused once by Textual: a second focus change restyles the whole form
     BINDINGS = [
         Binding("ctrl+s", "start", "Start run"),
         Binding("ctrl+o", "browse", "Browse data"),
@@ -44,11 +46,12 @@ class LaunchScreen(LaunchForm, LaunchPretrain, LaunchPreview, LaunchPlan, Launch
 
     def __init__(self) -> None:
         super().__init__()
-        # filled by a thread after the first frame (reading presets and registries takes a while)
-        self.backbones: dict[str, str] = {DEFAULT_BACKBONE: ""}
-        self.adapters: dict[str, str] = {DEFAULT_ADAPTER: ""}
-        self.budgets: dict[str, str] = {"auto": catalog.AUTO_BUDGET}
-        self.experiments: dict[str, str] = {}
+        # the cached catalogue fills the first frame; a thread reads presets and registries (again) after it
+        cached = catalog.cached_catalog()
+        self.backbones: dict[str, str] = cached.backbones if cached else {DEFAULT_BACKBONE: ""}
+        self.adapters: dict[str, str] = cached.adapters if cached else {DEFAULT_ADAPTER: ""}
+        self.budgets: dict[str, str] = cached.budgets if cached else {"auto": catalog.AUTO_BUDGET}
+        self.experiments: dict[str, str] = cached.experiments if cached else {}
         self.catalog_loaded = False
         self.preset_parts: dict[str, str] = {}
         self.preview_key: tuple | None = None
@@ -60,14 +63,17 @@ class LaunchScreen(LaunchForm, LaunchPretrain, LaunchPreview, LaunchPlan, Launch
         self._preview_timer = None
         self._validate_timer = None
         self._lister = None
+        self._select_values: dict[str | None, object] = {}  # each select's last value seen
         self.launching = False
         self.folder_backbones: dict[str, str] = {}  # pretrained backbone folders offered as backbones
         self.running = 0  # runs running under the runs root (the title says so)
         self.gpus = 0  # visible GPUs (several: the GPUs field is offered)
 
     def on_mount(self) -> None:
-        self.query_one("#data-path", Input).focus()
-        self.query_one("#preset-row").display = False
+        # the selects announce their first values after this: nothing changed, nothing to redo (a few
+        # hundredths of a second before the first frame)
+        self._select_values = {select.id: select.value for select in self.query(Select)}
+        self._refresh_help()
         self._apply_kind()
         self._show_nproc(0)
         self.query_one(PlanPanel).show_note("")
@@ -119,6 +125,9 @@ class LaunchScreen(LaunchForm, LaunchPretrain, LaunchPreview, LaunchPlan, Launch
         self._validate_timer = self.set_timer(VALIDATE_DEBOUNCE_S, self._form_changed)
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        if self._select_values.get(event.select.id, _UNSEEN) == event.value:
+            return
+        self._select_values[event.select.id] = event.value
         if event.select.id == "run-kind":  # even mid-update (idempotent): the rows must follow the choice
             self._apply_kind()
             self._schedule_preview()  # a pretraining file needs no labels

@@ -57,7 +57,8 @@ class LaunchForm:
             yield DatasetPreview(id="preview", classes="panel")
             with Horizontal(classes="row", id="preset-row"):
                 yield Label("Preset", classes="label")
-                yield Select([], prompt="none (choose the parts below)", id="preset", compact=True)
+                yield Select(options(self.experiments), prompt="none (choose the parts below)", id="preset",
+                             compact=True)
             yield Static("", id="preset-help", classes="help")
             with Horizontal(classes="row"):
                 yield Label("Backbone", classes="label")
@@ -77,7 +78,7 @@ class LaunchForm:
                 yield Label("Epochs", classes="label")
                 yield Input(compact=True, placeholder="4", id="epochs", type="integer", classes="short")
                 yield Label("LR", classes="label-short")
-                yield Input(compact=True, placeholder="1e-3", id="lr", type="number", classes="short")
+                yield Input(compact=True, placeholder="auto", id="lr", type="number", classes="short")
                 yield Label("Seed", classes="label-short")
                 yield Input(compact=True, placeholder="42", id="seed", type="integer", classes="short")
                 yield Label("GPUs", classes="label-short", id="nproc-label")  # shown when several are visible
@@ -144,7 +145,7 @@ class LaunchForm:
         name = self.values().preset
         self.preset_parts = {}
         if not name:
-            for widget_id, default in (("epochs", "4"), ("lr", "1e-3"), ("seed", "42")):
+            for widget_id, default in (("epochs", "4"), ("lr", "auto"), ("seed", "42")):
                 self.query_one(f"#{widget_id}", Input).placeholder = default
             return
         try:
@@ -161,7 +162,7 @@ class LaunchForm:
                 self.query_one(f"#{widget_id}", Select).set_options(options(names))
             self.query_one(f"#{widget_id}", Select).value = value
         for widget_id, value in (("epochs", parts.epochs), ("lr", parts.lr), ("seed", parts.seed)):
-            self.query_one(f"#{widget_id}", Input).placeholder = str(value)
+            self.query_one(f"#{widget_id}", Input).placeholder = "auto" if value is None else str(value)
 
     def _refresh_help(self) -> None:
         v = self.values()

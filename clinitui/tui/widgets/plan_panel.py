@@ -6,7 +6,7 @@ from rich.text import Text
 from textual import work
 from textual.widgets import Static
 
-from clinitui.fmt import fmt_bytes, fmt_params
+from clinitui.fmt import fmt_bytes, fmt_lr, fmt_params
 from clinitui.tui.form import cli_command
 from clinitui.tui.launch_values import LaunchValues
 from clinitui.tui.messages import PlanReady
@@ -41,6 +41,10 @@ def plan_text(payload: dict) -> Text:
         else:
             text.append(f" · {fmt_params(plan['trainable_params'])} of {fmt_params(plan.get('total_params'))} "
                         "params trainable")
+    lr = payload.get("lr")  # the rate the run would train at, and why (engine/train/auto_lr.py)
+    if lr and lr.get("value") is not None:
+        text.append(f"\nlearning rate {fmt_lr(lr['value'])} ({lr.get('why', '')}"
+                    + ("; the LR field chooses another)" if lr.get("auto") else ")"))
     for note in (plan.get("notes") or [])[:2]:
         text.append(f"\n{note}", style="dim")
     return text

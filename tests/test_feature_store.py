@@ -89,3 +89,29 @@ def test_a_second_fit_reuses_the_first_ones_features_with_the_same_result(tmp_pa
     assert e1["reused"] is False and e2["reused"] is True
     assert second.best_val["f1_macro"] == first.best_val["f1_macro"]
     assert second.best_val["loss"] == pytest.approx(first.best_val["loss"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_clinitui_train_twice_reuses_the_frozen_features_from_the_runs_root(tmp_path, monkeypatch):
+    """Two `clinitui train` runs with a frozen backbone: the second reads the first's entry (its
+    `feature_cache` event says so); another max_length is another entry."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from clinitui.cli.app import app
+    from clinitui.events import read_events
+    from tests.conftest import TINY, make_rows, write_csv
+
+    monkeypatch.setenv("CLINITUI_RUNS_ROOT", str(tmp_path / "runs"))
+    data = write_csv(tmp_path / "notes.csv", make_rows(160))
+    runs = []
+    for extra in ([], [], ["--set", "train.max_length=40"]):
+        result = CliRunner().invoke(app, ["train", "--data", str(data), "--epochs", "1", "--json", "--quiet", *TINY,
+                                          "--set", "model.freeze=backbone", "--set", "train.baseline=false", *extra])
+        assert result.exit_code == 0, result.output
+        run_dir = json.loads(result.stdout)["run_dir"]
+        runs.append([e for e in read_events(run_dir) if e["type"] == "feature_cache"][0])
+    assert [r["reused"] for r in runs] == [False, True, False]
+    assert runs[0]["store"] == runs[1]["store"] != runs[2]["store"]
+    assert runs[0]["store"].startswith(str(tmp_path / "runs" / ".cache" / "features"))

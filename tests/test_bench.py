@@ -63,10 +63,10 @@ def test_bench_cli_trains_both_sides_and_reports_ratios(tmp_path):
 
 
 def test_bench_refuses_bad_options_in_one_line():
-    result = runner.invoke(app, ["bench", "--precision", "bf16"])
+    result = runner.invoke(app, ["bench", "--precision", "fp16"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        "clinitui: error: --precision 'bf16': use fp32, or bf16/fp16 with --device cuda"]
+        "clinitui: error: --precision 'fp16': use fp32 or bf16, or fp16 with --device cuda"]
     result = runner.invoke(app, ["bench", "--rows", "30", "--batch-size", "16"])
     assert result.exit_code == 2 and "multiple of --batch-size" in result.output
 

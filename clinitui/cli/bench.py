@@ -28,7 +28,7 @@ def bench(
     epochs_frozen: Annotated[int, Opt(help="Epochs of the frozen-backbone variants.")] = 5,
     threads: Annotated[int, Opt(help="torch CPU threads (1 is steadier on a loaded machine).")] = 2,
     device: Annotated[str, Opt(help="cpu or cuda (both sides on the same device).")] = "cpu",
-    precision: Annotated[str, Opt(help="fp32, or bf16 / fp16 autocast on CUDA (both sides).")] = "fp32",
+    precision: Annotated[str, Opt(help="fp32, bf16 autocast (CPU or CUDA), or fp16 autocast on CUDA (both sides).")] = "fp32",
     variants: Annotated[str, Opt(help="Comma-separated subset of: ref-full, linear-full, grn-full, ref-frozen, "
                                       "linear-frozen, grn-frozen, grn-frozen-nocache.")] = "all",
     repeats: Annotated[int, Opt(help="Rounds over the variants (interleaved); the table shows medians.")] = 1,
@@ -58,8 +58,8 @@ def bench(
             raise ConfigError(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(engine_bench.VARIANTS)}")
         if device not in ("cpu", "cuda"):
             raise ConfigError(f"--device '{device}' is not one of cpu, cuda")
-        if precision not in ("fp32", "bf16", "fp16") or (precision != "fp32" and device != "cuda"):
-            raise ConfigError(f"--precision '{precision}': use fp32, or bf16/fp16 with --device cuda")
+        if precision not in ("fp32", "bf16", "fp16") or (precision == "fp16" and device != "cuda"):
+            raise ConfigError(f"--precision '{precision}': use fp32 or bf16, or fp16 with --device cuda")
         if rows % batch_size or batch_size % micro_batch:
             raise ConfigError("--rows must be a multiple of --batch-size, and --batch-size of --micro-batch "
                               "(both sides then run the same number of optimizer steps)")

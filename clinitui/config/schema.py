@@ -127,7 +127,8 @@ class TrainConfig(Section):
     bucket_by_length: bool = Field(True, description="Group notes of similar length into batches (less padding).")
     feature_cache: bool = Field(
         True, description="With a frozen backbone, compute its outputs once and train only the adapter and head "
-        "on them each epoch (host memory, bounded; falls back with a warning when they do not fit)."
+        "on them each epoch (host memory, bounded; falls back with a warning when they do not fit); kept on disk "
+        "in <runs root>/.cache/features and reused by later runs with the same data and backbone."
     )
     eval_batch_size: int = Field(64, ge=1, description="Sequences per evaluation forward pass.")
     max_steps: Optional[int] = Field(None, ge=1, description="Stop after this many optimizer steps (smoke tests).")
@@ -157,7 +158,9 @@ class BudgetConfig(Section):
     max_micro_batch: int = Field(64, ge=1, description="Upper bound on sequences per forward pass.")
     max_length: int = Field(512, ge=8, description="Upper bound on tokens per sequence.")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
-        "auto", description="Autocast precision on GPU (auto: bf16 where supported, else fp16); CPU uses fp32."
+        "auto", description="Autocast precision. GPU: auto = bf16 where supported, else fp16. CPU: fp32 unless bf16 is "
+        "asked (bf16 training, fp32 evaluation: faster for wide encoders on CPUs with AVX512-BF16 or AMX; "
+        "docs/performance.md)."
     )
     gradient_checkpointing: bool = Field(
         True, description="Allow the planner to recompute activations in backward (slower, much less memory)."

@@ -28,6 +28,7 @@ from typing import Any
 from clinitui.config.schema import BudgetConfig, RunConfig
 from clinitui.engine.memory import decoder
 from clinitui.engine.memory.shapes import ModelShape
+from clinitui.engine.runtime.cpu import cpu_precision
 from clinitui.errors import ConfigError
 from clinitui.fmt import fmt_params
 
@@ -178,10 +179,11 @@ def estimate(shape: ModelShape, *, freeze: str, micro: int, seq: int, precision:
         return decoder.estimate(shape, freeze=freeze, micro=micro, seq=seq, precision=precision, device=device,
                                 checkpointing=checkpointing, margin=MARGIN[device], estimate_cls=Estimate,
                                 overhead=DEFAULT_OVERHEAD[device] if overhead is None else overhead)
-    act = 4 if precision == "fp32" else 2
+    # CPU bf16 autocast keeps LayerNorm, softmax and many element-wise outputs in fp32: counted as fp32
+    act = 4 if precision == "fp32" or device == "cpu" else 2
     fused = device == "cuda"  # CUDA: memory-efficient SDPA; CPU: math attention when dropout is on
     trainable = shape.trainable_params(freeze)
-    copies = 2 * shape.matmul_params if act == 2 and freeze != "backbone" else 0
+    copies = 2 * shape.matmul_params if precision != "fp32" and freeze != "backbone" else 0
     return Estimate(
         weights=4 * shape.total_params, gradients=4 * trainable, optimizer=8 * trainable, weight_copies=copies,
         activations=activation_bytes(shape, freeze, micro, seq, act, fused, checkpointing, 1 if fused else act),
@@ -193,7 +195,7 @@ def estimate(shape: ModelShape, *, freeze: str, micro: int, seq: int, precision:
 def eval_estimate(shape: ModelShape, *, freeze: str, batch: int, seq: int, precision: str, device: str,
                   overhead: int | None = None) -> int:
     """Peak of an evaluation pass in the middle of training (optimizer states still held)."""
-    act = 4 if precision == "fp32" else 2
+    act = 4 if precision == "fp32" or device == "cpu" else 2  # CPU evaluates in fp32 (runtime/precision.py)
     trainable = shape.trainable_params(freeze)
     tensors = 4 * shape.total_params + 8 * trainable + transient_bytes(shape, batch, seq, act, device == "cuda")
     if shape.decoder is not None:
@@ -209,7 +211,7 @@ def gib(n: int) -> str:
 
 def resolve_precision(budget: BudgetConfig, device: DeviceInfo) -> str:
     if device.kind == "cpu":
-        return "fp32"
+        return cpu_precision(budget.precision)  # auto: bf16 where the CPU has bf16 instructions
     if budget.precision != "auto":
         return budget.precision
     if device.bf16 is None:

@@ -23,7 +23,7 @@ from clinitui.config.schema import TrainConfig
 from clinitui.engine.encode.batching import batch_order
 from clinitui.engine.memory.oom import StepBackoff
 from clinitui.engine.pretrain.masking import IGNORE, MaskingSpec, mask_tokens, step_generator
-from clinitui.engine.runtime.precision import autocast
+from clinitui.engine.runtime.precision import autocast, eval_precision
 from clinitui.engine.train.step import Clock, Stepper, Window
 from clinitui.errors import StopRequested
 
@@ -74,7 +74,7 @@ def evaluate(model, windows: list[list[int]], recipe: MaskRecipe, *, pad_id: int
     for b, indices in enumerate(batch_order([len(w) for w in windows], batch_size, rng=None, bucket=True)):
         ids, mask = pad_rows([windows[i] for i in indices], pad_id)
         masked, labels = recipe.apply(ids, step_generator(seed, EVAL_SEED, b))
-        with autocast(device, precision):
+        with autocast(device, eval_precision(device, precision)):
             loss, n, _ = model(masked.to(device), mask.to(device), labels.to(device))
         total += float(loss)
         count += n

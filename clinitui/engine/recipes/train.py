@@ -281,18 +281,21 @@ def _train(run: Run, prepared: Prepared, s: _Setup, ckpt_dir: Path, should_stop:
 
     run.stage = "training"
     fit_cfg = t.model_copy(update={"eval_batch_size": min(t.eval_batch_size, s.plan.eval_batch)})
-    cache_limit = None
+    cache_limit = cache_dir = None
     if t.feature_cache and s.freeze == "backbone":  # backbone outputs computed once (engine/train/feature_cache.py)
         from clinitui.engine.train.feature_cache import limit_bytes
+        from clinitui.engine.train.feature_store import STORE_DIR
 
         cache_limit = limit_bytes(s.device, s.plan)
+        # on disk beside the run: shared by the runs of one runs root, or the trials of one sweep
+        cache_dir = path.parent / STORE_DIR
     s.eval_batch = fit_cfg.eval_batch_size
     return fit(s.model, s.encoded["train"], s.encoded["val"], cfg=fit_cfg, micro_batch=s.micro_batch,
                pad_id=s.tokenizer.pad_id, label_names=dataset.label_names, positive_index=dataset.positive_index,
                device=s.device, precision=s.precision, emit=emit, save_best=save_best if main else None,
                should_stop=should_stop, progress=s.sampler.progress if main else {}, resume=run.snapshot,
                state_every_s=t.state_every_s, save_state=(lambda state: save_state(path, state)) if main else None,
-               feature_cache_limit=cache_limit, dist=run.dist)
+               feature_cache_limit=cache_limit, dist=run.dist, feature_cache_dir=cache_dir)
 
 
 def _predict_best(run: Run, s: _Setup, ckpt_dir: Path) -> tuple[Any, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from clinitui.config.schema import RunConfig
+from clinitui.engine.runtime.cpu import cpu_precision
 from clinitui.errors import ConfigError
 
 
@@ -15,7 +16,7 @@ def select_device(config: RunConfig):
     device = torch.device("cuda" if want == "cuda" or (want == "auto" and torch.cuda.is_available()) else "cpu")
     precision = config.budget.precision
     if device.type == "cpu":
-        precision = "fp32"
+        precision = cpu_precision(precision)  # fp32 unless bf16 is asked (runtime/cpu.py)
     elif precision == "auto":
         precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return device, precision

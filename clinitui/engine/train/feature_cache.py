@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Mapping
 
 import torch
@@ -137,11 +138,14 @@ def limit_bytes(device: torch.device, plan=None) -> int:
 
 def build(model, splits: Mapping[str, object], *, pad_id: int, batch_size: int, device: torch.device,
           precision: str, limit: int, emit: Callable[..., dict],
-          should_stop: Callable[[], bool] = lambda: False) -> FeatureCache | None:
+          should_stop: Callable[[], bool] = lambda: False, store: Path | None = None) -> FeatureCache | None:
     """The cache for ``splits`` (name → ``EncodedSplit``), or None with a ``warning`` event.
 
     None means: train on the uncached path (the backbone is not frozen, or the cache would not
-    fit ``limit`` bytes even in fp16).
+    fit ``limit`` bytes even in fp16). ``store``: a folder of cache entries on disk
+    (engine/train/feature_store.py): an entry with the same key is read instead of running the
+    backbone, and a computed cache is stored there; the ``feature_cache`` event says which
+    (``reused``, ``store``).
     """
     reason = ineligible(model)
     level = getattr(model.adapter, "level", None)
@@ -160,20 +164,46 @@ def build(model, splits: Mapping[str, object], *, pad_id: int, batch_size: int, 
         return None
 
     start = time.perf_counter()
-    was_training = model.training
-    model.eval()  # the cached features are the eval-mode (dropout-free) backbone outputs
+    key = stored = entry = None
+    if store is not None:
+        from clinitui.engine.train import feature_store
+
+        key = feature_store.cache_key(model, splits, level=level, dtype=dtype, precision=precision)
+        stored = feature_store.load(store, key, lengths, emit)
     cached: dict[str, CachedSplit] = {}
-    try:
-        with torch.no_grad():  # not inference_mode: the cached tensors feed autograd later
-            for name, split in splits.items():
-                cached[name] = _encode(model, split, level, dim, dtype, pad_id, batch_size, device, precision,
-                                       should_stop)
-    finally:
-        model.train(was_training)
+    if stored is not None:
+        for name, split in splits.items():
+            s = stored[name]
+            windows = None if s["note_windows"] is None else [range(a, b) for a, b in s["note_windows"]]
+            cached[name] = CachedSplit(s["data"], s["offsets"], s["lengths"], _labels(split), windows)
+        entry = Path(store) / key
+    else:
+        cached = _encode_all(model, splits, level, dim, dtype, pad_id, batch_size, device, precision, should_stop)
+        if store is not None:
+            entry = feature_store.save(store, key, cached, {"level": level, "dtype": str(dtype), "precision": precision,
+                                                            "rows": {k: len(v) for k, v in notes.items()}})
     cache = FeatureCache(level, cached, dtype, time.perf_counter() - start)
     emit("feature_cache", level=level, rows={k: len(v) for k, v in notes.items()}, bytes=cache.nbytes,
-         dtype=str(dtype).removeprefix("torch."), seconds=round(cache.seconds, 3))
+         dtype=str(dtype).removeprefix("torch."), seconds=round(cache.seconds, 3), reused=stored is not None,
+         **({"store": str(entry)} if entry is not None else {}))
     return cache
+
+
+def _encode_all(model, splits, level: str, dim: int, dtype: torch.dtype, pad_id: int, batch_size: int,
+                device: torch.device, precision: str, should_stop: Callable[[], bool]) -> dict[str, CachedSplit]:
+    """Run the backbone over every split, in eval mode (the cached features are dropout-free)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():  # not inference_mode: the cached tensors feed autograd later
+            return {name: _encode(model, split, level, dim, dtype, pad_id, batch_size, device, precision, should_stop)
+                    for name, split in splits.items()}
+    finally:
+        model.train(was_training)
+
+
+def _labels(split) -> list:
+    return split.note_labels if getattr(split, "note_windows", None) else split.labels
 
 
 def _encode(model, split, level: str, dim: int, dtype: torch.dtype, pad_id: int, batch_size: int,
@@ -202,8 +232,7 @@ def _encode(model, split, level: str, dim: int, dtype: torch.dtype, pad_id: int,
         states = states.to("cpu", dtype)
         for row, i in enumerate(indices):
             data[offsets[i] : offsets[i] + lengths[i]] = states[row, : lengths[i]]
-    note_windows = getattr(split, "note_windows", None)
-    return CachedSplit(data, offsets, lengths, split.note_labels if note_windows else split.labels, note_windows)
+    return CachedSplit(data, offsets, lengths, _labels(split), getattr(split, "note_windows", None))
 
 
 def _flat_windows(split):

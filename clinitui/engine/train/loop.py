@@ -28,7 +28,7 @@ from clinitui.engine.train import feature_cache
 from clinitui.engine.encode.batching import EncodedSplit, batch_order, collate_split, forward, group_batches
 from clinitui.engine.evaluate.metrics import classification_metrics
 from clinitui.engine.memory.oom import EvalBackoff, StepBackoff
-from clinitui.engine.runtime.precision import autocast
+from clinitui.engine.runtime.precision import autocast, eval_precision
 from clinitui.engine.train.step import Clock, Stepper, Window, check_resume
 from clinitui.errors import StopRequested
 
@@ -83,7 +83,7 @@ def predict_probs(model, split: EncodedSplit, pad_id: int, batch_size: int, devi
             batch = cached[0].collate(cached[1], indices).to(device)
         else:
             batch = collate_split(split, indices, pad_id, labels).to(device)
-        with autocast(device, precision):
+        with autocast(device, eval_precision(device, precision)):  # CPU: fp32 (bf16 trains only)
             logits = cached[0].forward(model, batch) if cached else forward(model, batch)
         # a multi-label classifier has one sigmoid per label (engine/recipes/train.py and
         # engine/checkpoint/folder.py set the flag)
@@ -103,11 +103,13 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
         should_stop: Callable[[], bool] = lambda: False, progress: dict | None = None,
         save_state: Callable[[dict], None] | None = None, resume: dict | None = None,
         state_every_s: float = 120.0, feature_cache_limit: int | None = None,
-        dist: distributed.Dist | None = None) -> FitResult:
+        dist: distributed.Dist | None = None, feature_cache_dir=None) -> FitResult:
     """Train; ``save_state`` receives a resumable snapshot now and then, ``resume`` is one such snapshot.
 
     ``feature_cache_limit`` (bytes): with a frozen backbone, compute its outputs once and train
     the adapter and head on them (engine/train/feature_cache.py); None keeps the uncached path.
+    ``feature_cache_dir``: a folder where that cache is kept on disk and reused by later runs
+    with the same data and backbone (engine/train/feature_store.py); None: in memory only.
     ``dist``: this process's rank under torchrun (engine/runtime/distributed.py): batches of
     ``micro_batch × world`` rows are sharded over the ranks; only rank 0 computes metrics and
     calls ``emit``'s eval, ``save_best`` and ``save_state`` (pass them on rank 0 alone).
@@ -115,7 +117,7 @@ def fit(model, train: EncodedSplit, val: EncodedSplit, *, cfg: TrainConfig, micr
     run = _Fit(model, train, val, cfg=cfg, micro_batch=micro_batch, pad_id=pad_id, label_names=label_names,
                positive_index=positive_index, device=device, precision=precision, emit=emit, save_best=save_best,
                should_stop=should_stop, progress=progress, save_state=save_state, dist=dist)
-    run.start(resume, state_every_s, feature_cache_limit)
+    run.start(resume, state_every_s, feature_cache_limit, feature_cache_dir)
     return run.epochs()
 
 
@@ -175,7 +177,8 @@ class _Fit:
         self.features = None  # the feature cache, when there is one; set by ``start`` before the first step
         self.net = model  # under torchrun: the DDP-wrapped model
 
-    def start(self, resume: dict | None, state_every_s: float, feature_cache_limit: int | None) -> None:
+    def start(self, resume: dict | None, state_every_s: float, feature_cache_limit: int | None,
+              feature_cache_dir=None) -> None:
         """Resume from a saved state (or seed this rank), start the clock, build the feature cache."""
         model, dist = self.model, self.dist
         if resume is not None:
@@ -189,7 +192,8 @@ class _Fit:
         if feature_cache_limit is not None:  # built inside the clock: the one backbone pass is training time
             self.features = self.eval_backoff.run(lambda size: feature_cache.build(
                 model, {"train": self.train, "val": self.val}, pad_id=self.pad_id, batch_size=size, device=self.device,
-                precision=self.precision, limit=feature_cache_limit, emit=self.emit, should_stop=self.should_stop))
+                precision=self.precision, limit=feature_cache_limit, emit=self.emit, should_stop=self.should_stop,
+                store=feature_cache_dir))
         self.frozen_backbone = not any(p.requires_grad for p in model.backbone.parameters())
         # under torchrun DDP averages the gradients
         self.net = model if dist is None else distributed.wrap(model, self.features, self.device)

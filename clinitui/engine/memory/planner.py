@@ -179,8 +179,7 @@ def estimate(shape: ModelShape, *, freeze: str, micro: int, seq: int, precision:
         return decoder.estimate(shape, freeze=freeze, micro=micro, seq=seq, precision=precision, device=device,
                                 checkpointing=checkpointing, margin=MARGIN[device], estimate_cls=Estimate,
                                 overhead=DEFAULT_OVERHEAD[device] if overhead is None else overhead)
-    # CPU bf16 autocast keeps LayerNorm, softmax and many element-wise outputs in fp32: counted as fp32
-    act = 4 if precision == "fp32" or device == "cpu" else 2
+    act = 4 if precision == "fp32" or device == "cpu" else 2  # CPU bf16 autocast keeps many outputs in fp32
     fused = device == "cuda"  # CUDA: memory-efficient SDPA; CPU: math attention when dropout is on
     trainable = shape.trainable_params(freeze)
     copies = 2 * shape.matmul_params if precision != "fp32" and freeze != "backbone" else 0
@@ -211,7 +210,7 @@ def gib(n: int) -> str:
 
 def resolve_precision(budget: BudgetConfig, device: DeviceInfo) -> str:
     if device.kind == "cpu":
-        return cpu_precision(budget.precision)  # auto: bf16 where the CPU has bf16 instructions
+        return cpu_precision(budget.precision)  # bf16 only when asked (runtime/cpu.py)
     if budget.precision != "auto":
         return budget.precision
     if device.bf16 is None:

@@ -141,3 +141,25 @@ def test_refit_ships_a_model_fitted_on_train_and_validation_but_chooses_on_train
     assert kept.c == alone.c == refit.c and refit.val_f1 == alone.val_f1
     seen = lambda m: len(m.word.idf_) + len(m.char.idf_)  # noqa: E731
     assert seen(refit) > seen(alone)  # the shipped model learnt terms from the validation notes too
+
+
+def test_a_network_level_with_tfidf_on_validation_is_not_shipped_alone():
+    """The grid gave the network all the weight, but its lead over TF-IDF is a note or two: TF-IDF ships."""
+    from clinitui.engine.tfidf.blend import keep_blend
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 500)
+    right = rng.random(500) < 0.85
+    tfidf = np.eye(2)[np.where(right, y, 1 - y)] * 0.6 + 0.2
+    flipped = right.copy()
+    wrong = np.flatnonzero(~right)[:2]  # the network is right on two notes more
+    flipped[wrong] = True
+    net = np.eye(2)[np.where(flipped, y, 1 - y)] * 0.6 + 0.2
+    weight, record = keep_blend(net, tfidf, y, 1.0)
+    assert weight == 0.0 and not record["kept"] and record["part"] == "the TF-IDF model"
+    assert record["reason"].startswith("network alone not kept") and "shipping the TF-IDF model alone" in record["reason"]
+    assert 0 < record["network_gain"] < 1.96 * record["network_gain_se"]
+    # a network far ahead keeps all the weight
+    net = np.eye(2)[y] * 0.6 + 0.2
+    weight, record = keep_blend(net, tfidf, y, 1.0)
+    assert weight == 1.0 and record["part"] == "the network" and "all the weight on the network" in record["reason"]

@@ -28,7 +28,7 @@ HEAD_WEIGHTS = "mlm_head.safetensors"
 FORMAT = "clinitui-backbone"
 FORMAT_VERSION = 1
 # options that change the architecture or the tokenizer: fixed by the folder
-FREE_OPTIONS = {"dropout", "init_from"}
+FREE_OPTIONS = {"dropout", "attention_dropout", "init_from"}
 
 
 def read_marker(folder: Path) -> dict | None:

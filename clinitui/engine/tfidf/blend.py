@@ -29,6 +29,7 @@ from clinitui.errors import CheckpointError, ConfigError, did_you_mean
 KNOWN = ("tfidf",)
 SUBDIR = "tfidf"
 GRID = tuple(round(0.05 * i, 2) for i in range(21))
+CROSS_FIT_REPEATS = 5  # random halvings of validation behind a blend's out-of-sample gain (cross_fitted_gain)
 
 
 OFF = (None, "", "none")  # the network alone ("none" survives run.toml, which omits None values)
@@ -143,17 +144,50 @@ def keep_blend(network_val: np.ndarray, tfidf_val: np.ndarray, val_labels, weigh
     if weight == 1.0:  # all the weight on the network, whose lead over TF-IDF is inside the noise
         gain, se, what = net_gain, net_se, "network alone not kept: its"
     else:
-        gain, se = paired_gain(y, blend(network_val, tfidf_val, weight).argmax(1),
-                               blend(network_val, tfidf_val, part).argmax(1), k)
+        gain, se = cross_fitted_gain(network_val, tfidf_val, y, part)
         what = "blend not kept:"
     kept = weight != 1.0 and real_gain(gain, se)
     ci = [round(gain - Z95 * se, 6), round(gain + Z95 * se, 6)]
-    reason = (f"blend kept: {gain:+.3f} macro-F1 on validation over {name} alone [{ci[0]:+.3f}, {ci[1]:+.3f}]"
+    reason = (f"blend kept: {gain:+.3f} macro-F1 on validation over {name} alone [{ci[0]:+.3f}, {ci[1]:+.3f}], "
+              "each half's weight chosen on the other half"
               if kept else f"{what} {gain:+.3f} on validation over {name} alone [{ci[0]:+.3f}, {ci[1]:+.3f}] "
               f"is inside the noise; shipping {name} alone")
     shipped = weight if kept else part
     return shipped, {**record, "kept": kept, "weight": shipped, "val_gain": round(gain, 6), "val_gain_se": round(se, 6),
                      "val_gain_ci": ci, "reason": reason}
+
+
+def cross_fitted_gain(network_val: np.ndarray, tfidf_val: np.ndarray, y: np.ndarray, part: float,
+                      repeats: int = CROSS_FIT_REPEATS) -> tuple[float, float]:
+    """(gain of the blend over ``part`` alone, its standard error) with the weight chosen out of sample.
+
+    The grid's best weight is a maximum over 21 candidates on the very notes that would score it, so
+    its in-sample gain is optimistic: on the default demo runs, in-sample gains of +0.02–0.03 with
+    intervals above zero came with test scores 0.007–0.016 below the TF-IDF model's. Here validation is
+    split in two halves (stratified); each half's notes are predicted by the blend whose weight the
+    other half chose; the paired gain of those predictions over ``part`` alone is averaged, with its
+    standard error, over ``repeats`` random halvings (seeded: the same notes give the same answer).
+    """
+    from clinitui.engine.evaluate.stats import DEFAULT_SEED, paired_gain
+
+    network_val, tfidf_val = np.asarray(network_val, dtype=np.float64), np.asarray(tfidf_val, dtype=np.float64)
+    k = network_val.shape[1]
+    simple = blend(network_val, tfidf_val, part).argmax(1)
+    rng = np.random.default_rng(DEFAULT_SEED)
+    gains, ses = [], []
+    for _ in range(repeats):
+        half = np.zeros(len(y), dtype=bool)
+        for label in np.unique(y):
+            rows = rng.permutation(np.flatnonzero(y == label))
+            half[rows[: len(rows) // 2]] = True
+        pred = np.empty(len(y), dtype=int)
+        for fold in (half, ~half):
+            w, _ = choose_weight(network_val[~fold], tfidf_val[~fold], y[~fold])
+            pred[fold] = blend(network_val[fold], tfidf_val[fold], w).argmax(1)
+        gain, se = paired_gain(y, pred, simple, k)
+        gains.append(gain)
+        ses.append(se)
+    return float(np.mean(gains)), float(np.mean(ses))
 
 
 def ensemble_with_tfidf(ckpt_dir: Path, dataset, network_val: np.ndarray, network_test: np.ndarray, model,

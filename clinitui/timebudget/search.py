@@ -35,6 +35,7 @@ CLOCK_EVERY_S = 2.0
 PROJECT_EVERY_S = 3.0
 OVERRUN = 1.25  # a running candidate projected past what is left by this factor is stopped at once
 KILL_AFTER = 0.03  # share of the budget a stopped run may take to exit before it is killed
+PRETRAIN_MARGIN = 1.1  # a pretraining box is priced at 1.1 × its measured step time (its fine-tuning must still fit)
 FINAL = ("candidate_finished", "candidate_skipped")
 
 
@@ -219,13 +220,14 @@ class Search:
         fine_tune = speed.total(E.planned_steps(self.base, self.n_train), self._finish_s())
         step_s = speed.step_s * config.pretrain.window / max(8, self.base.train.max_length) * 1.2
         per_pass = pretrain_steps_per_pass(self.base, self.n_train)
+        step_s *= PRETRAIN_MARGIN  # the box's safety margin is spent inside the room, not after it
         room = self.remaining() - self.grace - fine_tune - speed.startup_s
         steps = min(config.pretrain.steps, int(room / step_s) if room > 0 else 0)
         if steps < 2 * per_pass:
             need = speed.startup_s + 2 * per_pass * step_s + fine_tune
             return proposal, None, (f"needs ~{fmt_duration(need)} (2 passes, then fine-tuning), "
                                     f"{fmt_duration(max(0.0, self.remaining() - self.grace))} left")
-        return with_steps(proposal, steps), speed.startup_s + steps * step_s * 1.1, None
+        return with_steps(proposal, steps), speed.startup_s + steps * step_s, None
 
     def _speed(self, name: str) -> E.Speed | None:
         rec = self.results.get(name) or {}

@@ -63,7 +63,7 @@ class SingleLabel:
         return classification_metrics(dataset.val.labels, probs, dataset.label_names, dataset.positive_index)
 
     def finish(self, path: Path, ckpt_dir: Path, dataset, config, val_probs, test_probs, *, emit: Callable[..., dict],
-               epoch: int, step: int, fitted: tuple | None = None) -> Finished:
+               epoch: int, step: int, fitted: tuple | None = None, val_history: list | None = None) -> Finished:
         from clinitui.engine.evaluate.operating_point import resolve_rule
         from clinitui.engine.tfidf.blend import wanted
 
@@ -82,7 +82,7 @@ class SingleLabel:
             from clinitui.engine.tfidf.blend import ensemble_with_tfidf
 
             ensemble = ensemble_with_tfidf(ckpt_dir, dataset, val_probs, test_probs, model, tfidf_val, tfidf_test,
-                                           emit=emit)
+                                           emit=emit, val_history=val_history)
             val_probs, test_probs = ensemble.pop("val_probs"), ensemble.pop("test_probs")
         metrics, extras = finalize(path, ckpt_dir, y_val=dataset.val.labels, val_probs=val_probs,
                                    y_test=dataset.test.labels, test_probs=test_probs,
@@ -142,7 +142,9 @@ class MultiLabel:
         return validation_metrics(dataset.val.labels, probs, dataset.label_names, rule)
 
     def finish(self, path: Path, ckpt_dir: Path, dataset, config, network_val, network_test, *,
-               emit: Callable[..., dict], epoch: int, step: int, fitted: tuple | None = None) -> Finished:
+               emit: Callable[..., dict], epoch: int, step: int, fitted: tuple | None = None,
+               val_history: list | None = None) -> Finished:
+        """``val_history`` is not used: a multi-label blend is weighed by validation micro-F1 as before."""
         from clinitui.engine.evaluate.multilabel import TASK
         from clinitui.engine.tfidf.blend import attach, blend, choose_weight, multilabel_score, wanted
 

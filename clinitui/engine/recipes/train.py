@@ -333,7 +333,7 @@ def _finish(run: Run, prepared: Prepared, s: _Setup, ckpt_dir: Path, result, val
     m = config.model
     run.stage = "ensemble" if wanted_ensemble(m.ensemble) else "evaluation"
     done = finisher_for(dataset).finish(path, ckpt_dir, dataset, config, val_probs, probs, emit=run.events.emit,
-                                        epoch=result.best_epoch, step=result.steps)
+                                        epoch=result.best_epoch, step=result.steps, val_history=result.val_history)
     ensemble = done.ensemble
     s.sampler.stop(last_sample=True)  # before run_finished, the last event
     payload = {

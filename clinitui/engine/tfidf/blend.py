@@ -117,7 +117,8 @@ def load_part(info) -> tuple[object, float] | None:
     return model, weight
 
 
-def keep_blend(network_val: np.ndarray, tfidf_val: np.ndarray, val_labels, weight: float) -> tuple[float, dict]:
+def keep_blend(network_val: np.ndarray, tfidf_val: np.ndarray, val_labels, weight: float,
+               val_history: list | None = None) -> tuple[float, dict]:
     """(weight shipped, metrics.json ``blend``): the grid's best ``weight`` only when its gain over the better
     part alone on validation is real (paired-bootstrap 95 % interval above zero, stats.real_gain), else that
     part (w = 1 or 0).
@@ -127,12 +128,16 @@ def keep_blend(network_val: np.ndarray, tfidf_val: np.ndarray, val_labels, weigh
     (a network 0.004 ahead on 540 notes shipped alone scored 0.032 below it on test: docs/accuracy.md).
     The grid's maximum is chosen on the same notes it is scored on, so a gain of a note or two is what
     chance gives; a blend that cannot show more ships the simpler predictor, and says so.
+
+    Both gains are measured out of sample (:func:`cross_fitted_gain`); with ``val_history`` (every
+    epoch's validation probabilities) the network's epoch is chosen out of sample too.
     """
-    from clinitui.engine.evaluate.stats import Z95, paired_gain, real_gain
+    from clinitui.engine.evaluate.stats import Z95, real_gain
 
     y = np.asarray(val_labels)
-    k = np.asarray(network_val).shape[1]
-    net_gain, net_se = paired_gain(y, np.asarray(network_val).argmax(1), np.asarray(tfidf_val).argmax(1), k)
+    history = [np.asarray(h, dtype=np.float64) for h in (val_history or [network_val])]
+    tfidf_val = np.asarray(tfidf_val, dtype=np.float64)
+    net_gain, net_se = cross_fitted_gain(history, tfidf_val, y, None)
     part = 1.0 if real_gain(net_gain, net_se) else 0.0
     name = "the network" if part == 1.0 else "the TF-IDF model"
     record = {"candidate_weight": weight, "part": name, "network_gain": round(net_gain, 6),
@@ -144,7 +149,7 @@ def keep_blend(network_val: np.ndarray, tfidf_val: np.ndarray, val_labels, weigh
     if weight == 1.0:  # all the weight on the network, whose lead over TF-IDF is inside the noise
         gain, se, what = net_gain, net_se, "network alone not kept: its"
     else:
-        gain, se = cross_fitted_gain(network_val, tfidf_val, y, part)
+        gain, se = cross_fitted_gain(history, tfidf_val, y, part)
         what = "blend not kept:"
     kept = weight != 1.0 and real_gain(gain, se)
     ci = [round(gain - Z95 * se, 6), round(gain + Z95 * se, 6)]
@@ -157,22 +162,22 @@ def keep_blend(network_val: np.ndarray, tfidf_val: np.ndarray, val_labels, weigh
                      "val_gain_ci": ci, "reason": reason}
 
 
-def cross_fitted_gain(network_val: np.ndarray, tfidf_val: np.ndarray, y: np.ndarray, part: float,
+def cross_fitted_gain(history: list[np.ndarray], tfidf_val: np.ndarray, y: np.ndarray, part: float | None,
                       repeats: int = CROSS_FIT_REPEATS) -> tuple[float, float]:
-    """(gain of the blend over ``part`` alone, its standard error) with the weight chosen out of sample.
+    """(gain, its standard error) on validation, every choice made out of sample.
 
-    The grid's best weight is a maximum over 21 candidates on the very notes that would score it, so
-    its in-sample gain is optimistic: on the default demo runs, in-sample gains of +0.02–0.03 with
-    intervals above zero came with test scores 0.007–0.016 below the TF-IDF model's. Here validation is
-    split in two halves (stratified); each half's notes are predicted by the blend whose weight the
-    other half chose; the paired gain of those predictions over ``part`` alone is averaged, with its
-    standard error, over ``repeats`` random halvings (seeded: the same notes give the same answer).
+    ``part`` = None: the network alone against the TF-IDF model alone; 0.0 or 1.0: the blend against that
+    part alone. The grid's best weight is a maximum over 21 candidates on the very notes that would score
+    it, and the network's checkpoint is the epoch with the best validation score, so in-sample gains are
+    optimistic: on the default demo runs, in-sample blend gains of +0.02–0.03 with intervals above zero
+    came with test scores 0.007–0.016 below the TF-IDF model's. Here validation is halved (stratified);
+    each half is predicted with the epoch (from ``history``, every epoch's validation probabilities;
+    one entry: the checkpoint's) and the weight that the *other* half chose; the paired gain of those
+    predictions is averaged, with its standard error, over ``repeats`` seeded halvings.
     """
     from clinitui.engine.evaluate.stats import DEFAULT_SEED, paired_gain
 
-    network_val, tfidf_val = np.asarray(network_val, dtype=np.float64), np.asarray(tfidf_val, dtype=np.float64)
-    k = network_val.shape[1]
-    simple = blend(network_val, tfidf_val, part).argmax(1)
+    k = tfidf_val.shape[1]
     rng = np.random.default_rng(DEFAULT_SEED)
     gains, ses = [], []
     for _ in range(repeats):
@@ -180,24 +185,30 @@ def cross_fitted_gain(network_val: np.ndarray, tfidf_val: np.ndarray, y: np.ndar
         for label in np.unique(y):
             rows = rng.permutation(np.flatnonzero(y == label))
             half[rows[: len(rows) // 2]] = True
-        pred = np.empty(len(y), dtype=int)
+        rich, simple = np.empty(len(y), dtype=int), np.empty(len(y), dtype=int)
         for fold in (half, ~half):
-            w, _ = choose_weight(network_val[~fold], tfidf_val[~fold], y[~fold])
-            pred[fold] = blend(network_val[fold], tfidf_val[fold], w).argmax(1)
-        gain, se = paired_gain(y, pred, simple, k)
+            net = history[int(np.argmax([macro_f1(y[~fold], h[~fold]) for h in history]))]  # first best epoch
+            if part is None:
+                rich[fold], simple[fold] = net[fold].argmax(1), tfidf_val[fold].argmax(1)
+                continue
+            w, _ = choose_weight(net[~fold], tfidf_val[~fold], y[~fold])
+            rich[fold] = blend(net[fold], tfidf_val[fold], w).argmax(1)
+            simple[fold] = blend(net[fold], tfidf_val[fold], part).argmax(1)
+        gain, se = paired_gain(y, rich, simple, k)
         gains.append(gain)
         ses.append(se)
     return float(np.mean(gains)), float(np.mean(ses))
 
 
 def ensemble_with_tfidf(ckpt_dir: Path, dataset, network_val: np.ndarray, network_test: np.ndarray, model,
-                        tfidf_val: np.ndarray, tfidf_test: np.ndarray, *, emit: Callable[..., None]) -> dict:
+                        tfidf_val: np.ndarray, tfidf_test: np.ndarray, *, emit: Callable[..., None],
+                        val_history: list | None = None) -> dict:
     """Blend the fitted TF-IDF ``model`` (its val/test probabilities given): weight by the grid, kept only
     when its gain is real (:func:`keep_blend`), attached to the checkpoint; metrics of the blend and the network."""
     from clinitui.engine.evaluate.metrics import classification_metrics
 
     best, _ = choose_weight(network_val, tfidf_val, dataset.val.labels)
-    weight, record = keep_blend(network_val, tfidf_val, dataset.val.labels, best)
+    weight, record = keep_blend(network_val, tfidf_val, dataset.val.labels, best, val_history)
     spec = attach(ckpt_dir, model, weight)
 
     def metrics(labels, probs):

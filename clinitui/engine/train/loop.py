@@ -62,6 +62,9 @@ class FitResult:
     stopped_early: bool = False
     train_seconds: float = 0.0
     real_tokens: int = 0
+    # every epoch's validation probabilities, epoch 1 first (single process, not resumed; else None):
+    # what lets the blend judge the network out of sample (engine/tfidf/blend.py, cross_fitted_gain)
+    val_history: list | None = None
 
 
 @torch.inference_mode()
@@ -171,6 +174,7 @@ class _Fit:
                                    reset=self.stepper.zero_grad, max_length=max(train.lengths, default=0))
         self.backoff.sizes = train.sizes  # chunked notes: a halved micro-batch holds half the windows
         self.eval_backoff = EvalBackoff(cfg.eval_batch_size, device=device, emit=emit)
+        self.val_history: list[np.ndarray] = []
         self.micro_batch = micro_batch
         self.progress = progress if progress is not None else {}
         self.state = Progress()
@@ -201,6 +205,7 @@ class _Fit:
     def epochs(self) -> FitResult:
         """Train epoch after epoch, validating after each, until the last, the step budget or early stopping."""
         cfg, state, result = self.cfg, self.state, FitResult()
+        whole = state.epoch == 1 and self.dist is None  # this process sees every epoch's validation
         for epoch in range(state.epoch, cfg.epochs + 1):
             self.train_epoch(epoch)
             result.epochs_run = epoch
@@ -217,6 +222,7 @@ class _Fit:
         state.train_seconds += self.clock.lap()
         result.best_epoch, result.best_f1, result.best_val = state.best_epoch, state.best_f1, state.best_val
         result.steps, result.train_seconds, result.real_tokens = state.step, state.train_seconds, state.real_tokens
+        result.val_history = self.val_history if whole and not self.multilabel else None
         return result
 
     def train_epoch(self, epoch: int) -> None:
@@ -347,6 +353,7 @@ class _Fit:
             probs = distributed.gather_rows(dist, rows, probs, len(val.ids), "validation")
         if not self.main:
             return None
+        self.val_history.append(probs)
         if self.multilabel:
             metrics = validation_metrics(val.labels, probs, self.label_names, self.cfg.threshold_rule)
         else:

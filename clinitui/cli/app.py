@@ -13,7 +13,7 @@ from clinitui.cli import (bench, evaluate, export, label, misc, pretrain, promot
                           tracking_cmd, train)
 from clinitui.cli.common import FullHelpGroup
 from clinitui.cli.presets import presets_app
-from clinitui.labeling import ID_COL, RETRAIN_EVERY
+from clinitui.labeling import HOLD_OUT_EVERY, ID_COL, RETRAIN_EVERY
 
 app = typer.Typer(
     name="clinitui",
@@ -89,6 +89,7 @@ def label_screen(
     guide: Optional[Path] = typer.Option(None, "--guide", help="The site's label guide (markdown), shown with `?`."),
     retrain_every: int = typer.Option(RETRAIN_EVERY, "--retrain-every", min=0, help="Refit the TF-IDF model after this many labels (0: only on `r`)."),
     strategy: Optional[str] = typer.Option(None, "--strategy", help="Queue order: breaking-ties, entropy, least-confidence, coreset, random."),
+    hold_out_every: int = typer.Option(HOLD_OUT_EVERY, "--hold-out-every", min=0, help="Every Nth note is drawn at random, not by the strategy: the dev and test notes of the export (0: off)."),
     id_col: str = typer.Option(ID_COL, "--id-col", help="Column with each note's unique id."),
     text_col: str = typer.Option("text", "--text-col", help="Column with the note text."),
     runs_root: Optional[Path] = typer.Option(None, "--runs-root", help="Where run names are looked up and full runs go."),
@@ -107,7 +108,8 @@ def label_screen(
             raise ConfigError("`clinitui label` needs --pool notes.csv and --labels labels.jsonl (or a subcommand: "
                               "status, export)")
         session = label.open_session(pool, labels, annotator or os.environ.get("USER", "anonymous"), run, classes,
-                                     multilabel, guide, retrain_every, strategy, id_col, text_col, runs_root)
+                                     multilabel, guide, retrain_every, strategy, id_col, text_col, runs_root,
+                                     hold_out_every)
     from clinitui.tui import run_label
 
     try:

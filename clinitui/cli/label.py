@@ -16,7 +16,7 @@ import typer
 from typing_extensions import Annotated
 
 from clinitui.cli.common import FullHelpGroup, announce, boundary, print_json
-from clinitui.labeling import ID_COL
+from clinitui.labeling import HOLD_OUT_EVERY, ID_COL
 
 Opt = typer.Option
 Arg = typer.Argument
@@ -78,7 +78,7 @@ def suggest_command(
 
 def open_session(pool: Path, labels: Path, annotator: str, run: Optional[str], classes: Optional[str],
                  multilabel: bool, guide: Optional[Path], retrain_every: int, strategy: Optional[str],
-                 id_col: str, text_col: str, runs_root: Optional[Path]):
+                 id_col: str, text_col: str, runs_root: Optional[Path], hold_out_every: int = HOLD_OUT_EVERY):
     """The session the screen works on (labeling/session.py), every input checked; raises ClinituiError."""
     from clinitui.labeling.session import Session
     from clinitui.names import resolve_checkpoint
@@ -86,7 +86,8 @@ def open_session(pool: Path, labels: Path, annotator: str, run: Optional[str], c
     ckpt = announce(resolve_checkpoint(run, runs_root)) if run else None
     names = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
     return Session(_pool(pool, id_col, text_col), labels, annotator, checkpoint=ckpt, classes=names,
-                   multilabel=multilabel, guide=guide, retrain_every=retrain_every, strategy=strategy)
+                   multilabel=multilabel, guide=guide, retrain_every=retrain_every, strategy=strategy,
+                   hold_out_every=hold_out_every)
 
 
 @label_app.command("export")
@@ -99,10 +100,16 @@ def export_command(
 ) -> None:
     """Merge the journal(s) with the pool into a training file; notes annotators disagree on are listed, left out."""
     with boundary():
-        from clinitui.labeling.export import export
+        from clinitui.labeling.export import MIN_HELD_OUT, export
 
         result = export(labels, _pool(pool, id_col, text_col), to)
         sys.stderr.write(f"wrote {result['written']} labelled notes to {to}\n")
+        if result["split_col"]:
+            sys.stderr.write(f"split column 'split': the {result['held_out']} notes drawn at random are dev and test, "
+                             f"the rest train (train with --split-col split)\n")
+        elif result["held_out"]:
+            sys.stderr.write(f"no split column: {result['held_out']} notes drawn at random, fewer than {MIN_HELD_OUT} "
+                             "(label more to get a dev and test split the strategy did not choose)\n")
         if result["conflicts"]:
             sys.stderr.write(f"{len(result['conflicts'])} note(s) left out: annotators disagree (resolve them and "
                              "export again):\n")

@@ -13,3 +13,4 @@ A services-layer package (torch-free except where a checkpoint scores the pool, 
 
 ID_COL = "id"  # the pool's id column unless --id-col says otherwise
 RETRAIN_EVERY = 50  # labels between two refits of the fast model in the labelling screen
+HOLD_OUT_EVERY = 5  # every 5th note the screen serves is drawn at random and held out (dev/test of the export)

@@ -4,7 +4,9 @@ Line 1 is the header: the format, the digest of the pool's ids (pool.py), the la
 a note takes several labels. Each further line is one act of an annotator:
 
 * ``{"kind": "label", "id", "row", "label", "annotator", "time", "score"}`` — ``label`` a string, or a
-  list for multi-label; ``score`` what the query strategy gave the note (null when none);
+  list for multi-label; ``score`` what the query strategy gave the note (null when none); plus
+  ``"held_out": true`` when the note was drawn at random rather than by the strategy (session.py):
+  such notes are an unbiased sample of the pool, and the export makes them its dev and test rows;
 * ``{"kind": "skip", "id", "row", "annotator", "time"}``;
 * ``{"kind": "undo", "annotator", "time"}`` — cancels that annotator's latest label or skip.
 
@@ -38,6 +40,7 @@ class State:
     labels: dict[str, dict[str, object]] = field(default_factory=dict)
     skipped: dict[str, set[str]] = field(default_factory=dict)
     order: list[tuple[str, str]] = field(default_factory=list)  # (annotator, id) of each standing label, in time
+    held_out: set[str] = field(default_factory=set)  # ids whose standing label came from a random draw
 
     def handled(self, annotator: str) -> set[str]:
         return set(self.labels.get(annotator, {})) | self.skipped.get(annotator, set())
@@ -91,6 +94,8 @@ def replay(records: list[dict]) -> State:
             if rec["kind"] == "label":
                 labels[rec["id"]] = rec["label"]
                 skipped.discard(rec["id"])
+                if rec.get("held_out"):
+                    state.held_out.add(rec["id"])
                 timed.append((rec.get("time", 0), annotator, rec["id"]))
             else:
                 skipped.add(rec["id"])
@@ -203,12 +208,13 @@ class Journal:
                             "use one of those")
         return self._rows[note_id]
 
-    def label(self, note_id: str, label, score: float | None = None) -> dict:
+    def label(self, note_id: str, label, score: float | None = None, held_out: bool = False) -> dict:
         """Record ``label`` (a list for multi-label) for ``note_id``; on disk before this returns."""
         row = self._check(note_id, label)
         value = sorted(set(label), key=self.header["labels"].index) if self.multilabel else label
         return self._record({"kind": "label", "id": note_id, "row": row, "label": value,
-                             "score": None if score is None else round(float(score), 6)})
+                             "score": None if score is None else round(float(score), 6),
+                             **({"held_out": True} if held_out else {})})
 
     def skip(self, note_id: str) -> dict:
         if note_id not in self._rows:

@@ -43,7 +43,7 @@ def _kappa(fn, a: np.ndarray, b: np.ndarray) -> float:
 
 def status(journals: list[Path], pool) -> dict:
     """Counts per class (standing labels, every annotator) and per annotator, and kappa per overlapping pair."""
-    header, votes = merged(journals, pool)
+    header, votes, _ = merged(journals, pool)
     per_class: Counter = Counter()
     per_annotator: Counter = Counter()
     by_annotator: dict[str, dict[str, str]] = {}

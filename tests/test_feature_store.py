@@ -11,15 +11,7 @@ import torch
 from clinitui.config.schema import TrainConfig
 from clinitui.engine.train import feature_cache, feature_store
 from clinitui.engine.train.loop import EncodedSplit, fit
-from tests.test_feature_cache import BIG, CPU, collect, tiny_setup
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from tests.test_feature_cache import BIG, CPU, _one_thread, collect, tiny_setup  # noqa: F401 (autouse fixture)
 
 
 def build(model, pad, splits, store, precision="fp32"):

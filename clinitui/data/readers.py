@@ -74,21 +74,28 @@ def _read_delimited(path: Path, delimiter: str | None, encoding: str | None = No
     return columns, rows
 
 
+def json_row(path: Path, lineno: int, line: str) -> dict | None:
+    """One JSONL line as a row; None for a blank line; DataError (one line) for anything but an object."""
+    if not line.strip():
+        return None
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError:
+        raise DataError(f"{path}: line {lineno} is not valid JSON; fix or remove that line") from None
+    if not isinstance(row, dict):
+        raise DataError(f"{path}: line {lineno} is not a JSON object; each line must be {{\"text\": ..., \"label\": ...}}")
+    return row
+
+
 def _read_jsonl(path: Path) -> tuple[list[str], list[dict]]:
     rows: list[dict] = []
     columns: dict[str, None] = {}
     with _open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                raise DataError(f"{path}: line {lineno} is not valid JSON; fix or remove that line") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path}: line {lineno} is not a JSON object; each line must be {{\"text\": ..., \"label\": ...}}")
-            rows.append(row)
-            columns.update(dict.fromkeys(row))
+            row = json_row(path, lineno, line)
+            if row is not None:
+                rows.append(row)
+                columns.update(dict.fromkeys(row))
     return list(columns), rows
 
 

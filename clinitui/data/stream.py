@@ -16,12 +16,11 @@ import codecs
 import csv
 import gzip
 import io
-import json
 import sys
 from pathlib import Path
 from typing import Iterator
 
-from clinitui.data.readers import _check_columns, _check_text, _suffix
+from clinitui.data.readers import _check_columns, _check_text, _suffix, json_row
 from clinitui.data.sniff import FALLBACK_ENCODING, delimiter_option, encoding_option, sniff_delimiter
 from clinitui.errors import DataError
 
@@ -208,15 +207,9 @@ class TextStream:
         first: list[dict] = []
         with io.TextIOWrapper(_binary(self.path, self._counter), encoding="utf-8-sig", newline="") as fh:
             for lineno, line in enumerate(fh, 1):
-                if not line.strip():
+                row = json_row(self.path, lineno, line)
+                if row is None:
                     continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    raise DataError(f"{self.path}: line {lineno} is not valid JSON; fix or remove that line") from None
-                if not isinstance(row, dict):
-                    raise DataError(f"{self.path}: line {lineno} is not a JSON object; each line must be "
-                                    "{\"text\": ..., \"label\": ...}")
                 seen += 1
                 if not checked:  # the columns of the first chunk's rows (read_table: of every row)
                     first.append(row)

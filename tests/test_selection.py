@@ -183,3 +183,14 @@ def test_the_networks_epoch_is_judged_out_of_sample_when_every_epochs_prediction
     _, out_of_sample = keep_blend(best, tfidf, y, 1.0, val_history=history)
     assert out_of_sample["network_gain"] < in_sample["network_gain"] - 0.01
     assert out_of_sample["part"] == "the TF-IDF model"
+
+
+def test_a_validation_split_too_small_to_halve_is_judged_in_sample_without_failing():
+    from clinitui.engine.tfidf.blend import keep_blend
+
+    rng = np.random.default_rng(3)
+    y = np.arange(6)  # six classes, one note each: no half holds a note of every class
+    net, tfidf = rng.dirichlet(np.ones(6), 6), rng.dirichlet(np.ones(6), 6)
+    for history in (None, [tfidf, net]):
+        weight, record = keep_blend(net, tfidf, y, 0.5, history)
+        assert weight in (0.0, 0.5, 1.0) and record["val_gain_ci"][0] <= record["val_gain_ci"][1]

@@ -186,12 +186,14 @@ def cross_fitted_gain(history: list[np.ndarray], tfidf_val: np.ndarray, y: np.nd
             rows = rng.permutation(np.flatnonzero(y == label))
             half[rows[: len(rows) // 2]] = True
         rich, simple = np.empty(len(y), dtype=int), np.empty(len(y), dtype=int)
-        for fold in (half, ~half):
-            net = history[int(np.argmax([macro_f1(y[~fold], h[~fold]) for h in history]))]  # first best epoch
+        # (notes predicted, notes that choose); too few notes to halve: chosen in sample, as before
+        pairs = ((half, ~half), (~half, half)) if min(half.sum(), (~half).sum()) >= 2 else ((half | True,) * 2,)
+        for fold, other in pairs:
+            net = history[int(np.argmax([macro_f1(y[other], h[other]) for h in history]))]  # first best epoch
             if part is None:
                 rich[fold], simple[fold] = net[fold].argmax(1), tfidf_val[fold].argmax(1)
                 continue
-            w, _ = choose_weight(net[~fold], tfidf_val[~fold], y[~fold])
+            w, _ = choose_weight(net[other], tfidf_val[other], y[other])
             rich[fold] = blend(net[fold], tfidf_val[fold], w).argmax(1)
             simple[fold] = blend(net[fold], tfidf_val[fold], part).argmax(1)
         gain, se = paired_gain(y, rich, simple, k)

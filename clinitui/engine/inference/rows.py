@@ -89,9 +89,13 @@ class Predictions:
 
 def stream_rows(texts, predict_chunk: Callable, names: list[str], task: Task, sep: str,
                 decision: dict) -> Iterator[list[dict]]:
-    """The rows of each chunk of ``texts``; ``predict_chunk(texts) -> (probs, decided)``."""
+    """The rows of each chunk of ``texts``; ``predict_chunk(texts) -> (probs, decided)``; the heap trimmed
+    after each chunk, so resident memory stays at one chunk's (engine/runtime/heap.py)."""
+    from clinitui.engine.runtime.heap import trim
+
     start = 0
     for chunk in texts:
         probs, decided = predict_chunk(chunk)
         yield prediction_rows(names, probs, decided, task, sep, decision, start=start)
         start += len(chunk)
+        trim()

@@ -91,7 +91,8 @@ def test_an_oom_backoff_halves_the_windows_of_a_micro_batch():
 def test_the_planner_refuses_a_max_chunks_that_cannot_fit():
     from clinitui.engine.memory.planner import plan_for_config
 
-    base = {"budget": {"device": "cpu", "memory_bytes": 2 << 30, "max_micro_batch": 8},
+    # 1 GiB: a 256-window note of the tiny encoder needs ≈ 2 GiB (fused attention: linear in the windows)
+    base = {"budget": {"device": "cpu", "memory_bytes": 1 << 30, "max_micro_batch": 8},
             "model": {"backbone_options": {"size": "tiny"}}, "train": {"batch_size": 8, "max_length": 512}}
     plan = plan_for_config(RunConfig(**base, data={"long_notes": "chunk", "max_chunks": 8}))
     assert any("count windows" in n for n in plan.notes)

@@ -1,9 +1,7 @@
 """The memory planner: budget + model → micro-batch, accumulation, precision, checkpointing, freeze.
 
-It runs before anything is loaded, from architecture numbers alone (``engine/memory/shapes.py``), and
-either returns a :class:`Plan` that fits the budget or raises a ``ConfigError`` with the numbers
-and what to try instead. docs/memory.md explains the formulas and how well they match
-measurements.
+It runs before anything is loaded, from architecture numbers alone (``engine/memory/shapes.py``), and returns
+a :class:`Plan` that fits the budget or raises a ``ConfigError`` with the numbers and what to try instead.
 
 Peak memory of one training step is modelled as
 
@@ -15,8 +13,8 @@ Peak memory of one training step is modelled as
 * under 16-bit autocast, the cast copies of the backbone's matrices when gradients flow through
   them (full fine-tuning: autocast's cache; LoRA: saved for the input gradient);
 * activations saved for backward, per token and layer (Korthikanti et al. 2022, with fused
-  attention on CUDA and PyTorch's math attention, whose saved scores grow with the sequence
-  length, on CPU);
+  attention on CUDA, and on CPU without attention dropout; else PyTorch's math attention, whose
+  saved scores grow with the sequence length); docs/memory.md: the formulas against measurements;
 * with gradient checkpointing only each layer's input is kept, plus one layer recomputed.
 """
 
@@ -143,7 +141,7 @@ def activation_bytes_per_token(shape: ModelShape, freeze: str, act: int, fused_a
 
 
 def activation_bytes(shape: ModelShape, freeze: str, micro: int, seq: int, act: int, fused_attention: bool,
-                     checkpointing: bool, mask: int = 1) -> int:
+                     checkpointing: bool, mask: int = 1, adapter_fused: bool | None = None) -> int:
     """Activations saved for backward in one micro-batch of ``micro`` × ``seq`` tokens."""
     tokens = micro * seq
     per_layer = activation_bytes_per_token(shape, freeze, act, fused_attention, seq, mask)
@@ -160,7 +158,8 @@ def activation_bytes(shape: ModelShape, freeze: str, micro: int, seq: int, act: 
     embeddings = (mask + 4) * shape.hidden + 8 if freeze == "none" else 0
     adapter = 0
     if shape.adapter_level == "token":  # LN input and output, ~6 × its width (q, k, v, scaled q/k, output)
-        attention = 0 if fused_attention else seq * (2 * act + mask)
+        fused = fused_attention if adapter_fused is None else adapter_fused  # the adapter keeps its dropout
+        attention = 0 if fused else seq * (2 * act + mask)
         adapter = 4 * shape.hidden + act * (shape.hidden + 6 * shape.adapter_width) + attention
     pooled = micro * shape.hidden * 4 * 8  # pooling, adapter, dropout, head: a few vectors per sequence
     return tokens * (body + embeddings + adapter) + pooled
@@ -180,12 +179,13 @@ def estimate(shape: ModelShape, *, freeze: str, micro: int, seq: int, precision:
                                 checkpointing=checkpointing, margin=MARGIN[device], estimate_cls=Estimate,
                                 overhead=DEFAULT_OVERHEAD[device] if overhead is None else overhead)
     act = 4 if precision == "fp32" or device == "cpu" else 2  # CPU bf16 autocast keeps many outputs in fp32
-    fused = device == "cuda"  # CUDA: memory-efficient SDPA; CPU: math attention when dropout is on
+    cuda = device == "cuda"  # CUDA: memory-efficient SDPA; CPU: math attention when dropout is on
+    fused = cuda or shape.fused_attention_cpu
     trainable = shape.trainable_params(freeze)
     copies = 2 * shape.matmul_params if precision != "fp32" and freeze != "backbone" else 0
     return Estimate(
         weights=4 * shape.total_params, gradients=4 * trainable, optimizer=8 * trainable, weight_copies=copies,
-        activations=activation_bytes(shape, freeze, micro, seq, act, fused, checkpointing, 1 if fused else act),
+        activations=activation_bytes(shape, freeze, micro, seq, act, fused, checkpointing, 1 if cuda else act, cuda),
         transient=transient_bytes(shape, micro, seq, act, fused),
         overhead=DEFAULT_OVERHEAD[device] if overhead is None else overhead, margin=MARGIN[device],
     )

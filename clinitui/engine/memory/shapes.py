@@ -63,6 +63,7 @@ class ModelShape:
     experts: int = 0  # mixture-of-experts feed-forwards per layer (0: dense)
     adapter_width: int = 0  # a token-level adapter's inner width (TinyAttention's a)
     checkpointing: bool = True  # whether the backbone can recompute activations
+    fused_attention_cpu: bool = False  # no attention dropout: CPU training runs the fused SDPA kernel too
     decoder: dict | None = None  # a decoder LLM's numbers (engine/memory/decoder.py), None for encoders
 
     @property
@@ -163,6 +164,7 @@ def _scratch_shape(name: str, cls: type, options: Any) -> dict[str, Any]:
         heads=int(info.get("heads", 1)), ffn=int(info.get("ffn", 4 * hidden)), vocab=vocab,
         backbone_params=sum(p.numel() for p in backbone.parameters()), embedding_params=embedding,
         experts=int(info.get("experts", 0)), checkpointing=isinstance(layers, nn.ModuleList) or hasattr(backbone, "set_gradient_checkpointing"),
+        fused_attention_cpu=getattr(options, "attention_dropout", None) == 0.0,
     )
 
 

@@ -334,24 +334,24 @@ def test_multilabel_journal_keeps_sets_and_export_joins_them(tmp_path):
     assert oct((tmp_path / "t.csv").stat().st_mode & 0o777) == "0o600"
 
 
-def test_every_fifth_note_is_a_random_draw_held_out_and_the_export_makes_them_dev_and_test(tmp_path):
+def test_every_nth_note_is_a_random_draw_held_out_and_the_export_makes_them_dev_and_test(tmp_path):
     """Notes a strategy chose are the hard ones: a model chosen and scored on them is misjudged. Every
-    fifth note served is drawn at random, marked in the journal, validates the fit, and the export
-    makes those notes its dev and test rows (reopening the journal keeps the marks)."""
+    Nth note served (here every 2nd) is drawn at random, marked in the journal, and the export makes
+    those notes its dev and test rows."""
     from clinitui.labeling.export import MIN_HELD_OUT, export
     from clinitui.labeling.session import Session
 
-    pool_path = pool_csv(tmp_path / "pool.csv", n=160)
-    gold = {r["text"]: r["label"] for r in make_rows(160, 0)}
+    pool_path = pool_csv(tmp_path / "pool.csv", n=80)
+    gold = {r["text"]: r["label"] for r in make_rows(80, 0)}
     journal = tmp_path / "l.jsonl"
-    s = Session(read_pool(pool_path), journal, "ana", classes=["0", "1"], retrain_every=0)
+    s = Session(read_pool(pool_path), journal, "ana", classes=["0", "1"], retrain_every=0, hold_out_every=2)
     try:
         served = []
-        for _ in range(100):
+        for _ in range(40):
             item = s.current()
             served.append(bool(item.get("held_out")))
             s.label(gold[s.text(item)])
-        assert served == [(k + 1) % 5 == 0 for k in range(100)]
+        assert served == [(k + 1) % 2 == 0 for k in range(40)]
         assert len(s.journal.state.held_out) == 20
         # undoing a random draw serves the same note again, still held out
         last = s.journal.records[-1]
@@ -361,7 +361,7 @@ def test_every_fifth_note_is_a_random_draw_held_out_and_the_export_makes_them_de
         assert again["id"] == last["id"] and again["held_out"]
         s.label(gold[s.text(again)])
         texts, labels, held = s.training_rows()
-        assert held.sum() == 20 and len(texts) == 100
+        assert held.sum() == 20 and len(texts) == 40
     finally:
         s.close()
     _, records = read_journal(journal)
@@ -371,7 +371,7 @@ def test_every_fifth_note_is_a_random_draw_held_out_and_the_export_makes_them_de
     with open(tmp_path / "train.csv", encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     counts = {name: sum(r["split"] == name for r in rows) for name in ("train", "dev", "test")}
-    assert counts == {"train": 80, "dev": 10, "test": 10}
+    assert counts == {"train": 20, "dev": 10, "test": 10}
     assert {r["id"] for r in rows if r["split"] != "train"} == set(replay(records).held_out)
 
 
@@ -379,14 +379,14 @@ def test_a_journal_with_few_random_draws_exports_without_a_split_column(tmp_path
     from clinitui.labeling.export import export
     from clinitui.labeling.session import Session
 
-    pool_path = pool_csv(tmp_path / "pool.csv", n=60)
-    gold = {r["text"]: r["label"] for r in make_rows(60, 0)}
+    pool_path = pool_csv(tmp_path / "pool.csv", n=30)
+    gold = {r["text"]: r["label"] for r in make_rows(30, 0)}
     s = Session(read_pool(pool_path), tmp_path / "l.jsonl", "ana", classes=["0", "1"], retrain_every=0)
     try:
-        for _ in range(30):
+        for _ in range(10):
             s.label(gold[s.text(s.current())])
     finally:
         s.close()
     out = export([tmp_path / "l.jsonl"], read_pool(pool_path), tmp_path / "train.csv")
-    assert out["held_out"] == 6 and out["split_col"] is None
+    assert out["held_out"] == 2 and out["split_col"] is None
     assert (tmp_path / "train.csv").read_text(encoding="utf-8").splitlines()[0] == "id,text,label"

@@ -11,6 +11,8 @@ import asyncio
 import os
 import time
 
+import pytest
+
 from clinitui.tui.app import ClinituiApp
 from clinitui.tui.screens.confirm import ConfirmScreen
 from clinitui.tui.screens.evaluate import EvaluateScreen
@@ -49,6 +51,7 @@ def _alive(pid: int) -> bool:
     return pid_alive(pid)
 
 
+@pytest.mark.slow  # 22 s: the console's whole path with a real worker; the marked tier runs it (.ci/run)
 def test_launch_follow_stop_list_and_evaluate(tmp_path, small_csv):
     async def scenario() -> None:
         app = ClinituiApp(tmp_path / "runs")

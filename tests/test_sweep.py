@@ -94,6 +94,7 @@ def reference(tmp_path_factory):
     return out, json.loads(result.stdout)
 
 
+@pytest.mark.slow  # 16 s of four real trials; the marked tier runs it (.ci/run)
 def test_four_trials_in_two_slots_never_more_than_two_at_once(reference):
     out, payload = reference
     assert payload["status"] == "finished" and len(payload["trials"]) == 4

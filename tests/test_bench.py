@@ -77,3 +77,29 @@ def test_bench_on_cuda_without_a_gpu_is_refused_in_one_line():
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
         "clinitui: error: --device cuda: torch sees no CUDA GPU here; use --device cpu"]
+
+
+def _csv(path, n_train: int, n_test: int):
+    lines = ["text,label,split"] + [f"note {i} word{i % 7},{'ab'[i % 2]},train" for i in range(n_train)]
+    lines += [f"held {i},{'ab'[i % 2]},test" for i in range(n_test)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_bench_on_a_file_without_dev_rows_validates_on_unused_training_rows(tmp_path):
+    from clinitui.bench.classify import load_texts
+    from clinitui.bench.common import BenchSpec
+
+    spec = BenchSpec(data=str(_csv(tmp_path / "notes.csv", 40, 10)), rows=16, val_rows=8)
+    train_texts, _, val_texts, val_labels, names = load_texts(spec)
+    assert len(train_texts) == 16 and len(val_texts) == 8 and names == ["a", "b"]
+    assert not set(train_texts) & set(val_texts) and all(t.startswith("note") for t in val_texts)  # no test rows
+
+
+def test_bench_on_too_small_a_file_is_one_line(tmp_path):
+    data = _csv(tmp_path / "notes.csv", 16, 5)  # all 16 would train: nothing left to validate on
+    result = runner.invoke(app, ["bench", "--data", str(data), "--rows", "16", "--val-rows", "8", "--threads", "1"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"clinitui: error: --data {data}: 16 training rows and 0 for validation; --rows 16 needs that many "
+        "training rows and at least one more (or a dev split): lower --rows or give a larger file"]

@@ -47,8 +47,16 @@ def load_texts(spec: BenchSpec) -> tuple[list[str], list[int], list[str], list[i
     names = sorted(set(table.labels))
     rows = list(zip(table.texts, [names.index(x) for x in table.labels], table.splits or ["train"] * len(table.texts)))
     random.Random(0).shuffle(rows)  # a fixed sample of the official splits
-    train = [r for r in rows if r[2] == "train"][: spec.rows]
+    pool = [r for r in rows if r[2] == "train"]
+    train = pool[: spec.rows]
     val = [r for r in rows if r[2] in ("dev", "val", "validation")][: spec.val_rows]
+    if not val:  # a file with train and test rows only: validate on training rows the benchmark does not train on
+        val = pool[spec.rows: spec.rows + spec.val_rows]
+    if len(train) < spec.rows or not val:
+        from clinitui.errors import DataError
+
+        raise DataError(f"--data {spec.data}: {len(train)} training rows and {len(val)} for validation; --rows {spec.rows} "
+                        f"needs that many training rows and at least one more (or a dev split): lower --rows or give a larger file")
     return [r[0] for r in train], [r[1] for r in train], [r[0] for r in val], [r[1] for r in val], names
 
 
